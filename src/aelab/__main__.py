@@ -1,0 +1,3 @@
+from aelab.cli.main import main
+
+raise SystemExit(main())

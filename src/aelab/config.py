@@ -1,0 +1,425 @@
+"""Run configuration: frozen dataclasses per concern, TOML in and out, dotted overrides.
+
+A run is fully described by a :class:`RunConfig` (data + model + train). The saved
+``config.toml`` of a run is complete: loading it and training again gives the same run.
+
+Model configs are polymorphic: each family registers its own subclass of
+:class:`ModelConfig` (see ``aelab.models.registry``); the ``family`` key picks it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Union
+
+import tomli_w
+
+from aelab.errors import ConfigError, did_you_mean
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def check(ok: bool, name: str, value: Any, allowed: str) -> None:
+    """Raise a ConfigError naming the field, the value and the allowed range unless ``ok``."""
+    if not ok:
+        raise ConfigError(f"{name}={value!r} is invalid: expected {allowed}.")
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        hint = did_you_mean(str(value), choices)
+        raise ConfigError(f"{name}={value!r} is invalid: expected one of {', '.join(choices)}.{hint}")
+
+
+# --------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the images come from and how they are split.
+
+    dataset: ``mnist``, ``fashion-mnist``, ``cifar10``, ``folder:PATH``, ``npy:PATH``, ``npz:PATH``.
+    validation: ``split`` holds out ``val_size`` training images (deterministic by seed);
+    ``test`` reports the test set as validation data each epoch, as Keras'
+    ``validation_data=`` does (parity runs only: no model selection on it); ``none``.
+    """
+
+    dataset: str = "fashion-mnist"
+    data_dir: str | None = None
+    validation: str = "split"
+    val_size: int = 10000
+    train_limit: int = 0
+    test_limit: int = 0
+    image_size: tuple[int, int] | None = None
+    mode: str | None = None
+    mmap: bool = False
+
+    def __post_init__(self) -> None:
+        check(bool(self.dataset), "dataset", self.dataset, "a dataset name or folder:/npy:/npz: path")
+        check_choice("validation", self.validation, ("split", "test", "none"))
+        check(self.val_size >= 0, "val_size", self.val_size, "an integer >= 0")
+        check(self.train_limit >= 0, "train_limit", self.train_limit, "an integer >= 0 (0 = all)")
+        check(self.test_limit >= 0, "test_limit", self.test_limit, "an integer >= 0 (0 = all)")
+        if self.image_size is not None:
+            check(
+                len(self.image_size) == 2 and min(self.image_size) > 0,
+                "image_size",
+                self.image_size,
+                "[height, width] with both > 0",
+            )
+        if self.mode is not None:
+            check_choice("mode", self.mode, ("L", "RGB"))
+
+
+@dataclass(frozen=True)
+class SparsityConfig:
+    """A sparsity regulariser on the code; applies to every non-variational family.
+
+    kind: ``none``; ``l1`` (activity penalty ``weight * sum_j |z_j|`` per sample, batch mean,
+    as Keras' ``activity_regularizer=l1``); ``kl`` (KL(rho || mean activation) on a
+    sigmoid-bounded code, times ``weight``); ``topk`` (keep the ``k`` largest activations
+    per sample; ``aux_weight`` scales an auxiliary loss that revives dead units).
+    """
+
+    kind: str = "none"
+    weight: float = 0.0
+    rho: float = 0.05
+    k: int = 0
+    aux_weight: float = 1.0 / 32
+
+    def __post_init__(self) -> None:
+        check_choice("kind", self.kind, ("none", "l1", "kl", "topk"))
+        check(self.weight >= 0, "weight", self.weight, "a number >= 0")
+        check(0 < self.rho < 1, "rho", self.rho, "a target rate strictly between 0 and 1")
+        check(self.k >= 0, "k", self.k, "an integer >= 0")
+        check(self.aux_weight >= 0, "aux_weight", self.aux_weight, "a number >= 0")
+        if self.kind == "topk":
+            check(self.k >= 1, "k", self.k, "an integer >= 1 for kind='topk'")
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    """Input corruption for denoising; applied in training only, the target stays clean.
+
+    kind: ``none``; ``gaussian`` (std ``level``, clipped to [0, 1]); ``mask`` (each pixel
+    zeroed with probability ``level``); ``saltpepper`` (each pixel set to 0 or 1 with
+    probability ``level``).
+    """
+
+    kind: str = "none"
+    level: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_choice("kind", self.kind, ("none", "gaussian", "mask", "saltpepper"))
+        check(self.level >= 0, "level", self.level, "a number >= 0")
+        if self.kind in ("mask", "saltpepper"):
+            check(self.level <= 1, "level", self.level, "a probability in [0, 1]")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Fields every family shares. Families subclass this with their own fields.
+
+    loss: ``bce`` or ``mse``. reduction: ``mean`` (mean over pixels, then over the batch,
+    as Keras does) or ``sum`` (sum over pixels, mean over the batch).
+    init: ``torch`` (PyTorch defaults) or ``keras`` (Glorot-uniform kernels, zero biases).
+    input_shape: (channels, height, width); filled from the data when left unset.
+    """
+
+    family: str = "dense"
+    latent_dim: int = 32
+    loss: str = "bce"
+    reduction: str = "mean"
+    init: str = "torch"
+    input_shape: tuple[int, int, int] | None = None
+    sparsity: SparsityConfig = field(default_factory=SparsityConfig)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+
+    def __post_init__(self) -> None:
+        check(self.latent_dim >= 1, "latent_dim", self.latent_dim, "an integer >= 1")
+        check_choice("loss", self.loss, ("bce", "mse"))
+        check_choice("reduction", self.reduction, ("mean", "sum"))
+        check_choice("init", self.init, ("torch", "keras"))
+        if self.input_shape is not None:
+            check(
+                len(self.input_shape) == 3 and min(self.input_shape) > 0,
+                "input_shape",
+                self.input_shape,
+                "[channels, height, width] with all > 0",
+            )
+        if self.sparsity.kind == "topk":
+            check(
+                self.sparsity.k <= self.latent_dim,
+                "sparsity.k",
+                self.sparsity.k,
+                f"at most latent_dim={self.latent_dim}",
+            )
+
+    @classmethod
+    def _resolve_subclass(cls, data: dict[str, Any]) -> type[ModelConfig]:
+        from aelab.models.registry import config_class
+
+        return config_class(data.get("family", cls.family))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The optimisation: epochs, batches, optimiser, schedule, stopping, device."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    schedule: str = "none"
+    step_size: int = 10
+    gamma: float = 0.1
+    early_stopping: int = 0
+    min_delta: float = 0.0
+    restore_best: bool = False
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    compile: bool = False
+    shuffle: bool = True
+    checkpoint_every: int = 1
+    eval_batch_size: int = 1024
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        check(self.epochs >= 1, "epochs", self.epochs, "an integer >= 1")
+        check(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
+        check(self.lr > 0, "lr", self.lr, "a learning rate > 0")
+        check_choice("optimizer", self.optimizer, ("adam", "adamw", "sgd"))
+        check(self.weight_decay >= 0, "weight_decay", self.weight_decay, "a number >= 0")
+        check_choice("schedule", self.schedule, ("none", "cosine", "step"))
+        check(self.step_size >= 1, "step_size", self.step_size, "an integer >= 1")
+        check(0 < self.gamma <= 1, "gamma", self.gamma, "a factor in (0, 1]")
+        check(self.early_stopping >= 0, "early_stopping", self.early_stopping, "a patience >= 0 (0 = off)")
+        check(self.min_delta >= 0, "min_delta", self.min_delta, "a number >= 0")
+        check(bool(self.device), "device", self.device, "auto, cpu, cuda or cuda:N")
+        check_choice("precision", self.precision, ("fp32", "bf16", "fp16"))
+        check(self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "an integer >= 1")
+        check(self.eval_batch_size >= 1, "eval_batch_size", self.eval_batch_size, "an integer >= 1")
+        check(self.threads >= 0, "threads", self.threads, "an integer >= 0 (0 = automatic)")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run. ``preset`` records where it came from."""
+
+    name: str | None = None
+    preset: str | None = None
+    description: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.data.validation == "test":
+            check(
+                self.train.early_stopping == 0 and not self.train.restore_best,
+                "train.early_stopping",
+                self.train.early_stopping,
+                "0 with restore_best=false when data.validation='test' "
+                "(the test set is never used for model selection)",
+            )
+
+    # -- conversions ------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        return from_dict(cls, data)
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+    def save(self, path: str | Path) -> None:
+        """Write ``config.toml`` atomically."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(self.to_toml(), encoding="utf-8")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunConfig:
+        return cls.from_dict(load_toml(path))
+
+    def override(self, assignments: list[str]) -> RunConfig:
+        """Apply dotted ``section.field=value`` overrides (``model.latent_dim=16``)."""
+        return apply_overrides(self, assignments)
+
+
+# --------------------------------------------------------------------------- dict <-> dataclass
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """A TOML-ready dict: tuples become lists, ``None`` values are left out."""
+    out: dict[str, Any] = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if value is None:
+            continue
+        if dataclasses.is_dataclass(value):
+            value = to_dict(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    return out
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist.") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
+
+
+def from_dict(cls: type, data: dict[str, Any], path: str = "") -> Any:
+    """Build dataclass ``cls`` from a plain dict, checking keys and types recursively."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"[{path or cls.__name__}] must be a table, found {data!r}.")
+    resolve = getattr(cls, "_resolve_subclass", None)
+    if resolve is not None:
+        cls = resolve(data)
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    for key in data:
+        if key not in known:
+            where = f"[{path}]" if path else "the config"
+            raise ConfigError(
+                f"unknown key '{key}' in {where}; known keys: {', '.join(sorted(known))}."
+                + did_you_mean(key, known)
+            )
+    kwargs = {}
+    for key, value in data.items():
+        dotted = f"{path}.{key}" if path else key
+        kwargs[key] = _coerce(hints[key], value, dotted)
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        prefix = f"{path}." if path else ""
+        msg = str(exc)
+        raise ConfigError(prefix + msg if prefix and not msg.startswith(prefix) else msg) from None
+
+
+def _coerce(tp: Any, value: Any, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(option, value, path)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"{path}={value!r} has the wrong type.")
+    if dataclasses.is_dataclass(tp):
+        if dataclasses.is_dataclass(value):
+            return value
+        return from_dict(tp, value, path)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{path}={value!r} is invalid: expected a list.")
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(args[0], v, path) for v in value)
+        if len(args) != len(value):
+            raise ConfigError(f"{path}={list(value)!r} is invalid: expected a list of {len(args)} values.")
+        return tuple(_coerce(a, v, path) for a, v in zip(args, value, strict=True))
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{path}={value!r} is invalid: expected true or false.")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"{path}={value!r} is invalid: expected an integer.")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{path}={value!r} is invalid: expected a number.")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{path}={value!r} is invalid: expected a string.")
+    if tp is Any:
+        return value
+    raise TypeError(f"unsupported config type {tp!r} at {path}")  # a bug, not a user error
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def parse_value(text: str) -> Any:
+    """Parse an override's value as a TOML literal; bare words stay strings.
+
+    ``16`` -> 16, ``1e-3`` -> 0.001, ``[256, 128]`` -> list, ``256,128`` -> list,
+    ``true`` -> True, ``relu`` -> "relu", ``none``/``null`` -> None.
+    """
+    text = text.strip()
+    if text.lower() in ("none", "null"):
+        return None
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        pass
+    if "," in text:
+        return [parse_value(part) for part in text.split(",") if part.strip()]
+    return text
+
+
+def apply_overrides(cfg: RunConfig, assignments: list[str]) -> RunConfig:
+    data = cfg.to_dict()
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(
+                f"override {assignment!r} is invalid: expected section.field=value, "
+                "e.g. model.latent_dim=16."
+            )
+        parts = key.split(".")
+        node = data
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None and depth > 0:
+                child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                known = [k for k, v in node.items() if isinstance(v, dict)]
+                raise ConfigError(
+                    f"override {key!r}: '{part}' is not a section; sections here: "
+                    f"{', '.join(known)}." + did_you_mean(part, known)
+                )
+            node = child
+        value = parse_value(raw)
+        if value is None:
+            node.pop(parts[-1], None)
+        else:
+            node[parts[-1]] = value
+    try:
+        return RunConfig.from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"override {', '.join(assignments)}: {exc}") from None
