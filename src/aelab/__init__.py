@@ -1,16 +1,54 @@
-"""aelab: an autoencoder lab for PyTorch."""
+"""aelab: an autoencoder lab for PyTorch.
+
+The top-level names are imported lazily so ``import aelab`` (and ``aelab --help``)
+stays fast: torch is loaded only when a model, a run or a dataset is asked for.
+"""
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
 from aelab.errors import AelabError, CheckpointError, ConfigError, DataError, TrainingError
+
+# public name -> (module, attribute)
+_LAZY: dict[str, tuple[str, str]] = {
+    "load": ("aelab.inference", "load"),
+    "build_model": ("aelab.api", "build_model"),
+    "train": ("aelab.training", "train"),
+    "load_dataset": ("aelab.data", "load_dataset"),
+    "load_preset": ("aelab.presets", "load_preset"),
+    "RunConfig": ("aelab.config", "RunConfig"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'aelab' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "AelabError",
     "CheckpointError",
     "ConfigError",
     "DataError",
+    "RunConfig",
     "TrainingError",
     "__version__",
+    "build_model",
+    "load",
+    "load_dataset",
+    "load_preset",
+    "train",
 ]

@@ -1,0 +1,66 @@
+"""RunConfig: TOML round trip, validation messages, dotted overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+from aelab.config import DataConfig, RunConfig, SparsityConfig, TrainConfig, parse_value
+from aelab.errors import ConfigError
+
+
+def test_toml_round_trip_is_exact(tmp_path):
+    cfg = RunConfig(
+        name="x",
+        data=DataConfig(dataset="mnist", val_size=500),
+        train=TrainConfig(epochs=3, lr=2e-3, seed=7),
+    )
+    path = tmp_path / "config.toml"
+    cfg.save(path)
+    assert RunConfig.load(path) == cfg
+    assert not list(tmp_path.glob("*.tmp")), "atomic save left its temp file"
+
+
+def test_unknown_key_suggests_the_close_one():
+    with pytest.raises(ConfigError, match=r"unknown key 'epoch'.*Did you mean 'epochs'"):
+        RunConfig.from_dict({"train": {"epoch": 3}})
+
+
+def test_invalid_value_names_field_value_and_range():
+    with pytest.raises(
+        ConfigError, match=r"train\.batch_size=0 is invalid: expected an integer >= 1"
+    ):
+        RunConfig.from_dict({"train": {"batch_size": 0}})
+    with pytest.raises(ConfigError, match=r"kind='tok'.*expected one of none, l1, kl, topk"):
+        SparsityConfig(kind="tok")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("16", 16),
+        ("1e-3", 1e-3),
+        ("[256, 128]", [256, 128]),
+        ("256,128", [256, 128]),
+        ("true", True),
+        ("relu", "relu"),
+        ("none", None),
+    ],
+)
+def test_parse_value(text, value):
+    assert parse_value(text) == value
+
+
+def test_overrides_apply_with_types_and_reject_bad_paths():
+    cfg = RunConfig().override(["train.epochs=5", "train.lr=0.01", "data.dataset=mnist"])
+    assert (cfg.train.epochs, cfg.train.lr, cfg.data.dataset) == (5, 0.01, "mnist")
+    with pytest.raises(ConfigError, match=r"expected section\.field=value"):
+        RunConfig().override(["epochs"])
+    with pytest.raises(ConfigError, match=r"unknown key 'epochz'"):
+        RunConfig().override(["train.epochz=3"])
+    with pytest.raises(ConfigError, match="expected an integer"):
+        RunConfig().override(["train.epochs=many"])
+
+
+def test_test_split_as_validation_forbids_model_selection():
+    with pytest.raises(ConfigError, match="never used for model selection"):
+        RunConfig(data=DataConfig(validation="test"), train=TrainConfig(early_stopping=3))

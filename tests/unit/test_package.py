@@ -1,0 +1,28 @@
+"""The package surface: version, lazy top-level API, ``python -m aelab``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import aelab
+
+
+def test_lazy_attribute_error_is_specific():
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        aelab.nope  # noqa: B018
+
+
+def test_python_dash_m_prints_version():
+    out = subprocess.run(
+        [sys.executable, "-m", "aelab", "--version"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == f"aelab {aelab.__version__}"
+
+
+def test_cli_without_command_prints_help_and_exits_2():
+    out = subprocess.run([sys.executable, "-m", "aelab"], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "usage: aelab" in out.stdout
