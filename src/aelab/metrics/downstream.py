@@ -1,0 +1,148 @@
+"""Downstream probes: how useful is a representation for classification and clustering?
+
+Each representation (autoencoder codes, raw pixels, PCA at the same size) is standardised on
+its training features, then probed with the same three scikit-learn tools:
+
+- ``logreg_acc``: multinomial logistic regression fitted on train, accuracy on test;
+- ``knn_acc``: 5-nearest-neighbour vote (Euclidean) of each test point among train points;
+- ``kmeans_nmi`` / ``kmeans_ari``: k-means with k = number of classes fitted on train, test
+  points assigned to the nearest centre, agreement with the test labels (NMI, ARI).
+
+Everything uses a fixed ``random_state`` so two calls on the same inputs agree exactly.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.preprocessing import StandardScaler
+
+from aelab.errors import DataError
+
+PROBES = ("logreg_acc", "knn_acc", "kmeans_nmi", "kmeans_ari")
+REPRESENTATIONS = ("autoencoder", "pca", "pixels")
+KNN_K = 5
+
+
+def flatten(x: np.ndarray) -> np.ndarray:
+    """(N, ...) -> (N, D) float32."""
+    x = np.asarray(x)
+    return x.reshape(len(x), -1).astype(np.float32, copy=False)
+
+
+def _check_pair(name: str, x: np.ndarray, y: np.ndarray) -> None:
+    if x.ndim != 2 or len(x) != len(y):
+        raise DataError(
+            f"{name}: expected features (N, D) and labels (N,) of the same length; "
+            f"found features {x.shape} and labels {y.shape}."
+        )
+    if len(x) == 0:
+        raise DataError(f"{name}: no samples to probe.")
+    if not np.isfinite(x).all():
+        raise DataError(f"{name}: features contain NaN or infinity; check the model's codes.")
+
+
+def probe(
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    test_x: np.ndarray,
+    test_y: np.ndarray,
+    *,
+    n_classes: int | None = None,
+    random_state: int = 0,
+    max_iter: int = 1000,
+) -> dict[str, float]:
+    """The four probe scores of one representation.
+
+    train_x: (N, D), train_y: (N,) int; test_x: (M, D), test_y: (M,) int.
+    ``n_classes`` (the k of k-means) defaults to the number of distinct train labels.
+    """
+    train_x, test_x = flatten(train_x), flatten(test_x)
+    train_y, test_y = np.asarray(train_y).ravel(), np.asarray(test_y).ravel()
+    _check_pair("train", train_x, train_y)
+    _check_pair("test", test_x, test_y)
+    if train_x.shape[1] != test_x.shape[1]:
+        raise DataError(
+            f"train and test features differ in size: {train_x.shape[1]} vs {test_x.shape[1]}."
+        )
+    k = n_classes or len(np.unique(train_y))
+    if len(np.unique(train_y)) < 2:
+        raise DataError("probes need at least 2 classes in the training labels; found 1.")
+
+    scaler = StandardScaler().fit(train_x)
+    tr, te = scaler.transform(train_x), scaler.transform(test_x)
+
+    with warnings.catch_warnings():
+        # lbfgs may stop at max_iter on raw pixels; the accuracy is still what it is.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        logreg = LogisticRegression(max_iter=max_iter, random_state=random_state).fit(tr, train_y)
+    knn = KNeighborsClassifier(n_neighbors=min(KNN_K, len(tr))).fit(tr, train_y)
+    kmeans = KMeans(n_clusters=min(k, len(tr)), n_init=10, random_state=random_state).fit(tr)
+    clusters = kmeans.predict(te)
+    return {
+        "logreg_acc": float(logreg.score(te, test_y)),
+        "knn_acc": float(knn.score(te, test_y)),
+        "kmeans_nmi": float(normalized_mutual_info_score(test_y, clusters)),
+        "kmeans_ari": float(adjusted_rand_score(test_y, clusters)),
+    }
+
+
+def pca_features(
+    train_x: np.ndarray, test_x: np.ndarray, n_components: int, *, random_state: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """PCA fitted on train, applied to both: (N, n_components), (M, n_components)."""
+    train_x, test_x = flatten(train_x), flatten(test_x)
+    n = min(n_components, train_x.shape[0], train_x.shape[1])
+    pca = PCA(n_components=n, random_state=random_state).fit(train_x)
+    return pca.transform(train_x), pca.transform(test_x)
+
+
+def compare(
+    train_codes: np.ndarray,
+    test_codes: np.ndarray,
+    train_pixels: np.ndarray,
+    test_pixels: np.ndarray,
+    train_y: np.ndarray,
+    test_y: np.ndarray,
+    *,
+    n_classes: int | None = None,
+    random_state: int = 0,
+) -> dict[str, dict[str, float]]:
+    """Probe the autoencoder codes, PCA at the code's size and the raw pixels side by side.
+
+    Pixels may be uint8 or float images of any shape (N, ...); they are scaled to [0, 1]
+    first so PCA sees what the autoencoder saw. Returns the metrics.json "downstream" section:
+    ``{"autoencoder"|"pca"|"pixels": {logreg_acc, knn_acc, kmeans_nmi, kmeans_ari}}``.
+    """
+    train_pix, test_pix = _unit_pixels(train_pixels), _unit_pixels(test_pixels)
+    latent = flatten(train_codes).shape[1]
+    pca_train, pca_test = pca_features(train_pix, test_pix, latent, random_state=random_state)
+    common = {"n_classes": n_classes, "random_state": random_state}
+    return {
+        "autoencoder": probe(train_codes, train_y, test_codes, test_y, **common),
+        "pca": probe(pca_train, train_y, pca_test, test_y, **common),
+        "pixels": probe(train_pix, train_y, test_pix, test_y, **common),
+    }
+
+
+def _unit_pixels(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype == np.uint8:
+        return flatten(x) / np.float32(255.0)
+    return flatten(x)
+
+
+def format_table(results: dict[str, dict[str, float]]) -> str:
+    """A plain-text table: one row per representation, one column per probe."""
+    head = f"{'representation':<16}" + "".join(f"{p:>12}" for p in PROBES)
+    lines = [head, "-" * len(head)]
+    for name, scores in results.items():
+        lines.append(f"{name:<16}" + "".join(f"{scores[p]:>12.4f}" for p in PROBES))
+    return "\n".join(lines)
