@@ -1,11 +1,22 @@
-"""Model families. Importing this package registers every family."""
+"""Model families. Importing this package registers every family.
+
+One family per file (``dense.py``, ``conv.py``, ``lstm.py``, ``vae.py``): a config
+dataclass, the module, and its ``@register_model`` registration.
+"""
 
 from aelab.models.base import Autoencoder, LossOutput
+
+# Importing a family module registers it.
+from aelab.models.dense import DenseAutoencoder, DenseConfig
+from aelab.models.flat import autoencoder
 from aelab.models.registry import config_class, create_model, list_models, register_model
 
 __all__ = [
     "Autoencoder",
+    "DenseAutoencoder",
+    "DenseConfig",
     "LossOutput",
+    "autoencoder",
     "config_class",
     "create_model",
     "list_models",

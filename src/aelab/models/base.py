@@ -1,4 +1,4 @@
-"""The Autoencoder contract every family implements.
+"""The Autoencoder contract every family implements, and the machinery they share.
 
 The trainer, the metrics and the reuse tools only ever call these methods, so they never
 need to know the family:
@@ -9,16 +9,33 @@ need to know the family:
 - ``reconstruct(x)``: pixels (B, C, H, W) in [0, 1]
 - ``loss(x)``: :class:`LossOutput` (total plus named parts), the model owns its loss;
   input corruption (denoising) happens inside, in training mode only.
+- ``describe()``: one line ("dense 784-32-784, l1 sparsity 1e-05"); ``regularizer``:
+  "none", "l1", "kl", "topk", "noise:gaussian", "l1+noise:gaussian", ...
+
+A family only builds ``self.encoder`` (images -> code, after the code activation) and
+``self.decoder`` (code -> logits), then calls ``self.init_weights()``; this base class adds
+input checks, the sparsity regulariser, input noise, the reconstruction loss and the code
+statistics. Families whose code or decoder is not a plain module override ``features`` or
+``decode``; the VAE overrides ``encode`` and ``loss``.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from aelab.config import ModelConfig
+from aelab.config import ModelConfig, check
+from aelab.errors import ConfigError, DataError
+from aelab.layers.activations import check_activation
+from aelab.layers.init import init_weights
+from aelab.layers.noise import build_noise
+from aelab.layers.sparsity import build_sparsity
 
 
 @dataclass
@@ -31,32 +48,151 @@ class LossOutput:
     stats: dict[str, Tensor] = field(default_factory=dict)
 
 
+# --------------------------------------------------------------------------- config helpers
+
+
+def code_activation(cfg: ModelConfig, requested: str, default: str) -> str:
+    """The activation on the code: ``requested`` unless ``"auto"``, which means a sigmoid
+    for KL sparsity (it needs rates in (0, 1)), linear for top-k (Makhzani's k-sparse
+    autoencoder; keeps exactly k non-zeros) and the family's ``default`` otherwise."""
+    if requested != "auto":
+        return requested
+    return {"kl": "sigmoid", "topk": "identity"}.get(cfg.sparsity.kind, default)
+
+
+def check_code(cfg: ModelConfig, requested: str) -> None:
+    """Checks every non-variational family shares: a known code activation, a code in
+    (0, 1) for KL sparsity, and a warning for an over-complete unregularised code."""
+    if requested != "auto":
+        check_activation("code_activation", requested)
+    if cfg.sparsity.kind == "kl":
+        check(
+            requested in ("auto", "sigmoid"),
+            "code_activation",
+            requested,
+            "'sigmoid' or 'auto' with sparsity.kind='kl' (its rates must lie in (0, 1))",
+        )
+    if cfg.input_shape is None:
+        return
+    size = math.prod(cfg.input_shape)
+    if cfg.latent_dim >= size and cfg.sparsity.kind == "none" and cfg.noise.kind == "none":
+        warnings.warn(
+            f"latent_dim={cfg.latent_dim} is at least the input size {size} and the code is "
+            "neither sparse nor trained on noisy inputs: the model can learn the identity map.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def image_shape(cfg: ModelConfig, family: str) -> tuple[int, int, int] | None:
+    """``input_shape`` when set, checked to be an image (height and width > 1)."""
+    if cfg.input_shape is None:
+        return None
+    c, h, w = cfg.input_shape
+    check(
+        h > 1 and w > 1,
+        "input_shape",
+        list(cfg.input_shape),
+        f"an image [channels, height, width] with height and width > 1 for family '{family}'",
+    )
+    return c, h, w
+
+
+# --------------------------------------------------------------------------- reconstruction loss
+
+
+def _bce(logits: Tensor, target: Tensor) -> Tensor:
+    return F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+
+
+def _mse(logits: Tensor, target: Tensor) -> Tensor:
+    return (torch.sigmoid(logits) - target).square()
+
+
+PIXEL_LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {"bce": _bce, "mse": _mse}
+PIXEL_REDUCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "mean": lambda per_pixel: per_pixel.mean(1),  # Keras: mean over pixels ...
+    "sum": lambda per_pixel: per_pixel.sum(1),
+}
+
+
+def reconstruction_loss(logits: Tensor, target: Tensor, loss: str, reduction: str) -> Tensor:
+    """Per-pixel ``loss`` (bce on logits, or mse on sigmoid outputs), reduced over the pixels
+    of each sample by ``reduction`` (mean or sum), then averaged over the batch."""
+    per_pixel = PIXEL_LOSSES[loss](logits, target).flatten(1)
+    return PIXEL_REDUCTIONS[reduction](per_pixel).mean()  # ... then over the batch
+
+
+def code_stats(z: Tensor) -> dict[str, Tensor]:
+    """Activity of a code (B, latent): mean activation and mean number of non-zeros (L0)."""
+    z = z.detach()
+    return {"mean_activation": z.mean(), "l0": (z != 0).sum(1).float().mean()}
+
+
+# --------------------------------------------------------------------------- the contract
+
+
 class Autoencoder(nn.Module):
-    """Base class of every family. Subclasses set ``self.config`` and implement
-    ``encode``, ``decode`` and ``loss``."""
+    """Base class of every family (see the module docstring for the contract)."""
 
     config: ModelConfig
+    family: str = ""  # set by ``register_model``
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         if config.input_shape is None:
-            raise ValueError("config.input_shape must be set before building a model")
+            raise ConfigError(
+                "model.input_shape is not set: pass input_shape=(C, H, W) to "
+                "aelab.build_model, or build the model from a run config whose dataset is known."
+            )
         self.config = config
+        self.noise = build_noise(config.noise)
+        self.sparsity = build_sparsity(config.sparsity, config.latent_dim)
+
+    # -- shapes ------------------------------------------------------------------------
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
         assert self.config.input_shape is not None
-        return self.config.input_shape
+        return tuple(self.config.input_shape)  # type: ignore[return-value]
 
     @property
     def latent_dim(self) -> int:
         return self.config.latent_dim
 
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def check_input(self, x: Tensor) -> None:
+        """Raise a DataError unless ``x`` is a float batch (B, C, H, W) of this model's shape."""
+        c, h, w = self.input_shape
+        if x.dim() == 4 and tuple(x.shape[1:]) == (c, h, w) and x.is_floating_point():
+            return
+        found = f"{x.dtype} {tuple(x.shape)}".replace("torch.", "")
+        hint = ""
+        if not x.is_floating_point():
+            hint = " Convert uint8 images with x.float() / 255."
+        elif x.dim() == 2 and x.shape[1] == c * h * w:
+            hint = f" Reshape flat inputs with x.view(-1, {c}, {h}, {w})."
+        elif x.dim() == 3 and tuple(x.shape) == (c, h, w):
+            hint = " Add the batch dimension with x.unsqueeze(0)."
+        raise DataError(
+            f"{type(self).__name__} expects float images of shape (B, {c}, {h}, {w}) in [0, 1] "
+            f"(model.input_shape={[c, h, w]}), found {found}.{hint}"
+        )
+
+    # -- encode / decode ---------------------------------------------------------------
+
+    def features(self, x: Tensor) -> Tensor:
+        """The code before the sparsity transform (after the code activation): (B, latent)."""
+        return self.encoder(x)
+
     def encode(self, x: Tensor) -> Tensor:
-        raise NotImplementedError
+        self.check_input(x)
+        return self.sparsity(self.features(x))
 
     def decode(self, z: Tensor) -> Tensor:
-        raise NotImplementedError
+        return self.decoder(z)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.decode(self.encode(x))
@@ -64,5 +200,45 @@ class Autoencoder(nn.Module):
     def reconstruct(self, x: Tensor) -> Tensor:
         return torch.sigmoid(self.forward(x))
 
+    # -- loss ----------------------------------------------------------------------------
+
+    def reconstruction_loss(self, logits: Tensor, target: Tensor) -> Tensor:
+        return reconstruction_loss(logits, target, self.config.loss, self.config.reduction)
+
     def loss(self, x: Tensor) -> LossOutput:
-        raise NotImplementedError
+        """Reconstruction of the clean ``x`` from its (training-mode) corruption, plus the
+        sparsity term when the config asks for one."""
+        self.check_input(x)
+        h = self.features(self.noise(x))
+        z = self.sparsity(h)
+        logits = self.decode(z)
+        parts = {"reconstruction": self.reconstruction_loss(logits, x)}
+        penalty = self.sparsity.penalty(
+            h, z, lambda code: self.reconstruction_loss(self.decode(code), x)
+        )
+        if penalty is not None:
+            parts["sparsity"] = penalty
+        total = sum(parts.values(), torch.zeros((), device=x.device))
+        return LossOutput(total=total, parts=parts, stats=code_stats(z))
+
+    # -- construction and description ---------------------------------------------------
+
+    def init_weights(self) -> None:
+        """Apply ``config.init`` (``torch`` defaults or ``keras`` Glorot/zeros); families call
+        this at the end of ``__init__``."""
+        init_weights(self, self.config.init)
+
+    def describe_architecture(self) -> str:
+        """The layer sizes, e.g. ``dense 784-32-784``; families override this."""
+        return self.family or type(self).__name__
+
+    def describe(self) -> str:
+        extras = [self.sparsity.describe(), self.noise.describe()]
+        return ", ".join([self.describe_architecture(), *[e for e in extras if e]])
+
+    @property
+    def regularizer(self) -> str:
+        kinds = [self.sparsity.kind] if self.sparsity.kind != "none" else []
+        if self.noise.kind != "none":
+            kinds.append(f"noise:{self.noise.kind}")
+        return "+".join(kinds) or "none"

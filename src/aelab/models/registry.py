@@ -19,8 +19,12 @@ def register_model(name: str, config_class: type[ModelConfig]) -> Callable[[M], 
 
     def decorator(cls: M) -> M:
         if name in _FAMILIES:
-            raise ValueError(f"model family '{name}' is already registered")
+            raise ValueError(
+                f"model family '{name}' is already registered (by {_FAMILIES[name][1].__name__}); "
+                "pick another name."
+            )
         _FAMILIES[name] = (config_class, cls)
+        cls.family = name
         return cls
 
     return decorator
