@@ -1,13 +1,18 @@
 """Downstream probes: how useful is a representation for classification and clustering?
 
-Each representation (autoencoder codes, raw pixels, PCA at the same size) is standardised on
-its training features, then probed with the same three scikit-learn tools:
+Each representation (autoencoder codes, raw pixels, PCA at the same size) is probed with the
+same three scikit-learn tools:
 
-- ``logreg_acc``: multinomial logistic regression fitted on train, accuracy on test;
+- ``logreg_acc``: multinomial logistic regression (L2, C=1) fitted on train, accuracy on test;
 - ``knn_acc``: 5-nearest-neighbour vote (Euclidean) of each test point among train points;
-- ``kmeans_nmi`` / ``kmeans_ari``: k-means with k = number of classes fitted on train, test
-  points assigned to the nearest centre, agreement with the test labels (NMI, ARI).
+- ``kmeans_nmi`` / ``kmeans_ari``: k-means (k = number of classes, 10 restarts) on the test
+  features, agreement of its clusters with the test labels (NMI, ARI). Clustering is
+  unsupervised, so it is scored where the labels are held out.
 
+Features are used as they are by default (``standardize=False``): distances in the code
+space are the geometry the representation learned, and this protocol reproduces the
+reference figures for PCA-32 on Fashion-MNIST (81.5% logistic regression, 85.2% 5-NN,
+0.515 NMI). ``standardize=True`` z-scores every feature on the training set first.
 Everything uses a fixed ``random_state`` so two calls on the same inputs agree exactly.
 """
 
@@ -57,12 +62,14 @@ def probe(
     *,
     n_classes: int | None = None,
     random_state: int = 0,
+    standardize: bool = False,
     max_iter: int = 1000,
 ) -> dict[str, float]:
     """The four probe scores of one representation.
 
     train_x: (N, D), train_y: (N,) int; test_x: (M, D), test_y: (M,) int.
     ``n_classes`` (the k of k-means) defaults to the number of distinct train labels.
+    Features are float arrays; lbfgs stopping at ``max_iter`` is accepted silently.
     """
     train_x, test_x = flatten(train_x), flatten(test_x)
     train_y, test_y = np.asarray(train_y).ravel(), np.asarray(test_y).ravel()
@@ -76,16 +83,18 @@ def probe(
     if len(np.unique(train_y)) < 2:
         raise DataError("probes need at least 2 classes in the training labels; found 1.")
 
-    scaler = StandardScaler().fit(train_x)
-    tr, te = scaler.transform(train_x), scaler.transform(test_x)
+    tr, te = train_x, test_x
+    if standardize:
+        scaler = StandardScaler().fit(train_x)
+        tr, te = scaler.transform(train_x), scaler.transform(test_x)
 
     with warnings.catch_warnings():
         # lbfgs may stop at max_iter on raw pixels; the accuracy is still what it is.
         warnings.simplefilter("ignore", ConvergenceWarning)
         logreg = LogisticRegression(max_iter=max_iter, random_state=random_state).fit(tr, train_y)
     knn = KNeighborsClassifier(n_neighbors=min(KNN_K, len(tr))).fit(tr, train_y)
-    kmeans = KMeans(n_clusters=min(k, len(tr)), n_init=10, random_state=random_state).fit(tr)
-    clusters = kmeans.predict(te)
+    kmeans = KMeans(n_clusters=min(k, len(te)), n_init=10, random_state=random_state)
+    clusters = kmeans.fit_predict(te)
     return {
         "logreg_acc": float(logreg.score(te, test_y)),
         "knn_acc": float(knn.score(te, test_y)),
@@ -114,6 +123,7 @@ def compare(
     *,
     n_classes: int | None = None,
     random_state: int = 0,
+    standardize: bool = False,
 ) -> dict[str, dict[str, float]]:
     """Probe the autoencoder codes, PCA at the code's size and the raw pixels side by side.
 
@@ -124,7 +134,7 @@ def compare(
     train_pix, test_pix = _unit_pixels(train_pixels), _unit_pixels(test_pixels)
     latent = flatten(train_codes).shape[1]
     pca_train, pca_test = pca_features(train_pix, test_pix, latent, random_state=random_state)
-    common = {"n_classes": n_classes, "random_state": random_state}
+    common = {"n_classes": n_classes, "random_state": random_state, "standardize": standardize}
     return {
         "autoencoder": probe(train_codes, train_y, test_codes, test_y, **common),
         "pca": probe(pca_train, train_y, pca_test, test_y, **common),
