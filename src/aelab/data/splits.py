@@ -1,10 +1,18 @@
-"""The in-memory form of a dataset: uint8 images (N, C, H, W) plus labels, per split."""
+"""The in-memory form of a dataset: uint8 images (N, C, H, W) plus labels, per split,
+and the deterministic ways a split is cut in two."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from aelab.errors import DataError
+
+# Sources without their own test split (an image folder or a single array) hold out this
+# fraction as the test set, always with the same seed, so every run tests on the same images.
+TEST_FRACTION = 0.1
+TEST_HOLDOUT_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -14,8 +22,24 @@ class Split:
     images: np.ndarray
     labels: np.ndarray | None = None
 
+    def __post_init__(self) -> None:
+        if self.images.ndim != 4 or self.images.dtype != np.uint8:
+            raise DataError(
+                f"a split needs images of shape (N, C, H, W) and dtype uint8, found shape "
+                f"{tuple(self.images.shape)} and dtype {self.images.dtype}."
+            )
+        if self.labels is not None and len(self.labels) != len(self.images):
+            raise DataError(
+                f"a split has {len(self.images)} images but {len(self.labels)} labels (expected equal counts)."
+            )
+
     def __len__(self) -> int:
         return len(self.images)
+
+    def take(self, index: np.ndarray | slice) -> Split:
+        """The samples at ``index`` (a slice keeps memory-mapped images mapped)."""
+        labels = None if self.labels is None else self.labels[index]
+        return Split(self.images[index], labels)
 
 
 @dataclass(frozen=True)
@@ -32,3 +56,21 @@ class DatasetSplits:
     def shape(self) -> tuple[int, int, int]:
         c, h, w = self.train.images.shape[1:]
         return int(c), int(h), int(w)
+
+
+def split_indices(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cut ``range(n)`` into (rest, held) with ``k`` held-out indices chosen by ``seed``.
+
+    Both are sorted, so each part keeps the source order; the same (n, k, seed) always
+    gives the same cut.
+    """
+    perm = np.random.default_rng(seed).permutation(n)
+    return np.sort(perm[k:]), np.sort(perm[:k])
+
+
+def hold_out_test(pool: Split) -> tuple[Split, Split]:
+    """(train, test) for a source with no test split: a fixed ``TEST_FRACTION`` of ``pool``."""
+    n = len(pool)
+    k = max(1, round(n * TEST_FRACTION)) if n > 1 else 0
+    rest, held = split_indices(n, k, TEST_HOLDOUT_SEED)
+    return pool.take(rest), pool.take(held)

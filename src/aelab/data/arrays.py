@@ -1,0 +1,136 @@
+"""Arrays from NumPy files: ``npy:PATH`` and ``npz:PATH``.
+
+- ``npz:FILE.npz`` with keys ``x_train``, ``x_test`` (and optionally ``y_train``,
+  ``y_test``), or ``images`` (and optionally ``labels``);
+- ``npy:FOLDER`` with ``x_train.npy``, ``x_test.npy`` (and optionally ``y_*.npy``);
+- ``npy:FILE.npy``: images only.
+
+Without a test split, a fixed 10% is held out as test (see ``splits.hold_out_test``).
+Images may be (N, H, W), (N, H, W, C) or (N, C, H, W) with C in {1, 3}, uint8 or float
+in [0, 1]; labels are non-negative integers. Files are loaded with
+``allow_pickle=False``: object arrays are refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from aelab.data.splits import Split, hold_out_test
+from aelab.errors import DataError
+
+CHANNELS = (1, 3)
+
+
+def to_nchw_uint8(array: np.ndarray, *, source: str) -> np.ndarray:
+    """Images as (N, C, H, W) uint8, from any accepted layout and dtype."""
+    if array.ndim == 3:
+        array = array[:, None]
+    elif array.ndim == 4:
+        first, last = array.shape[1] in CHANNELS, array.shape[3] in CHANNELS
+        if first and last:
+            raise DataError(
+                f"{source}: shape {array.shape} is ambiguous (channels first or last?); save "
+                "it as (N, C, H, W)."
+            )
+        if last:
+            array = array.transpose(0, 3, 1, 2)
+        elif not first:
+            raise DataError(
+                f"{source}: shape {array.shape} has no channel axis of size 1 or 3 (expected "
+                "(N, H, W), (N, H, W, C) or (N, C, H, W))."
+            )
+    else:
+        raise DataError(
+            f"{source}: images have shape {array.shape}, expected (N, H, W), (N, H, W, C) or (N, C, H, W)."
+        )
+    if len(array) == 0:
+        raise DataError(f"{source}: holds no images (shape {array.shape}).")
+    if array.dtype == np.uint8:
+        return np.ascontiguousarray(array)
+    if not np.issubdtype(array.dtype, np.floating):
+        raise DataError(
+            f"{source}: images have dtype {array.dtype}, expected uint8 (0-255) or float in "
+            "[0, 1]; convert with .astype(np.uint8) or divide by 255."
+        )
+    if not np.isfinite(array).all():
+        raise DataError(f"{source}: images contain NaN or infinite values; expected floats in [0, 1].")
+    low, high = float(array.min()), float(array.max())
+    if low < 0 or high > 1:
+        raise DataError(
+            f"{source}: float images range from {low:g} to {high:g}, expected [0, 1]; divide "
+            "0-255 data by 255 or save it as uint8."
+        )
+    return np.rint(array * 255).astype(np.uint8)
+
+
+def check_labels(labels: np.ndarray | None, n: int, *, source: str) -> np.ndarray | None:
+    """Labels as (N,) int64; None stays None."""
+    if labels is None:
+        return None
+    if labels.ndim != 1 or len(labels) != n:
+        raise DataError(f"{source}: labels have shape {labels.shape}, expected ({n},) to match the images.")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"{source}: labels have dtype {labels.dtype}, expected integers.")
+    if len(labels) and int(labels.min()) < 0:
+        raise DataError(f"{source}: labels must be >= 0, found {int(labels.min())}.")
+    return labels.astype(np.int64)
+
+
+def _split(images: np.ndarray, labels: np.ndarray | None, source: str) -> Split:
+    images = to_nchw_uint8(images, source=source)
+    return Split(images, check_labels(labels, len(images), source=source))
+
+
+def _from_named(arrays: dict[str, np.ndarray], source: str) -> tuple[Split, Split]:
+    if "x_train" in arrays and "x_test" in arrays:
+        train = _split(arrays["x_train"], arrays.get("y_train"), f"{source} x_train")
+        test = _split(arrays["x_test"], arrays.get("y_test"), f"{source} x_test")
+        if train.images.shape[1:] != test.images.shape[1:]:
+            raise DataError(
+                f"{source}: x_train images are {train.images.shape[1:]} but x_test images are "
+                f"{test.images.shape[1:]} (expected the same shape)."
+            )
+        return train, test
+    if "images" in arrays:
+        return hold_out_test(_split(arrays["images"], arrays.get("labels"), f"{source} images"))
+    raise DataError(
+        f"{source}: found arrays {sorted(arrays)}, expected x_train and x_test (with optional "
+        "y_train, y_test) or images (with optional labels)."
+    )
+
+
+def _np_load(path: Path, mmap: bool = False):
+    try:
+        return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist.") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable NumPy file without pickled objects ({exc}).") from None
+
+
+def read_npz(path: str | Path) -> tuple[Split, Split]:
+    path = Path(path)
+    npz = _np_load(path)
+    if not hasattr(npz, "files"):
+        raise DataError(f"{path}: not an .npz archive; use npy:{path}.")
+    with npz:
+        try:
+            arrays = {k: npz[k] for k in npz.files}
+        except ValueError as exc:
+            raise DataError(f"{path}: holds pickled objects, which are refused ({exc}).") from None
+    return _from_named(arrays, str(path))
+
+
+def read_npy(path: str | Path, *, mmap: bool = False) -> tuple[Split, Split]:
+    """``mmap``: memory-map uint8 (N, C, H, W) files instead of reading them."""
+    path = Path(path)
+    if path.is_dir():
+        names = ("x_train", "x_test", "y_train", "y_test")
+        arrays = {n: _np_load(path / f"{n}.npy", mmap and n.startswith("x")) for n in names if (path / f"{n}.npy").is_file()}
+        return _from_named(arrays, str(path))
+    array = _np_load(path, mmap)
+    if not isinstance(array, np.ndarray):
+        raise DataError(f"{path}: not an .npy array; use npz:{path}.")
+    return hold_out_test(_split(array, None, str(path)))
