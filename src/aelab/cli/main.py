@@ -15,6 +15,8 @@ from aelab.errors import AelabError
 
 # name -> module under aelab.cli
 SUBCOMMANDS: dict[str, str] = {
+    "evaluate": "evaluate",
+    "report": "report",
 }
 
 
