@@ -1,0 +1,25 @@
+"""``aelab report RUN``: rebuild report.html from what the run directory holds."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "rebuild a run's report.html from its config, metrics.json and figures"
+EPILOG = """examples:
+  aelab report runs/r1-fashion-sparse
+  aelab report runs/r1-fashion-sparse && chromium runs/r1-fashion-sparse/report.html
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", metavar="RUN", help="the run directory")
+    parser.add_argument("--quiet", action="store_true", help="do not print the report's path")
+
+
+def run(args: argparse.Namespace) -> int:
+    from aelab.report import render_report
+
+    path = render_report(args.run)
+    if not args.quiet:
+        print(path)
+    return 0

@@ -1,0 +1,387 @@
+"""Evaluate a trained run: test metrics, the PCA baseline, every figure, the report.
+
+``evaluate_run(run_dir)`` loads the run's model and data, merges the ``reconstruction``,
+``code`` and ``pca`` sections into ``metrics.json``, writes ``figures/*.png`` and renders
+``report.html``. The pieces are reusable one by one: :func:`reconstruct_images` and the
+figure builders in ``FIGURE_BUILDERS`` work on any model, so comparisons draw the same
+figures for many runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from aelab.data.splits import DatasetSplits
+from aelab.errors import DataError
+from aelab.metrics import baselines, code, reconstruction
+from aelab.viz import code_activity, code_map, denoising, features, generative, loss_curves
+from aelab.viz import top_activating as top_activating_fig
+from aelab.viz.reconstructions import pick_examples, reconstruction_grid
+from aelab.viz.save import save_figure
+from aelab.viz.style import figure_title
+
+N_EXAMPLES = 10  # images in the reconstruction, denoising and VAE figures
+N_SAMPLES = 32  # prior samples
+N_INTERPOLATIONS = 4  # interpolation strips ...
+INTERPOLATION_STEPS = 9  # ... of this many frames
+TOP_K = 8  # top-activating images per unit
+FEATURE_QUANTILE = 0.99  # each unit is decoded at this quantile of its |activation|
+
+
+# --------------------------------------------------------------------------- model helpers
+
+
+def _as_batch(images: np.ndarray, device: str | torch.device) -> torch.Tensor:
+    x = torch.as_tensor(np.asarray(images))
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    return x.to(device)
+
+
+@torch.inference_mode()
+def reconstruct_images(
+    model: torch.nn.Module, images: np.ndarray, *, device: str | torch.device = "cpu"
+) -> np.ndarray:
+    """``images`` (N, C, H, W) uint8 or float in [0, 1] -> reconstructions, float32 [0, 1]."""
+    return model.reconstruct(_as_batch(images, device)).float().cpu().numpy()
+
+
+@torch.inference_mode()
+def decode_codes(
+    model: torch.nn.Module, z: np.ndarray, *, device: str | torch.device = "cpu"
+) -> np.ndarray:
+    """Codes (N, latent_dim) -> decoded images (N, C, H, W) float32 in [0, 1]."""
+    zt = torch.as_tensor(np.asarray(z, dtype=np.float32), device=device)
+    return torch.sigmoid(model.decode(zt)).float().cpu().numpy()
+
+
+def unit_features(model: torch.nn.Module, codes: np.ndarray, *, device: str = "cpu") -> np.ndarray:
+    """Each unit decoded alone: ``decode(s_j e_j)`` with ``s_j`` the unit's
+    ``FEATURE_QUANTILE`` |activation| on ``codes`` (1 for a dead unit) -> (latent, C, H, W)."""
+    scale = np.quantile(np.abs(codes), FEATURE_QUANTILE, axis=0)
+    scale = np.where(scale > code.ACTIVE_THRESHOLD, scale, 1.0)
+    return decode_codes(model, np.diag(scale).astype(np.float32), device=device)
+
+
+def decoder_weight_tiles(model: torch.nn.Module) -> np.ndarray | None:
+    """The decoder weights of each unit as images (latent, C, H, W) when one linear layer
+    maps the code straight to the pixels (single-layer dense decoders), else None."""
+    decoder = getattr(model, "decoder", None)
+    if decoder is None:
+        return None
+    shape = tuple(model.config.input_shape)
+    linears = [m for m in decoder.modules() if isinstance(m, torch.nn.Linear)]
+    if len(linears) != 1:
+        return None
+    layer = linears[0]
+    if layer.in_features != model.config.latent_dim or layer.out_features != int(np.prod(shape)):
+        return None
+    weight = layer.weight.detach().float().cpu().numpy().T  # (latent, pixels)
+    return weight.reshape(len(weight), *shape)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+@dataclass
+class FigureInputs:
+    """What the figure builders read. ``images``/``labels`` are the test split."""
+
+    model: torch.nn.Module
+    config: Any  # RunConfig
+    run_name: str
+    dataset: str
+    images: np.ndarray
+    labels: np.ndarray | None
+    codes: np.ndarray
+    class_names: tuple[str, ...] | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    tsne: bool = False
+    device: str = "cpu"
+    seed: int = 0
+
+    def title(self, metric: str) -> str:
+        return figure_title(self.run_name, self.dataset, metric)
+
+    def examples(self) -> np.ndarray:
+        return pick_examples(self.labels, N_EXAMPLES, total=len(self.images))
+
+    def example_names(self) -> list[str] | None:
+        if self.labels is None:
+            return None
+        picked = self.labels[self.examples()]
+        if self.class_names is None:
+            return [str(v) for v in picked]
+        return [
+            self.class_names[int(v)] if int(v) < len(self.class_names) else str(v) for v in picked
+        ]
+
+
+def fig_reconstructions(inp: FigureInputs) -> Figure:
+    originals = inp.images[inp.examples()]
+    mse = inp.metrics.get("reconstruction", {}).get("mse")
+    metric = "test reconstructions" + (f" (MSE {mse:.4f})" if mse is not None else "")
+    return reconstruction_grid(
+        originals,
+        reconstruct_images(inp.model, originals, device=inp.device),
+        title=inp.title(metric),
+        column_labels=inp.example_names(),
+    )
+
+
+def fig_loss_curves(inp: FigureInputs) -> Figure | None:
+    if not inp.history:
+        return None
+    loss = inp.config.model.loss.upper()
+    return loss_curves.loss_curves(inp.history, title=inp.title(f"loss per epoch ({loss})"))
+
+
+def fig_code_activity(inp: FigureInputs) -> Figure:
+    return code_activity.code_activity(
+        inp.codes, title=inp.title("code activations (test)"), threshold=code.ACTIVE_THRESHOLD
+    )
+
+
+def fig_features(inp: FigureInputs) -> Figure:
+    tiles = unit_features(inp.model, inp.codes, device=inp.device)
+    return features.feature_tiles(tiles, title=inp.title("decoded unit vectors"))
+
+
+def fig_decoder_weights(inp: FigureInputs) -> Figure | None:
+    tiles = decoder_weight_tiles(inp.model)
+    if tiles is None:
+        return None
+    return features.feature_tiles(tiles, title=inp.title("decoder weights per unit"))
+
+
+def fig_code_map(inp: FigureInputs) -> Figure:
+    points = code.project_2d(inp.codes, method="pca", seed=inp.seed)
+    return code_map.code_map(
+        points, inp.labels, title=inp.title("test codes, PCA"), class_names=inp.class_names
+    )
+
+
+def fig_code_map_tsne(inp: FigureInputs) -> Figure | None:
+    if not inp.tsne:
+        return None
+    points = code.project_2d(inp.codes, method="tsne", seed=inp.seed)
+    return code_map.code_map(
+        points,
+        inp.labels,
+        title=inp.title(f"test codes, t-SNE (first {len(points)})"),
+        class_names=inp.class_names,
+        axis_name="t-SNE",
+    )
+
+
+def fig_denoising(inp: FigureInputs) -> Figure | None:
+    noise = inp.config.model.noise
+    if noise.kind == "none":
+        return None
+    from aelab.layers.noise import CORRUPTIONS
+
+    clean = _as_batch(inp.images[inp.examples()], "cpu")
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(inp.seed)
+    noisy = CORRUPTIONS[noise.kind](clean.clone(), noise.level)
+    torch.random.set_rng_state(generator_state)
+    denoised = reconstruct_images(inp.model, noisy.numpy(), device=inp.device)
+    return denoising.denoising_triplets(
+        noisy.numpy(),
+        clean.numpy(),
+        denoised,
+        title=inp.title(f"denoising ({noise.kind} {noise.level:g})"),
+    )
+
+
+def _is_generative(model: torch.nn.Module) -> bool:
+    return callable(getattr(model, "sample", None)) and callable(
+        getattr(model, "interpolate", None)
+    )
+
+
+def _pixels(t: torch.Tensor) -> np.ndarray:
+    """Model outputs as pixels: sigmoid when they are logits (outside [0, 1])."""
+    t = t.detach().float()
+    if t.min() < 0 or t.max() > 1:
+        t = torch.sigmoid(t)
+    return t.cpu().numpy()
+
+
+@torch.inference_mode()
+def fig_vae_samples(inp: FigureInputs) -> Figure | None:
+    if not _is_generative(inp.model):
+        return None
+    torch.manual_seed(inp.seed)
+    samples = _pixels(inp.model.sample(N_SAMPLES))
+    return generative.prior_samples(samples, title=inp.title("samples from the prior"))
+
+
+@torch.inference_mode()
+def fig_vae_interpolation(inp: FigureInputs) -> Figure | None:
+    if not _is_generative(inp.model):
+        return None
+    idx = inp.examples()
+    pairs = [(idx[i], idx[(i + 1) % len(idx)]) for i in range(min(N_INTERPOLATIONS, len(idx)))]
+    strips = []
+    for a, b in pairs:
+        xa = _as_batch(inp.images[a : a + 1], inp.device)
+        xb = _as_batch(inp.images[b : b + 1], inp.device)
+        frames = _pixels(inp.model.interpolate(xa, xb, INTERPOLATION_STEPS))
+        strips.append(frames.reshape(INTERPOLATION_STEPS, *frames.shape[-3:]))
+    return generative.interpolation_strip(
+        np.stack(strips), title=inp.title("interpolation between test images")
+    )
+
+
+def fig_top_activating(inp: FigureInputs) -> Figure | None:
+    if inp.config.model.sparsity.kind == "none":
+        return None
+    return top_activating_fig.top_activating(
+        inp.images, inp.codes, title=inp.title("top-activating test images per unit"), k=TOP_K
+    )
+
+
+# stem under figures/ -> builder (None when the figure does not apply to this run);
+# the stems and captions are listed in aelab.viz.FIGURES.
+FIGURE_BUILDERS: dict[str, Callable[[FigureInputs], Figure | None]] = {
+    "reconstructions": fig_reconstructions,
+    "loss_curves": fig_loss_curves,
+    "code_activity": fig_code_activity,
+    "features": fig_features,
+    "decoder_weights": fig_decoder_weights,
+    "code_map": fig_code_map,
+    "code_map_tsne": fig_code_map_tsne,
+    "denoising": fig_denoising,
+    "vae_samples": fig_vae_samples,
+    "vae_interpolation": fig_vae_interpolation,
+    "top_activating": fig_top_activating,
+}
+
+
+def write_figures(inputs: FigureInputs, out_dir: str | Path) -> list[Path]:
+    """Build every figure that applies and save it as ``out_dir/<stem>.png``."""
+    written = []
+    for stem, build in FIGURE_BUILDERS.items():
+        fig = build(inputs)
+        if fig is not None:
+            written.append(save_figure(fig, Path(out_dir) / f"{stem}.png"))
+    return written
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _check_shape(data: DatasetSplits, model: torch.nn.Module, run_dir: Path) -> None:
+    expected = tuple(model.config.input_shape)
+    found = tuple(data.test.images.shape[1:])
+    if found != expected:
+        raise DataError(
+            f"{run_dir}: the model expects images of shape {list(expected)} but the test data "
+            f"has {list(found)}; evaluate on the dataset the run was trained on."
+        )
+    if len(data.test) == 0:
+        raise DataError(f"{run_dir}: the test split is empty; nothing to evaluate.")
+
+
+def compute_metrics(
+    model: torch.nn.Module,
+    data: DatasetSplits,
+    *,
+    batch_size: int = 1024,
+    device: str = "cpu",
+    seed: int = 0,
+) -> tuple[dict[str, dict[str, Any]], np.ndarray]:
+    """The ``reconstruction``, ``code`` and ``pca`` sections for ``model`` on ``data``'s test
+    split (PCA fitted on its train split), and the test codes (N, latent_dim)."""
+    images = data.test.images
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        recon = reconstruction.reconstruction_metrics(
+            model, images, batch_size=batch_size, device=device
+        )
+        codes = code.encode_images(model, images, batch_size=batch_size, device=device)
+        stats = code.code_statistics(codes)
+        if callable(getattr(model, "encode_distribution", None)):
+            mu, logvar = code.encode_distributions(
+                model, images, batch_size=batch_size, device=device
+            )
+            stats.update(code.kl_statistics(mu, logvar))
+    pca = baselines.pca_baseline(
+        data.train.images, images, model.config.latent_dim, ae_mse=recon["mse"], seed=seed
+    )
+    return {"reconstruction": recon, "code": stats, "pca": pca}, codes
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    *,
+    data: DatasetSplits | None = None,
+    tsne: bool = False,
+    device: str = "cpu",
+    quiet: bool = False,
+    checkpoint: str = "best",
+) -> dict[str, Any]:
+    """Evaluate the run in ``run_dir`` on its test split; write metrics, figures and report.
+
+    Returns ``{"reconstruction", "code", "pca"}`` (as merged into metrics.json, JSON-safe)
+    plus ``"figures"`` (written paths) and ``"report"`` (the report's path).
+    """
+    from aelab.report import render_report
+    from aelab.rundir import merge_metrics, read_history
+    from aelab.training import load_run
+    from aelab.training.device import resolve_device
+
+    run_dir = Path(run_dir)
+    device = str(resolve_device(device))
+    log = (lambda msg: None) if quiet else (lambda msg: print(f"evaluate: {msg}", flush=True))
+    start = time.perf_counter()
+    model, config = load_run(run_dir, checkpoint=checkpoint, device=device)
+    if data is None:
+        from aelab.data import load_dataset
+
+        data = load_dataset(config.data, seed=config.train.seed, progress=not quiet)
+    _check_shape(data, model, run_dir)
+    log(f"{len(data.test)} test images, PCA fitted on {len(data.train)} training images")
+    sections, codes = compute_metrics(
+        model,
+        data,
+        batch_size=config.train.eval_batch_size,
+        device=device,
+        seed=config.train.seed,
+    )
+    for name, values in sections.items():
+        merge_metrics(run_dir, name, values)
+    inputs = FigureInputs(
+        model=model,
+        config=config,
+        run_name=config.name or config.preset or run_dir.name,
+        dataset=data.name,
+        images=data.test.images,
+        labels=data.test.labels,
+        codes=codes,
+        class_names=data.classes,
+        history=read_history(run_dir),
+        metrics=sections,
+        tsne=tsne,
+        device=device,
+        seed=config.train.seed,
+    )
+    figures = write_figures(inputs, run_dir / "figures")
+    report = render_report(run_dir)
+    rec, pca = sections["reconstruction"], sections["pca"]
+    log(
+        f"test loss {rec['loss']}, BCE {rec['bce']:.4f}, MSE {rec['mse']:.4f} "
+        f"(PCA-{pca['latent_dim']}: {pca['mse']:.4f}), SSIM {rec['ssim']:.3f}; "
+        f"{len(figures)} figures in {time.perf_counter() - start:.1f} s"
+    )
+    log(f"report: {report}")
+    return {**sections, "figures": [str(p) for p in figures], "report": str(report)}

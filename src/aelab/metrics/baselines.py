@@ -1,0 +1,82 @@
+"""The PCA baseline: the optimal linear autoencoder at the same code size.
+
+PCA (scikit-learn) is fitted on the training split and scored on the test split with the
+same per-image metrics as the autoencoder (:mod:`aelab.metrics.reconstruction`), so every
+report says how much better, or not, the autoencoder is than the best linear map.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+
+from aelab.metrics.reconstruction import ReconstructionScores, finite_or_none
+
+DEFINITIONS: dict[str, str] = {
+    "pca": "PCA with latent_dim components fitted on the training split (scikit-learn), "
+    "test images projected and reconstructed; reconstructions clipped to [0, 1] and scored "
+    "with the same definitions as the autoencoder. mse_unclipped is the MSE before "
+    "clipping (the textbook PCA number).",
+    "mse_ratio": "Autoencoder test MSE / PCA test MSE: below 1 means the autoencoder "
+    "reconstructs better than the optimal linear code of the same size.",
+}
+
+
+def as_float_images(images: np.ndarray | torch.Tensor) -> np.ndarray:
+    """(N, ...) uint8 (0..255) or float in [0, 1] -> (N, D) float32 in [0, 1]."""
+    array = np.asarray(images)
+    flat = array.reshape(len(array), -1)
+    if array.dtype == np.uint8:
+        return flat.astype(np.float32) / 255.0
+    return flat.astype(np.float32, copy=False)
+
+
+def fit_pca(train_images: np.ndarray, n_components: int, *, seed: int = 0) -> PCA:
+    """PCA of ``train_images`` (N, C, H, W) with at most ``n_components`` components
+    (never more than min(N, pixels))."""
+    x = as_float_images(train_images)
+    n = max(1, min(n_components, *x.shape))
+    return PCA(n_components=n, random_state=seed).fit(x)
+
+
+def pca_reconstruct(pca: PCA, images: np.ndarray) -> np.ndarray:
+    """Project ``images`` (N, C, H, W) and map back: (N, C, H, W) float32, not clipped."""
+    x = as_float_images(images)
+    recon = pca.inverse_transform(pca.transform(x)).astype(np.float32)
+    return recon.reshape(np.asarray(images).shape)
+
+
+def pca_baseline(
+    train_images: np.ndarray,
+    test_images: np.ndarray,
+    latent_dim: int,
+    *,
+    ae_mse: float | None = None,
+    seed: int = 0,
+    batch_size: int = 1024,
+) -> dict[str, Any]:
+    """``{latent_dim, mse, mse_unclipped, bce, psnr, psnr_infinite, ssim, mse_ratio}`` of a
+    PCA fitted on ``train_images``, scored on ``test_images`` (uint8 or float in [0, 1])."""
+    pca = fit_pca(train_images, latent_dim, seed=seed)
+    scores = ReconstructionScores()
+    unclipped = 0.0
+    for start in range(0, len(test_images), batch_size):
+        batch = test_images[start : start + batch_size]
+        target = torch.from_numpy(as_float_images(batch).reshape(np.asarray(batch).shape))
+        recon = torch.from_numpy(pca_reconstruct(pca, batch))
+        unclipped += float((recon - target).double().pow(2).flatten(1).mean(1).sum())
+        scores.update(recon.clamp(0.0, 1.0), target)
+    out = scores.result()
+    out.pop("n_images")
+    ratio = None
+    if ae_mse is not None:
+        ratio = finite_or_none(ae_mse / out["mse"]) if out["mse"] > 0 else None
+    return {
+        "latent_dim": int(pca.n_components_),
+        **out,
+        "mse_unclipped": unclipped / max(len(test_images), 1),
+        "mse_ratio": ratio,
+    }

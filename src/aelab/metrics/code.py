@@ -1,0 +1,127 @@
+"""What the code looks like: activity per unit, L0, dead units, Hoyer sparsity, VAE KL.
+
+All statistics are computed on the codes of a whole split (normally the test split), as
+``(N, latent_dim)`` arrays. ``DEFINITIONS`` holds the wording the report prints.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from aelab.metrics.reconstruction import uint8_batches
+
+ACTIVE_THRESHOLD = 1e-6  # a unit is active on an image when |z_j| > this
+KL_ACTIVE_THRESHOLD = 0.01  # a VAE dimension is active when its mean KL > this (nats)
+TSNE_MAX_POINTS = 3000  # t-SNE is quadratic-ish: embed at most this many codes
+
+DEFINITIONS: dict[str, str] = {
+    "mean_l0": f"Active units per image (|z_j| > {ACTIVE_THRESHOLD:g}), averaged over images.",
+    "dead_units": "Units never active (|z_j| <= "
+    f"{ACTIVE_THRESHOLD:g} on every test image); dead_fraction = dead_units / latent_dim.",
+    "dead_fraction": "dead_units / latent_dim.",
+    "hoyer": "Hoyer sparsity (sqrt(n) - |z|_1 / |z|_2) / (sqrt(n) - 1) per image, averaged; "
+    "1 = one active unit, 0 = all units equal in magnitude; an all-zero code counts as 1.",
+    "mean_activation": "Mean |z_j| over test images, per unit.",
+    "kl_per_dim": "VAE: KL(q(z_j|x) || N(0, 1)) = 0.5 (mu^2 + sigma^2 - 1 - log sigma^2) "
+    "per dimension, averaged over test images (nats).",
+    "active_dims": f"VAE: dimensions whose mean KL exceeds {KL_ACTIVE_THRESHOLD:g} nats.",
+}
+
+
+@torch.inference_mode()
+def encode_images(
+    model: torch.nn.Module,
+    images: np.ndarray | torch.Tensor,
+    *,
+    batch_size: int = 1024,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """Codes of ``images`` (N, C, H, W) uint8 -> (N, latent_dim) float32 (the VAE gives mu)."""
+    codes = [model.encode(x).float().cpu() for x in uint8_batches(images, batch_size, device)]
+    return torch.cat(codes).numpy()
+
+
+@torch.inference_mode()
+def encode_distributions(
+    model: torch.nn.Module,
+    images: np.ndarray | torch.Tensor,
+    *,
+    batch_size: int = 1024,
+    device: str | torch.device = "cpu",
+) -> tuple[np.ndarray, np.ndarray]:
+    """VAE posteriors of ``images``: (mu, logvar), each (N, latent_dim) float32."""
+    mus, logvars = [], []
+    for x in uint8_batches(images, batch_size, device):
+        mu, logvar = model.encode_distribution(x)
+        mus.append(mu.float().cpu())
+        logvars.append(logvar.float().cpu())
+    return torch.cat(mus).numpy(), torch.cat(logvars).numpy()
+
+
+def hoyer(codes: np.ndarray) -> np.ndarray:
+    """Hoyer sparsity of each row of ``codes`` (N, n) -> (N,) in [0, 1]."""
+    codes = np.abs(np.asarray(codes, dtype=np.float64))
+    n = codes.shape[1]
+    if n == 1:
+        return np.ones(len(codes))
+    l1 = codes.sum(axis=1)
+    l2 = np.sqrt((codes**2).sum(axis=1))
+    zero = l2 == 0
+    ratio = np.divide(l1, l2, out=np.ones_like(l1), where=~zero)
+    out = (np.sqrt(n) - ratio) / (np.sqrt(n) - 1)
+    return np.clip(out, 0.0, 1.0)
+
+
+def code_statistics(codes: np.ndarray, *, threshold: float = ACTIVE_THRESHOLD) -> dict[str, Any]:
+    """Statistics of ``codes`` (N, latent_dim): see ``DEFINITIONS``. JSON-ready."""
+    codes = np.asarray(codes, dtype=np.float64)
+    active = np.abs(codes) > threshold
+    dead = int((~active.any(axis=0)).sum())
+    return {
+        "latent_dim": int(codes.shape[1]),
+        "mean_l0": float(active.sum(axis=1).mean()),
+        "dead_units": dead,
+        "dead_fraction": dead / codes.shape[1],
+        "hoyer": float(hoyer(codes).mean()),
+        "mean_activation": np.abs(codes).mean(axis=0).tolist(),
+        "threshold": threshold,
+    }
+
+
+def kl_statistics(
+    mu: np.ndarray, logvar: np.ndarray, *, threshold: float = KL_ACTIVE_THRESHOLD
+) -> dict[str, Any]:
+    """KL to the standard normal prior per dimension and the count of active dimensions."""
+    mu = np.asarray(mu, dtype=np.float64)
+    logvar = np.asarray(logvar, dtype=np.float64)
+    kl = 0.5 * (mu**2 + np.exp(logvar) - 1.0 - logvar)
+    per_dim = kl.mean(axis=0)
+    return {"kl_per_dim": per_dim.tolist(), "active_dims": int((per_dim > threshold).sum())}
+
+
+def project_2d(codes: np.ndarray, *, method: str = "pca", seed: int = 0) -> np.ndarray:
+    """A 2-D map of ``codes`` (N, d): PCA, or t-SNE (on at most ``TSNE_MAX_POINTS`` rows)."""
+    codes = np.asarray(codes, dtype=np.float32)
+    if codes.shape[1] == 1:
+        return np.concatenate([codes, np.zeros_like(codes)], axis=1)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        codes = codes[:TSNE_MAX_POINTS]
+        perplexity = float(min(30, max(2, (len(codes) - 1) // 3)))
+        return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(codes)
+    if method != "pca":
+        raise ValueError(f"unknown projection {method!r}: expected 'pca' or 'tsne'")
+    from sklearn.decomposition import PCA
+
+    return PCA(2, random_state=seed).fit_transform(codes)
+
+
+def top_activating(codes: np.ndarray, k: int) -> np.ndarray:
+    """Indices (latent_dim, k) of the ``k`` rows with the largest activation of each unit."""
+    codes = np.asarray(codes)
+    k = min(k, len(codes))
+    return np.argsort(-codes, axis=0, kind="stable")[:k].T

@@ -1,0 +1,135 @@
+"""Reconstruction quality on a split: BCE, MSE, PSNR and SSIM per image, then averaged.
+
+PSNR and SSIM come from torchmetrics (not hand-rolled). Every number is computed per image
+and averaged over the images, so a batch size never changes a result. ``DEFINITIONS`` holds
+the exact wording the report prints next to each number.
+
+A perfect reconstruction has infinite PSNR. JSON has no infinity, so results carry
+``psnr=None`` plus ``psnr_infinite=True`` in that case; the report shows "inf".
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from aelab.data.batcher import Batcher
+
+BCE_EPS = 1e-7  # predictions are clamped to [eps, 1 - eps] before the log, as Keras does
+SSIM_KERNEL = 11  # Gaussian window of SSIM (torchmetrics' default); smaller for tiny images
+
+DEFINITIONS: dict[str, str] = {
+    "loss": "The model's own training objective on the test split, as its config defines it "
+    "(reconstruction term with its loss and reduction, plus any sparsity or KL term), "
+    "averaged over images; evaluation mode, so no input corruption.",
+    "bce": "Binary cross-entropy per pixel, -[x log p + (1-x) log(1-p)] with p clamped to "
+    f"[{BCE_EPS:g}, 1-{BCE_EPS:g}], averaged over the pixels of an image, then over images.",
+    "mse": "Mean squared error (p - x)^2 over the pixels of an image (pixels in [0, 1]), "
+    "averaged over images.",
+    "psnr": "Peak signal-to-noise ratio 10 log10(1 / MSE) in dB per image (data range 1), "
+    "averaged over images (torchmetrics); inf when some image is reconstructed exactly.",
+    "ssim": "Structural similarity per image (torchmetrics, Gaussian window 11 and sigma 1.5, "
+    "data range 1, channels averaged), averaged over images; 1 is identical.",
+    "n_images": "Number of test images evaluated.",
+}
+
+
+def ssim_kernel_size(height: int, width: int) -> int:
+    """SSIM's window: 11, or the largest odd size that fits a smaller image."""
+    size = min(SSIM_KERNEL, height, width)
+    return size if size % 2 == 1 else size - 1
+
+
+def image_scores(recon: Tensor, target: Tensor) -> dict[str, Tensor]:
+    """Per-image scores of ``recon`` against ``target``, both (B, C, H, W) in [0, 1].
+
+    Returns ``{"bce", "mse", "psnr", "ssim"}``, each a float tensor of shape (B,).
+    """
+    from torchmetrics.functional.image import (
+        peak_signal_noise_ratio,
+        structural_similarity_index_measure,
+    )
+
+    recon = recon.float().clamp(0.0, 1.0)
+    target = target.float()
+    dims = tuple(range(1, recon.ndim))
+    p = recon.clamp(BCE_EPS, 1.0 - BCE_EPS)
+    bce = F.binary_cross_entropy(p, target, reduction="none").mean(dim=dims)
+    mse = (recon - target).pow(2).mean(dim=dims)
+    psnr = peak_signal_noise_ratio(recon, target, data_range=1.0, reduction="none", dim=dims)
+    ssim = structural_similarity_index_measure(
+        recon,
+        target,
+        data_range=1.0,
+        reduction="none",
+        kernel_size=ssim_kernel_size(*recon.shape[-2:]),
+    )
+    return {"bce": bce, "mse": mse, "psnr": psnr, "ssim": ssim}
+
+
+def finite_or_none(value: float) -> float | None:
+    """A JSON-safe float: NaN and infinities become None."""
+    return float(value) if math.isfinite(value) else None
+
+
+class ReconstructionScores:
+    """Accumulates per-image scores over batches; ``result()`` gives the averages."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {"bce": 0.0, "mse": 0.0, "psnr": 0.0, "ssim": 0.0}
+        self.n_images = 0
+        self.n_perfect = 0  # images with infinite PSNR
+
+    def update(self, recon: Tensor, target: Tensor) -> None:
+        scores = image_scores(recon, target)
+        psnr = scores["psnr"]
+        perfect = torch.isinf(psnr)
+        self.n_perfect += int(perfect.sum())
+        scores["psnr"] = psnr.masked_fill(perfect, 0.0)
+        for key, value in scores.items():
+            self.sums[key] += float(value.double().sum())
+        self.n_images += len(recon)
+
+    def result(self) -> dict[str, Any]:
+        """``{bce, mse, psnr, psnr_infinite, ssim, n_images}``, JSON-safe."""
+        n = max(self.n_images, 1)
+        out: dict[str, Any] = {key: value / n for key, value in self.sums.items()}
+        out["psnr_infinite"] = self.n_perfect > 0
+        if self.n_perfect:
+            out["psnr"] = None
+        out["n_images"] = self.n_images
+        return out
+
+
+def uint8_batches(images: np.ndarray | Tensor, batch_size: int, device: str | torch.device):
+    """Float (B, C, H, W) batches in [0, 1] of uint8 ``images`` in their order."""
+    tensor = torch.as_tensor(images)
+    return Batcher(tensor, batch_size, shuffle=False, device=device)
+
+
+@torch.inference_mode()
+def reconstruction_metrics(
+    model: torch.nn.Module,
+    images: np.ndarray | Tensor,
+    *,
+    batch_size: int = 1024,
+    device: str | torch.device = "cpu",
+) -> dict[str, Any]:
+    """Scores of ``model`` on ``images`` (N, C, H, W) uint8, plus its own loss.
+
+    Returns ``{loss, bce, mse, psnr, psnr_infinite, ssim, n_images}`` (see ``DEFINITIONS``).
+    The model must be in eval mode (``load_run`` returns it so).
+    """
+    scores = ReconstructionScores()
+    loss_sum = 0.0
+    for x in uint8_batches(images, batch_size, device):
+        scores.update(model.reconstruct(x), x)
+        loss_sum += float(model.loss(x).total) * len(x)
+    out = scores.result()
+    out["loss"] = finite_or_none(loss_sum / max(scores.n_images, 1))
+    return {"loss": out.pop("loss"), **out}

@@ -1,0 +1,51 @@
+"""Training and validation loss per epoch, one panel per loss part."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from aelab.viz import style
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def loss_parts(history: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The loss parts a history has (``loss`` first): ``train_X`` / ``val_X`` -> ``X``."""
+    parts: list[str] = []
+    for row in history:
+        for key in row:
+            prefix, _, part = key.partition("_")
+            if prefix in ("train", "val") and part and part not in parts:
+                parts.append(part)
+    return sorted(parts, key=lambda p: (p != "loss", p != "reconstruction", p))
+
+
+def loss_curves(history: Sequence[Mapping[str, Any]], *, title: str) -> Figure:
+    """``history`` rows as in ``history.csv`` (``epoch``, ``train_loss``, ``val_loss``,
+    ``train_reconstruction``, ...); values may be strings. Empty values are gaps."""
+    parts = loss_parts(history) or ["loss"]
+    epochs = [_number(row.get("epoch", i + 1)) for i, row in enumerate(history)]
+    with style.context():
+        fig = style.new_figure(3.2 * len(parts), 3.0)
+        axes = fig.subplots(1, len(parts), squeeze=False)[0]
+        for ax, part in zip(axes, parts, strict=True):
+            for split, marker in (("train", "o"), ("val", "s")):
+                values = [_number(row.get(f"{split}_{part}")) for row in history]
+                if all(math.isnan(v) for v in values):
+                    continue
+                ax.plot(epochs, values, marker=marker, markersize=3, label=split)
+            ax.set_title(part)
+            ax.set_xlabel("epoch")
+            if ax.has_data():
+                ax.legend()
+        fig.suptitle(title)
+    return fig
