@@ -3,12 +3,17 @@
 No per-sample Python and no worker processes: each batch is one ``index_select`` on a
 tensor that already lives on the training device, then one conversion to float in [0, 1].
 Keeping the data uint8 needs 4x less memory than float32.
+
+Memory-mapped images (``DataConfig.mmap``: a NumPy ``memmap``) stay on disk: each batch
+reads only its rows (in ascending order, which the page cache likes) and copies them
+to the device.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -28,7 +33,7 @@ class Batcher:
 
     def __init__(
         self,
-        images: Tensor,
+        images: Tensor | np.ndarray,
         batch_size: int,
         *,
         shuffle: bool = True,
@@ -38,10 +43,16 @@ class Batcher:
         rank: int = 0,
         world_size: int = 1,
     ) -> None:
-        if images.dtype != torch.uint8:
+        if images.dtype not in (torch.uint8, np.uint8):
             raise TypeError(f"Batcher expects uint8 images, got {images.dtype}")
-        self.device = torch.device(device) if device is not None else images.device
-        self.images = images.to(self.device) if images.device != self.device else images
+        if isinstance(images, np.ndarray) and not isinstance(images, np.memmap):
+            images = torch.from_numpy(images)
+        if isinstance(images, np.memmap):
+            self.device = torch.device(device) if device is not None else torch.device("cpu")
+        else:
+            self.device = torch.device(device) if device is not None else images.device
+            images = images.to(self.device) if images.device != self.device else images
+        self.images = images
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
@@ -74,10 +85,22 @@ class Batcher:
             if total > n:
                 order = torch.cat([order, order[: total - n]])
             order = order[self.rank :: self.world_size]
-        return order.to(self.device)
+        return order
 
     def __iter__(self) -> Iterator[Tensor]:
-        order = self._order()
+        if isinstance(self.images, np.memmap):
+            yield from self._iter_mapped()
+            return
+        order = self._order().to(self.device)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             idx = order[start : start + self.batch_size]
             yield self.images.index_select(0, idx).float().div_(255.0)
+
+    def _iter_mapped(self) -> Iterator[Tensor]:
+        order = self._order().numpy()
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            idx = order[start : start + self.batch_size]
+            rows = np.sort(idx)
+            inverse = np.argsort(np.argsort(idx))  # back to the shuffled order
+            batch = torch.from_numpy(np.ascontiguousarray(self.images[rows][inverse]))
+            yield batch.to(self.device).float().div_(255.0)
