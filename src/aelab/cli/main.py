@@ -15,6 +15,7 @@ from aelab.errors import AelabError
 
 # name -> module under aelab.cli
 SUBCOMMANDS: dict[str, str] = {
+    "data": "data",
     "evaluate": "evaluate",
     "report": "report",
 }
