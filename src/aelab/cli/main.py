@@ -17,6 +17,7 @@ from aelab.errors import AelabError
 SUBCOMMANDS: dict[str, str] = {
     "data": "data",
     "evaluate": "evaluate",
+    "presets": "presets",
     "report": "report",
 }
 
