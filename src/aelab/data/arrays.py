@@ -55,7 +55,9 @@ def to_nchw_uint8(array: np.ndarray, *, source: str) -> np.ndarray:
             "[0, 1]; convert with .astype(np.uint8) or divide by 255."
         )
     if not np.isfinite(array).all():
-        raise DataError(f"{source}: images contain NaN or infinite values; expected floats in [0, 1].")
+        raise DataError(
+            f"{source}: images contain NaN or infinite values; expected floats in [0, 1]."
+        )
     low, high = float(array.min()), float(array.max())
     if low < 0 or high > 1:
         raise DataError(
@@ -70,7 +72,9 @@ def check_labels(labels: np.ndarray | None, n: int, *, source: str) -> np.ndarra
     if labels is None:
         return None
     if labels.ndim != 1 or len(labels) != n:
-        raise DataError(f"{source}: labels have shape {labels.shape}, expected ({n},) to match the images.")
+        raise DataError(
+            f"{source}: labels have shape {labels.shape}, expected ({n},) to match the images."
+        )
     if not np.issubdtype(labels.dtype, np.integer):
         raise DataError(f"{source}: labels have dtype {labels.dtype}, expected integers.")
     if len(labels) and int(labels.min()) < 0:
@@ -107,7 +111,9 @@ def _np_load(path: Path, mmap: bool = False):
     except FileNotFoundError:
         raise DataError(f"{path} does not exist.") from None
     except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable NumPy file without pickled objects ({exc}).") from None
+        raise DataError(
+            f"{path}: not a readable NumPy file without pickled objects ({exc})."
+        ) from None
 
 
 def read_npz(path: str | Path) -> tuple[Split, Split]:
@@ -128,7 +134,11 @@ def read_npy(path: str | Path, *, mmap: bool = False) -> tuple[Split, Split]:
     path = Path(path)
     if path.is_dir():
         names = ("x_train", "x_test", "y_train", "y_test")
-        arrays = {n: _np_load(path / f"{n}.npy", mmap and n.startswith("x")) for n in names if (path / f"{n}.npy").is_file()}
+        arrays = {
+            n: _np_load(path / f"{n}.npy", mmap and n.startswith("x"))
+            for n in names
+            if (path / f"{n}.npy").is_file()
+        }
         return _from_named(arrays, str(path))
     array = _np_load(path, mmap)
     if not isinstance(array, np.ndarray):

@@ -72,7 +72,10 @@ def _concat(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.
 def read_split_from_dir(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """One split from the extracted ``.bin`` batches in ``directory``."""
     return _concat(
-        [records_from_bytes((directory / f).read_bytes(), source=directory / f) for f in SPLIT_FILES[split]]
+        [
+            records_from_bytes((directory / f).read_bytes(), source=directory / f)
+            for f in SPLIT_FILES[split]
+        ]
     )
 
 

@@ -28,7 +28,12 @@ CHUNK = 1 << 20
 
 
 def download_file(
-    url: str, dest: str | Path, *, md5: str | None = None, progress: bool = True, timeout: float = 30.0
+    url: str,
+    dest: str | Path,
+    *,
+    md5: str | None = None,
+    progress: bool = True,
+    timeout: float = 30.0,
 ) -> Path:
     """Fetch ``url`` to ``dest`` atomically; a size or MD5 mismatch raises DataError."""
     dest = Path(dest)
@@ -42,7 +47,12 @@ def download_file(
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             with tqdm(
-                total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress, leave=False
+                total=total,
+                unit="B",
+                unit_scale=True,
+                desc=dest.name,
+                disable=not progress,
+                leave=False,
             ) as bar:
                 while chunk := response.read(CHUNK):
                     out.write(chunk)
@@ -97,19 +107,27 @@ def safe_extract(archive: str | Path, dest: str | Path) -> list[Path]:
             root.mkdir(parents=True, exist_ok=True)
             tar.extractall(root, members=members, filter="data")
     except (tarfile.TarError, EOFError, OSError) as exc:
-        raise DataError(f"{archive}: not a readable tar archive ({exc}). Delete it and fetch again.") from None
+        raise DataError(
+            f"{archive}: not a readable tar archive ({exc}). Delete it and fetch again."
+        ) from None
     return [root / m.name for m in members if m.isfile()]
 
 
-def _fetch_file(source: Source, data_file: DataFile, target: Path, base_url: str | None, progress: bool) -> Path:
+def _fetch_file(
+    source: Source, data_file: DataFile, target: Path, base_url: str | None, progress: bool
+) -> Path:
     urls = [base_url.rstrip("/") + "/" + data_file.filename] if base_url else source.urls(data_file)
     errors = []
     for url in urls:
         try:
-            return download_file(url, target / data_file.filename, md5=data_file.md5, progress=progress)
+            return download_file(
+                url, target / data_file.filename, md5=data_file.md5, progress=progress
+            )
         except DataError as exc:
             errors.append(str(exc))
-    raise DataError(f"{source.name}: could not download {data_file.filename}: " + " | ".join(errors))
+    raise DataError(
+        f"{source.name}: could not download {data_file.filename}: " + " | ".join(errors)
+    )
 
 
 def fetch(

@@ -73,7 +73,9 @@ class _Reader:
             self.first = (path, natural, im.size)
         first_path, first_mode, first_size = self.first
         if self.mode is None and natural not in ("L", "RGB"):
-            raise DataError(f"{path}: image mode {im.mode} needs a conversion; set data.mode to L or RGB.")
+            raise DataError(
+                f"{path}: image mode {im.mode} needs a conversion; set data.mode to L or RGB."
+            )
         if self.mode is None and natural != first_mode:
             raise DataError(
                 f"{path} is mode {natural} but {first_path} is mode {first_mode}; set data.mode "
@@ -107,21 +109,31 @@ def read_folder(
         raise DataError(f"folder:{path}: {root} is not a folder.")
     reader = _Reader(image_size, mode)
     if (root / "train").is_dir() and (root / "test").is_dir():
-        (train_x, train_names), (test_x, test_names) = (_read_pool(root / s, reader) for s in ("train", "test"))
+        (train_x, train_names), (test_x, test_names) = (
+            _read_pool(root / s, reader) for s in ("train", "test")
+        )
         if (train_names is None) != (test_names is None):
             raise DataError(
                 f"{root}: one of train/ and test/ has class sub-folders and the other not; "
                 "expected the same layout in both."
             )
-        classes = None if train_names is None else tuple(sorted(set(train_names) | set(test_names or [])))
-        return _labelled(train_x, train_names, classes), _labelled(test_x, test_names, classes), classes
+        classes = (
+            None if train_names is None else tuple(sorted(set(train_names) | set(test_names or [])))
+        )
+        return (
+            _labelled(train_x, train_names, classes),
+            _labelled(test_x, test_names, classes),
+            classes,
+        )
     images, names = _read_pool(root, reader)
     classes = None if names is None else tuple(sorted(set(names)))
     train, test = hold_out_test(_labelled(images, names, classes))
     return train, test, classes
 
 
-def _labelled(images: np.ndarray, names: list[str] | None, classes: tuple[str, ...] | None) -> Split:
+def _labelled(
+    images: np.ndarray, names: list[str] | None, classes: tuple[str, ...] | None
+) -> Split:
     if names is None or classes is None:
         return Split(images)
     index = {c: i for i, c in enumerate(classes)}

@@ -19,7 +19,14 @@ from aelab.errors import DataError
 
 GZIP_MAGIC = b"\x1f\x8b"
 UINT8 = 0x08
-TYPE_NAMES = {0x08: "uint8", 0x09: "int8", 0x0B: "int16", 0x0C: "int32", 0x0D: "float32", 0x0E: "float64"}
+TYPE_NAMES = {
+    0x08: "uint8",
+    0x09: "int8",
+    0x0B: "int16",
+    0x0C: "int32",
+    0x0D: "float32",
+    0x0E: "float64",
+}
 HINT = "Delete it and fetch it again (aelab data fetch NAME --force), or pass --data-dir."
 
 
@@ -35,7 +42,9 @@ def decompress(raw: bytes, *, source: str | Path) -> bytes:
     try:
         return gzip.decompress(raw)
     except (EOFError, OSError, zlib.error) as exc:
-        raise DataError(f"{source}: the gzip data is corrupt or truncated ({exc}). {HINT}") from None
+        raise DataError(
+            f"{source}: the gzip data is corrupt or truncated ({exc}). {HINT}"
+        ) from None
 
 
 def parse(data: bytes, *, source: str | Path, ndim: int) -> np.ndarray:
@@ -59,10 +68,14 @@ def parse(data: bytes, *, source: str | Path, ndim: int) -> np.ndarray:
         )
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise DataError(f"{source}: truncated IDX header ({len(data)} bytes, expected {header}). {HINT}")
+        raise DataError(
+            f"{source}: truncated IDX header ({len(data)} bytes, expected {header}). {HINT}"
+        )
     dims = struct.unpack(f">{ndim}I", data[4:header])
     if ndim == 3 and (dims[1] == 0 or dims[2] == 0):
-        raise DataError(f"{source}: IDX images have size {dims[1]}x{dims[2]}, expected both > 0. {HINT}")
+        raise DataError(
+            f"{source}: IDX images have size {dims[1]}x{dims[2]}, expected both > 0. {HINT}"
+        )
     expected = header + int(np.prod(dims, dtype=np.int64))
     if len(data) < expected:
         raise DataError(
@@ -96,7 +109,9 @@ def labels_from_bytes(data: bytes, *, source: str | Path, num_classes: int) -> n
     return labels.astype(np.int64)
 
 
-def check_pair(images: np.ndarray, labels: np.ndarray, images_source: str, labels_source: str) -> None:
+def check_pair(
+    images: np.ndarray, labels: np.ndarray, images_source: str, labels_source: str
+) -> None:
     """Image and label files must describe the same number of samples."""
     if len(images) != len(labels):
         raise DataError(
@@ -116,7 +131,9 @@ def read_labels(path: str | Path, num_classes: int = 256) -> np.ndarray:
 def encode(array: np.ndarray) -> bytes:
     """The IDX bytes of a uint8 array (1 to 255 dimensions)."""
     array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = struct.pack(">HBB", 0, UINT8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    header = struct.pack(">HBB", 0, UINT8, array.ndim) + struct.pack(
+        f">{array.ndim}I", *array.shape
+    )
     return header + array.tobytes()
 
 

@@ -64,7 +64,9 @@ def _checked(path: Path, raw: bytes, data: bytes, data_file, source: Source) -> 
     return data_file.md5 is not None and hashlib.md5(raw).hexdigest() == data_file.md5
 
 
-def _read_idx_split(source: Source, located: Located, split: str) -> tuple[np.ndarray, np.ndarray, bool]:
+def _read_idx_split(
+    source: Source, located: Located, split: str
+) -> tuple[np.ndarray, np.ndarray, bool]:
     verified = True
     parsed = []
     for kind in ("images", "labels"):
@@ -78,11 +80,15 @@ def _read_idx_split(source: Source, located: Located, split: str) -> tuple[np.nd
         else:
             parsed.append(idx.labels_from_bytes(data, source=path, num_classes=len(source.classes)))
     images, labels = parsed
-    idx.check_pair(images, labels, str(located.files[f"{split}_images"]), str(located.files[f"{split}_labels"]))
+    idx.check_pair(
+        images, labels, str(located.files[f"{split}_images"]), str(located.files[f"{split}_labels"])
+    )
     return images, labels, verified
 
 
-def _read_cifar_split(source: Source, located: Located, split: str) -> tuple[np.ndarray, np.ndarray, bool]:
+def _read_cifar_split(
+    source: Source, located: Located, split: str
+) -> tuple[np.ndarray, np.ndarray, bool]:
     path = located.files["cifar"]
     if path.is_dir():
         return (*cifar.read_split_from_dir(path, split), False)
@@ -109,7 +115,9 @@ def _source_paths(located: Located, split: str) -> list[Path]:
     return [path / f for f in cifar.SPLIT_FILES[split]] if path.is_dir() else [path]
 
 
-def load_split(cfg: DataConfig, split: str, *, download: bool = True, progress: bool = True) -> Split:
+def load_split(
+    cfg: DataConfig, split: str, *, download: bool = True, progress: bool = True
+) -> Split:
     """One split (``train`` or ``test``) of the named dataset ``cfg.dataset``.
 
     Found in resolution order (see ``resolve.py``), else downloaded when ``download``.
@@ -133,7 +141,11 @@ def load_split(cfg: DataConfig, split: str, *, download: bool = True, progress: 
     if hit is not None:
         return Split(*hit)
     images, labels, verified = READERS[source.format](source, located, split)
-    if (verified or cfg.mmap) and prepared.save(key, images, labels, required=cfg.mmap) and cfg.mmap:
+    if (
+        (verified or cfg.mmap)
+        and prepared.save(key, images, labels, required=cfg.mmap)
+        and cfg.mmap
+    ):
         images, labels = prepared.load(key, mmap=True) or (images, labels)
     return Split(images, labels)
 
@@ -158,7 +170,9 @@ def _read_idx_folder(path: Path) -> tuple[Split, Split, tuple[str, ...] | None]:
     return out[0], out[1], tuple(str(i) for i in range(num_classes))
 
 
-def _read_local(kind: str, path: str, cfg: DataConfig) -> tuple[Split, Split, tuple[str, ...] | None]:
+def _read_local(
+    kind: str, path: str, cfg: DataConfig
+) -> tuple[Split, Split, tuple[str, ...] | None]:
     p = Path(path).expanduser()
     if cfg.mmap and kind != "npy":
         raise DataError(
@@ -194,7 +208,9 @@ def load_dataset(
     """
     kind, arg = parse_spec(cfg.dataset)
     if kind == "named":
-        train, test = (load_split(cfg, s, download=download, progress=progress) for s in ("train", "test"))
+        train, test = (
+            load_split(cfg, s, download=download, progress=progress) for s in ("train", "test")
+        )
         classes: tuple[str, ...] | None = get_source(arg).classes
         name = arg
     else:
@@ -209,7 +225,10 @@ def load_dataset(
                 "data.validation='none'."
             )
         rest, held = split_indices(len(train), cfg.val_size, seed)
-        train, val = _take(train, rest, f"train-{seed}-{cfg.val_size}"), _take(train, held, f"val-{seed}-{cfg.val_size}")
+        train, val = (
+            _take(train, rest, f"train-{seed}-{cfg.val_size}"),
+            _take(train, held, f"val-{seed}-{cfg.val_size}"),
+        )
     if cfg.train_limit:
         train = train.take(slice(0, cfg.train_limit))
     if cfg.test_limit:

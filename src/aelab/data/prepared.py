@@ -63,7 +63,9 @@ def _save_array(path: Path, array: np.ndarray) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-def save(key: str, images: np.ndarray, labels: np.ndarray | None, *, required: bool = False) -> bool:
+def save(
+    key: str, images: np.ndarray, labels: np.ndarray | None, *, required: bool = False
+) -> bool:
     """Store arrays under ``key``; returns whether it worked. ``required``: failing is an
     error (memory-mapping needs the entry)."""
     try:
@@ -86,20 +88,26 @@ def take_mapped(images: np.memmap, index: np.ndarray, tag: str) -> np.ndarray:
     subset of a mapped dataset never has to fit in memory. ``tag`` names the subset."""
     source = Path(images.filename)
     stat = source.stat()
-    key = hashlib.sha256(f"{VERSION}\0{source}\0{stat.st_size}\0{stat.st_mtime_ns}\0{tag}".encode()).hexdigest()[:32]
+    key = hashlib.sha256(
+        f"{VERSION}\0{source}\0{stat.st_size}\0{stat.st_mtime_ns}\0{tag}".encode()
+    ).hexdigest()[:32]
     path = prepared_dir() / f"{key}.images.npy"
     if not path.is_file():
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=prepared_dir())
         os.close(fd)
         try:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(index), *images.shape[1:]))
+            out = np.lib.format.open_memmap(
+                tmp, mode="w+", dtype=np.uint8, shape=(len(index), *images.shape[1:])
+            )
             for start in range(0, len(index), 4096):
                 out[start : start + 4096] = images[index[start : start + 4096]]
             out.flush()
             del out
             os.replace(tmp, path)
         except OSError as exc:
-            raise DataError(f"cannot write a memory-mapped split to {prepared_dir()} ({exc}).") from None
+            raise DataError(
+                f"cannot write a memory-mapped split to {prepared_dir()} ({exc})."
+            ) from None
         finally:
             Path(tmp).unlink(missing_ok=True)
     return np.load(path, mmap_mode="r")

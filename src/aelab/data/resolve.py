@@ -53,7 +53,14 @@ class Place:
     path: Path
 
     def describe(self) -> str:
-        label = {"data_dir": "--data-dir", "env": f"${ENV_VAR}", "cache": "user cache", "system": "system copy"}
+        if self.path == Path(f"${ENV_VAR}"):
+            return str(self.path)
+        label = {
+            "data_dir": "--data-dir",
+            "env": f"${ENV_VAR}",
+            "cache": "user cache",
+            "system": "system copy",
+        }
         return f"{label[self.kind]} {self.path}"
 
 
@@ -108,7 +115,9 @@ def required_files(source: Source, splits: tuple[str, ...]) -> list[str]:
     return [source.file(role).filename for role in roles(source, splits)]
 
 
-def _find_in(source: Source, directory: Path, splits: tuple[str, ...]) -> tuple[dict[str, Path], list[str]]:
+def _find_in(
+    source: Source, directory: Path, splits: tuple[str, ...]
+) -> tuple[dict[str, Path], list[str]]:
     """Files of ``splits`` present in ``directory`` (role -> path) and the names missing."""
     if source.format == "cifar":
         batches = cifar.batch_dir(directory)
@@ -124,7 +133,10 @@ def _find_in(source: Source, directory: Path, splits: tuple[str, ...]) -> tuple[
         for kind in ("images", "labels"):
             data_file = source.file(f"{split}_{kind}")
             # The gzip as published, or the same file already decompressed.
-            candidates = [directory / data_file.filename, directory / data_file.filename.removesuffix(".gz")]
+            candidates = [
+                directory / data_file.filename,
+                directory / data_file.filename.removesuffix(".gz"),
+            ]
             path = next((p for p in candidates if p.is_file()), None)
             if path is None:
                 missing.append(data_file.filename)
@@ -140,6 +152,8 @@ def search(
     source = name if isinstance(name, Source) else get_source(name)
     result = Search(source, splits)
     for place in places(source, data_dir):
+        if place.kind == "cache" and not os.environ.get(ENV_VAR):
+            result.looked.append((Place("env", Path(f"${ENV_VAR}")), "not set"))
         if not place.path.is_dir():
             result.looked.append((place, "does not exist"))
             continue
@@ -148,8 +162,11 @@ def search(
             result.found = Located(source, place, present)
             result.looked.append((place, "found"))
             return result
+        if not present:  # files of the other split tell the user the place was right
+            present, _ = _find_in(source, place.path, SPLITS)
         if present:
-            result.looked.append((place, f"has {', '.join(p.name for p in present.values())} but lacks {', '.join(missing)}"))
+            have = ", ".join(p.name for p in present.values())
+            result.looked.append((place, f"has {have} but lacks {', '.join(missing)}"))
         else:
             result.looked.append((place, "no dataset files"))
     return result
@@ -168,15 +185,15 @@ def not_found_error(result: Search, download: str) -> DataError:
     ``download``: what happened at step 5 (``not attempted (download=False)``, or why it failed).
     """
     source = result.source
-    looked = "; ".join(f"{i}. {place.describe()}: {why}" for i, (place, why) in enumerate(result.looked, 1))
-    if not os.environ.get(ENV_VAR):
-        looked += f"; ${ENV_VAR}: not set"
+    looked = "; ".join(
+        f"{i}. {place.describe()}: {why}" for i, (place, why) in enumerate(result.looked, 1)
+    )
     how = []
     if source.apt_package:
         how.append(f"`apt-get install {source.apt_package}` (installs {source.system_dirs[0]})")
     how.append(f"`aelab data fetch {source.name}`")
     files = required_files(source, result.splits)
-    urls = ", ".join(source.urls(source.file(r)) for r in roles(source, result.splits))
+    urls = ", ".join(source.urls(source.file(r))[0] for r in roles(source, result.splits))
     how.append(f"download {urls} into a folder and pass --data-dir FOLDER (or set ${ENV_VAR})")
     splits = " and ".join(result.splits)
     return DataError(

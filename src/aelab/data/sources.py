@@ -111,8 +111,12 @@ register_source(
         name="mnist",
         format="idx",
         files=(
-            DataFile("train_images", "train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-            DataFile("train_labels", "train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
+            DataFile(
+                "train_images", "train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"
+            ),
+            DataFile(
+                "train_labels", "train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"
+            ),
             DataFile(
                 "test_images",
                 "t10k-images-idx3-ubyte.gz",
