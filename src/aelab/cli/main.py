@@ -15,10 +15,13 @@ from aelab.errors import AelabError
 
 # name -> module under aelab.cli
 SUBCOMMANDS: dict[str, str] = {
+    "compare": "compare",
     "data": "data",
     "evaluate": "evaluate",
+    "family-study": "family_study",
     "presets": "presets",
     "report": "report",
+    "sweep": "sweep",
 }
 
 

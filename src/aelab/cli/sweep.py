@@ -1,0 +1,65 @@
+"""``aelab sweep``: train a grid of configs (the cartesian product of --vary values), then
+compare them and plot each metric against the varied values. Re-running finishes only the
+missing runs."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "train a grid of configs (cartesian product of --vary values) and compare them"
+EPILOG = """examples:
+  aelab sweep --preset r3-fashion-vanilla --vary model.latent_dim=2,4,8,16,32,64 --out runs/code-size
+  aelab sweep --preset r3-fashion-sparse --vary model.sparsity.weight=1e-6,1e-5,1e-4 \\
+      --vary model.latent_dim=32,64 --epochs 10 --jobs 2 --out runs/l1-sweep
+  aelab sweep --config my.toml --vary model.hidden=[256],[512,256] --set data.train_limit=5000 --out runs/depth
+
+Finished runs are skipped: re-run the same command to finish an interrupted sweep.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    base = parser.add_mutually_exclusive_group(required=True)
+    base.add_argument("--preset", help="the preset every point starts from (see aelab presets)")
+    base.add_argument("--config", help="a run config TOML every point starts from")
+    parser.add_argument(
+        "--vary",
+        action="append",
+        required=True,
+        metavar="KEY=V1,V2,...",
+        help="a config key and its values; repeat for a grid (cartesian product)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="sets",
+        metavar="KEY=VALUE",
+        help="override a config field for every point (repeatable)",
+    )
+    parser.add_argument("--epochs", type=int, help="epochs for every point (default: the config's)")
+    parser.add_argument("--data-dir", help="where the dataset files are (sets data.data_dir)")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="runs trained at once as subprocesses (default 1)"
+    )
+    parser.add_argument("--out", required=True, help="folder of the sweep: one run per point")
+    parser.add_argument("--quiet", action="store_true", help="print only the plan and errors")
+
+
+def run(args: argparse.Namespace) -> int:
+    from aelab.config import RunConfig
+    from aelab.presets import load_preset
+    from aelab.sweep import parse_vary, run_sweep
+
+    if args.jobs < 1:
+        args._parser.error(f"--jobs {args.jobs} is invalid: expected an integer >= 1")
+    if args.epochs is not None and args.epochs < 1:
+        args._parser.error(f"--epochs {args.epochs} is invalid: expected an integer >= 1")
+    base = load_preset(args.preset) if args.preset else RunConfig.load(args.config)
+    sets = list(args.sets) + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
+    varies = [parse_vary(v) for v in args.vary]
+    result = run_sweep(
+        base, varies, args.out, sets=sets, epochs=args.epochs, jobs=args.jobs, quiet=args.quiet
+    )
+    if result.comparison is not None:
+        print(f"page: {result.comparison.files['html']}")
+    return 0
