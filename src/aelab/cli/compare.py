@@ -13,8 +13,12 @@ EPILOG = """examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("runs", metavar="RUN", nargs="+", help="run directories made by aelab train")
-    parser.add_argument("--out", required=True, help="folder for comparison.{csv,md,html} and figures")
+    parser.add_argument(
+        "runs", metavar="RUN", nargs="+", help="run directories made by aelab train"
+    )
+    parser.add_argument(
+        "--out", required=True, help="folder for comparison.{csv,md,html} and figures"
+    )
     parser.add_argument(
         "--images", type=int, default=10, help="test images in the reconstruction grid (default 10)"
     )

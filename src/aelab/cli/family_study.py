@@ -17,7 +17,9 @@ Finished runs are skipped: re-run the same command to finish an interrupted stud
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", default="fashion-mnist", help="dataset (default fashion-mnist)")
+    parser.add_argument(
+        "--dataset", default="fashion-mnist", help="dataset (default fashion-mnist)"
+    )
     parser.add_argument("--latent-dim", type=int, default=32, help="code size of all (default 32)")
     parser.add_argument("--epochs", type=int, help="epochs of all (default: the presets' 50)")
     parser.add_argument("--seed", type=int, help="seed of all (default: the presets' 0)")
@@ -41,7 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from aelab.family_study import run_family_study
 
-    for flag, value in (("--latent-dim", args.latent_dim), ("--epochs", args.epochs), ("--jobs", args.jobs)):
+    for flag, value in (
+        ("--latent-dim", args.latent_dim),
+        ("--epochs", args.epochs),
+        ("--jobs", args.jobs),
+    ):
         if value is not None and value < 1:
             args._parser.error(f"{flag} {value} is invalid: expected an integer >= 1")
     sets = list(args.sets) + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])

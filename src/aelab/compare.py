@@ -1,0 +1,335 @@
+"""Many runs, one comparison: a table (CSV + Markdown), a bar chart of test losses, the
+reconstruction grid (the same test images reconstructed by every run) and an HTML page.
+
+Everything is read from the run directories (``config.toml`` and ``metrics.json``); a
+missing section leaves its cells blank and adds a note saying how to fill it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aelab.config import load_toml
+from aelab.errors import AelabError, CheckpointError
+from aelab.rundir import CONFIG, atomic_write_text, read_metrics
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the comparison: where its value lives and how it is printed."""
+
+    key: str
+    header: str
+    section: str  # metrics.json section, or "config" for config.toml, "" for derived
+    field: str
+    fmt: str = ""  # format spec for Markdown; "" prints as is
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("name", "run", "", "name"),
+    Column("dataset", "dataset", "run", "dataset"),
+    Column("family", "family", "run", "family"),
+    Column("regularizer", "regulariser", "run", "regularizer"),
+    Column("latent_dim", "code", "run", "latent_dim"),
+    Column("parameters", "params", "run", "parameters", ","),
+    Column("epochs", "epochs", "run", "epochs_completed"),
+    Column("test_loss", "test loss", "reconstruction", "loss", ".4f"),
+    Column("test_bce", "test BCE", "reconstruction", "bce", ".4f"),
+    Column("test_mse", "test MSE", "reconstruction", "mse", ".5f"),
+    Column("test_psnr", "PSNR dB", "reconstruction", "psnr", ".2f"),
+    Column("test_ssim", "SSIM", "reconstruction", "ssim", ".4f"),
+    Column("l0", "L0", "code", "mean_l0", ".1f"),
+    Column("dead_units", "dead", "code", "dead_units"),
+    Column("train_time_s", "train s", "run", "wall_time_s", ".1f"),
+    Column("images_per_s", "images/s", "run", "images_per_s", ",.0f"),
+    Column("pca_ratio", "MSE / PCA", "pca", "mse_ratio", ".3f"),
+)
+COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
+# What each metrics.json section is for, and the command that writes it.
+SECTION_SOURCES = {
+    "run": "training (`aelab train`)",
+    "reconstruction": "evaluation (`aelab evaluate RUN`)",
+    "code": "evaluation (`aelab evaluate RUN`)",
+    "pca": "evaluation (`aelab evaluate RUN`)",
+}
+GRID_IMAGES = 10
+
+
+@dataclass
+class Comparison:
+    """What ``compare_runs`` produced: the rows, notes about gaps, and the files written."""
+
+    rows: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- reading runs
+
+
+def _regularizer_from_config(model: dict[str, Any]) -> str:
+    """The regulariser name the models report ("l1", "noise:gaussian", "l1+noise:gaussian")."""
+    parts = []
+    sparsity = model.get("sparsity", {}).get("kind", "none")
+    noise = model.get("noise", {}).get("kind", "none")
+    if sparsity != "none":
+        parts.append(sparsity)
+    if noise != "none":
+        parts.append(f"noise:{noise}")
+    if model.get("family") == "vae":
+        parts.append("kl")
+    return "+".join(parts) or "none"
+
+
+def summarize_run(run_dir: str | Path) -> tuple[dict[str, Any], list[str]]:
+    """One comparison row of ``run_dir`` (keys of ``COLUMNS`` plus ``run_dir``) and the notes
+    on what is missing. Values come from metrics.json, then config.toml."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(
+            f"run directory {run_dir} does not exist; pass a folder made by aelab train."
+        )
+    notes: list[str] = []
+    config_path = run_dir / CONFIG
+    if not config_path.exists():
+        raise CheckpointError(
+            f"{run_dir} holds no {CONFIG}: it is not a run directory (expected one made by aelab train)."
+        )
+    config = load_toml(config_path)
+    metrics = read_metrics(run_dir)
+    missing = [s for s in SECTION_SOURCES if s not in metrics]
+    for section in missing:
+        notes.append(
+            f"{run_dir.name}: metrics.json has no '{section}' section (written by "
+            f"{SECTION_SOURCES[section]}); its columns are blank."
+        )
+    model = config.get("model", {})
+    fallback = {
+        "name": run_dir.name,
+        "dataset": config.get("data", {}).get("dataset"),
+        "family": model.get("family"),
+        "regularizer": _regularizer_from_config(model),
+        "latent_dim": model.get("latent_dim"),
+    }
+    row: dict[str, Any] = {"run_dir": str(run_dir)}
+    for col in COLUMNS:
+        value = metrics.get(col.section, {}).get(col.field) if col.section else None
+        if value is None:
+            value = fallback.get(col.key)
+        if (
+            col.key == "test_psnr"
+            and value is None
+            and metrics.get("reconstruction", {}).get("psnr_infinite")
+        ):
+            value = math.inf
+        row[col.key] = value
+    row["name"] = run_dir.name
+    return row, notes
+
+
+def _unique_names(rows: list[dict[str, Any]]) -> None:
+    """Runs in different folders may share a basename: prefix the parent folder then."""
+    seen: dict[str, int] = {}
+    for row in rows:
+        seen[row["name"]] = seen.get(row["name"], 0) + 1
+    for row in rows:
+        if seen[row["name"]] > 1:
+            path = Path(row["run_dir"])
+            row["name"] = f"{path.parent.name}/{path.name}"
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def format_value(value: Any, fmt: str = "") -> str:
+    """Markdown cell text: blank for missing, "inf" for infinite, else ``fmt`` applied."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if fmt and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format(value, fmt)
+    return str(value)
+
+
+def markdown_table(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[Column | tuple[str, str, str]],
+) -> str:
+    """A GitHub Markdown table of ``rows``; ``columns`` are ``Column`` or ``(key, header, fmt)``."""
+    cols = [(c.key, c.header, c.fmt) if isinstance(c, Column) else c for c in columns]
+    lines = ["| " + " | ".join(h for _, h, _ in cols) + " |"]
+    lines.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(cols))) + "|")
+    for row in rows:
+        cells = [format_value(row.get(k), fmt).replace("|", "\\|") for k, _, fmt in cols]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[Column] = COLUMNS) -> str:
+    """CSV with full-precision values; missing values are empty cells."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([c.key for c in columns] + ["run_dir"])
+    for row in rows:
+        cells = [row.get(c.key) for c in columns] + [row.get("run_dir")]
+        writer.writerow(
+            ["" if v is None else repr(v) if isinstance(v, float) else v for v in cells]
+        )
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- the grid
+
+
+def _dataset_mismatch(configs: dict[str, Any]) -> str | None:
+    """A sentence naming the runs whose dataset or image shape differs, or None."""
+    keys = {
+        name: (cfg.data.dataset, tuple(cfg.model.input_shape or ()), cfg.data.test_limit)
+        for name, cfg in configs.items()
+    }
+    if len(set(keys.values())) <= 1:
+        return None
+    described = ", ".join(
+        f"{name}: {ds} {'x'.join(map(str, shape))}" + (f" (test_limit {lim})" if lim else "")
+        for name, (ds, shape, lim) in keys.items()
+    )
+    return (
+        "the reconstruction grid needs runs on the same dataset and image shape; they differ: "
+        f"{described}. Compare runs of one dataset to get the grid."
+    )
+
+
+def reconstruction_grid(
+    run_dirs: dict[str, Path],
+    *,
+    data: Any = None,
+    n_images: int = GRID_IMAGES,
+) -> tuple[Any, list[str]]:
+    """The R4 figure: fixed test images reconstructed by every run, one row per run.
+
+    Returns ``(figure or None, notes)``. Runs without a checkpoint are left out with a note.
+    ``data``: the runs' ``DatasetSplits`` when already loaded."""
+    import numpy as np
+
+    from aelab.data import load_dataset
+    from aelab.evaluate import reconstruct_images
+    from aelab.training import load_run
+    from aelab.viz.reconstructions import pick_examples
+    from aelab.viz.reconstructions import reconstruction_grid as grid_figure
+    from aelab.viz.style import figure_title
+
+    notes: list[str] = []
+    models: dict[str, Any] = {}
+    configs: dict[str, Any] = {}
+    for name, run_dir in run_dirs.items():
+        try:
+            models[name], configs[name] = load_run(run_dir)
+        except AelabError as exc:
+            notes.append(f"{name}: left out of the reconstruction grid ({exc}).")
+    if not models:
+        return None, notes
+    mismatch = _dataset_mismatch(configs)
+    if mismatch:
+        return None, [*notes, mismatch]
+    first = next(iter(configs.values()))
+    if data is None:
+        data = load_dataset(first.data, seed=first.train.seed, download=False, progress=False)
+    test = data.test
+    index = np.asarray(pick_examples(test.labels, n_images, total=len(test)))
+    images = test.images[index]
+    recons = {name: reconstruct_images(model, images) for name, model in models.items()}
+    labels = None
+    if test.labels is not None and data.classes:
+        labels = [data.classes[int(test.labels[i])] for i in index]
+    title = figure_title("comparison", data.name, "test images and every run's reconstruction")
+    return grid_figure(images, recons, title=title, column_labels=labels), notes
+
+
+# --------------------------------------------------------------------------- the whole comparison
+
+
+def loss_bars(rows: Sequence[dict[str, Any]], *, title: str = "test reconstruction loss"):
+    """The bar chart of test losses: BCE and MSE (the same definitions for every run), plus
+    each run's own objective when all runs have it."""
+    from aelab.viz.comparison import metric_bars
+
+    names = [r["name"] for r in rows]
+    metrics = {
+        "test MSE": [r.get("test_mse") for r in rows],
+        "test BCE": [r.get("test_bce") for r in rows],
+    }
+    return metric_bars(names, metrics, title=title)
+
+
+def compare_runs(
+    run_dirs: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    data: Any = None,
+    n_images: int = GRID_IMAGES,
+    title: str = "Comparison",
+    extra_figures: dict[str, tuple[Any, str]] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Comparison:
+    """Write comparison.csv, comparison.md, the loss bars, the reconstruction grid, any
+    ``extra_figures`` (``{stem: (Figure, caption)}``) and comparison.html into ``out_dir``."""
+    from aelab.report.comparison import render_comparison
+    from aelab.viz.save import save_figure
+
+    if not run_dirs:
+        raise CheckpointError("nothing to compare: pass at least one run directory.")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for run_dir in run_dirs:
+        row, row_notes = summarize_run(run_dir)
+        rows.append(row)
+        notes += row_notes
+    _unique_names(rows)
+    result = Comparison(rows=rows, notes=notes)
+
+    figures: list[tuple[str, str]] = []  # (stem, caption)
+    fig = loss_bars(rows, title=f"{title} · test BCE and MSE (pixels in [0, 1])")
+    result.files["losses"] = save_figure(fig, out / "comparison_losses.png")
+    figures.append(
+        ("comparison_losses", "Test BCE and MSE of every run, the same definitions for all.")
+    )
+    grid, grid_notes = reconstruction_grid(
+        {r["name"]: Path(r["run_dir"]) for r in rows}, data=data, n_images=n_images
+    )
+    notes += grid_notes
+    if grid is not None:
+        result.files["grid"] = save_figure(grid, out / "comparison_grid.png")
+        figures.append(
+            ("comparison_grid", "The same test images (top row) reconstructed by every run.")
+        )
+    for stem, (extra, caption) in (extra_figures or {}).items():
+        result.files[stem] = save_figure(extra, out / f"{stem}.png")
+        figures.append((stem, caption))
+
+    md = [f"# {title}\n", markdown_table(rows, COLUMNS)]
+    if notes:
+        md.append("\nNotes:\n\n" + "".join(f"- {n}\n" for n in notes))
+    md.append("\n" + "".join(f"![{cap}]({stem}.png)\n\n" for stem, cap in figures))
+    result.files["csv"] = out / "comparison.csv"
+    atomic_write_text(result.files["csv"], csv_text(rows))
+    result.files["md"] = out / "comparison.md"
+    atomic_write_text(result.files["md"], "\n".join(md))
+    result.files["html"] = render_comparison(
+        out, rows=rows, columns=COLUMNS, notes=notes, figures=figures, title=title
+    )
+    if log:
+        for note in notes:
+            log(f"note: {note}")
+        log(f"comparison of {len(rows)} runs written to {out}")
+    return result

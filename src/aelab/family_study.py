@@ -1,0 +1,163 @@
+"""The family study R3 and R4 describe, in one command: vanilla, deep, convolutional,
+sparse (L1, KL, top-k), denoising, LSTM and VAE autoencoders trained under one protocol
+(the same data and split, epochs, code size and seed), then compared.
+
+Each member is a reference preset plus overrides (``STUDY``); the protocol then replaces the
+data section, the epochs, the seed and the code size of every member with the same values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from aelab.config import RunConfig
+from aelab.errors import ConfigError
+from aelab.sweep import RunOutcome, raise_failures, run_configs
+
+
+@dataclass(frozen=True)
+class Member:
+    """One model of the study: a preset (``{ds}`` = the R3 dataset key) plus overrides
+    (``{latent}``, ``{k}`` filled from the protocol)."""
+
+    name: str
+    preset: str
+    overrides: tuple[str, ...] = ()
+    description: str = ""
+
+
+STUDY: tuple[Member, ...] = (
+    Member("vanilla", "r3-{ds}-vanilla", (), "dense, one hidden layer (the code)"),
+    Member("deep", "r3-{ds}-deep", (), "dense, symmetric hidden layers"),
+    Member("conv", "r3-{ds}-conv", (), "conv + pooling encoder, upsampling decoder, dense code"),
+    Member("sparse-l1", "r3-{ds}-sparse", (), "dense, L1 activity penalty on the code"),
+    Member(
+        "sparse-kl",
+        "r3-{ds}-sparse",
+        ("model.sparsity.kind=kl", "model.sparsity.weight=1e-3", "model.sparsity.rho=0.05"),
+        "dense, KL(rho=0.05) sparsity on a sigmoid code, weight 1e-3",
+    ),
+    Member(
+        "sparse-topk",
+        "r3-{ds}-sparse",
+        ("model.sparsity.kind=topk", "model.sparsity.weight=0", "model.sparsity.k={k}"),
+        "dense, top-k code (k = code size / 4)",
+    ),
+    Member("denoising", "r3-{ds}-denoising", (), "dense, Gaussian input noise, clean target"),
+    Member(
+        "lstm",
+        "r4-rnn",
+        ("model.latent=linear",),
+        "LSTM over image rows (R4), linear code",
+    ),
+    Member("vae", "r4-vae", (), "variational, dense encoder (R4), summed MSE + KL"),
+)
+# The R3 presets exist for these datasets; any other dataset uses the Fashion-MNIST ones
+# with the dataset replaced.
+R3_DATASET_KEYS = {"fashion-mnist": "fashion", "mnist": "mnist"}
+
+
+def study_configs(
+    dataset: str = "fashion-mnist",
+    *,
+    latent_dim: int = 32,
+    epochs: int | None = None,
+    seed: int | None = None,
+    sets: Sequence[str] = (),
+    members: Sequence[str] | None = None,
+) -> dict[str, RunConfig]:
+    """The configs of the study, named by member. ``sets`` apply to every member first;
+    then the data section of the first member is given to all, and the epochs and seed
+    (default: the first member's) too."""
+    from aelab.presets import load_preset
+
+    if latent_dim < 1:
+        raise ConfigError(f"latent_dim={latent_dim} is invalid: expected an integer >= 1.")
+    chosen = list(STUDY)
+    if members is not None:
+        known = {m.name for m in STUDY}
+        unknown = [m for m in members if m not in known]
+        if unknown:
+            raise ConfigError(
+                f"unknown study member(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}."
+            )
+        chosen = [m for m in STUDY if m.name in members]
+    ds_key = R3_DATASET_KEYS.get(dataset, "fashion")
+    fill = {"ds": ds_key, "latent": latent_dim, "k": max(1, latent_dim // 4)}
+    configs: dict[str, RunConfig] = {}
+    for member in chosen:
+        base = load_preset(member.preset.format(**fill))
+        overrides = [
+            f"data.dataset={dataset}",
+            f"model.latent_dim={latent_dim}",
+            *(o.format(**fill) for o in member.overrides),
+            *sets,
+        ]
+        try:
+            cfg = base.override(overrides)
+        except ConfigError as exc:
+            raise ConfigError(f"family study member {member.name!r}: {exc}") from None
+        configs[member.name] = cfg
+    if not configs:
+        return configs
+    data = next(iter(configs.values())).data
+    first = next(iter(configs.values())).train
+    out = {}
+    for name, cfg in configs.items():
+        train = dataclasses.replace(
+            cfg.train, epochs=epochs or first.epochs, seed=seed if seed is not None else first.seed
+        )
+        out[name] = dataclasses.replace(
+            cfg, name=f"study-{name}", data=data, train=train, description=_describe(name, cfg)
+        )
+    return out
+
+
+def _describe(name: str, cfg: RunConfig) -> str:
+    member = next(m for m in STUDY if m.name == name)
+    return f"family study: {member.description} (from {cfg.preset})"
+
+
+@dataclass
+class StudyResult:
+    out_dir: Path
+    configs: dict[str, RunConfig]
+    outcome: RunOutcome
+    comparison: object = None
+
+
+def run_family_study(
+    out_dir: str | Path,
+    *,
+    dataset: str = "fashion-mnist",
+    latent_dim: int = 32,
+    epochs: int | None = None,
+    seed: int | None = None,
+    sets: Sequence[str] = (),
+    members: Sequence[str] | None = None,
+    jobs: int = 1,
+    quiet: bool = False,
+    log: Callable[[str], None] = print,
+    raise_on_failure: bool = True,
+) -> StudyResult:
+    """Train (or finish) every member into ``out_dir/<member>`` and write the comparison
+    (table, loss bars, reconstruction grid, HTML) into ``out_dir``."""
+    from aelab.compare import compare_runs
+
+    configs = study_configs(
+        dataset, latent_dim=latent_dim, epochs=epochs, seed=seed, sets=sets, members=members
+    )
+    out = Path(out_dir)
+    log(f"family study on {dataset}: {len(configs)} models, code size {latent_dim} into {out}")
+    outcome = run_configs(configs, out, jobs=jobs, quiet=quiet, log=log)
+    result = StudyResult(out, configs, outcome)
+    finished = [outcome.done[n] for n in configs if n in outcome.done]
+    if finished:
+        title = f"Family study · {dataset} · code size {latent_dim}"
+        result.comparison = compare_runs(finished, out, title=title, log=log)
+    if raise_on_failure:
+        raise_failures(outcome)
+    return result
