@@ -1,0 +1,128 @@
+"""Checkpoints that load without executing code, written atomically.
+
+- ``checkpoints/<name>.safetensors``: the model weights, with the family, epoch, aelab
+  version and the run's config text in the safetensors metadata (self-describing).
+- ``checkpoints/last.state.pt``: everything resume needs, as plain tensors, numbers and
+  strings, so ``torch.load(weights_only=True)`` reads it: the model and optimizer state,
+  the scheduler, the RNG states, the epoch, the history, the early-stopping state.
+  It carries its own copy of the weights, so a resume never depends on two files having
+  been renamed together.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_model, save_model
+from torch import nn
+
+from aelab.errors import CheckpointError
+from aelab.rundir import CHECKPOINTS, atomic_write_bytes
+
+STATE_FORMAT = 1
+_LOAD_ERRORS = (OSError, RuntimeError, ValueError, KeyError, SafetensorError)
+
+
+def checkpoint_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / CHECKPOINTS
+
+
+def weights_path(run_dir: str | Path, name: str) -> Path:
+    return checkpoint_dir(run_dir) / f"{name}.safetensors"
+
+
+def state_path(run_dir: str | Path) -> Path:
+    return checkpoint_dir(run_dir) / "last.state.pt"
+
+
+def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, Any]) -> None:
+    """Write ``model``'s weights to ``path`` (temp file, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    save_model(model, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_weights_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata stored with a safetensors file (family, epoch, config, version)."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist.")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except _LOAD_ERRORS as exc:
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or not a safetensors file ({exc}); "
+            "re-train, or resume from checkpoints/last.state.pt."
+        ) from None
+
+
+def load_weights(model: nn.Module, path: str | Path, *, device: str | torch.device = "cpu") -> dict:
+    """Load weights from ``path`` into ``model`` (shapes and names must match exactly)."""
+    metadata = read_weights_metadata(path)
+    family = getattr(getattr(model, "config", None), "family", None)
+    if family is not None and metadata.get("family", family) != family:
+        raise CheckpointError(
+            f"checkpoint {path} holds a '{metadata['family']}' model, not '{family}'; "
+            "load it with the config.toml of its own run."
+        )
+    try:
+        load_model(model, str(path), strict=True, device=str(device))
+    except _LOAD_ERRORS as exc:
+        raise CheckpointError(
+            f"checkpoint {path} does not match the model built from the config "
+            f"({str(exc).splitlines()[0][:300]}); was config.toml edited after training?"
+        ) from None
+    return metadata
+
+
+def save_state(path: str | Path, state: dict[str, Any]) -> None:
+    """Write the resume state (torch.save into memory, then one atomic write)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    torch.save({"format": STATE_FORMAT, **state}, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_state(path: str | Path) -> dict[str, Any]:
+    """Read a resume state with ``torch.load(weights_only=True)`` (never runs code)."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"resume state {path} does not exist.")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (*_LOAD_ERRORS, EOFError, pickle.UnpicklingError) as exc:
+        raise CheckpointError(
+            f"resume state {path} is corrupt ({str(exc).splitlines()[0][:200]}); "
+            "delete the run folder's checkpoints/ to start over, or --overwrite."
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise CheckpointError(
+            f"resume state {path} has an unknown format (expected format {STATE_FORMAT})."
+        )
+    return state
+
+
+def rng_state() -> dict[str, Any]:
+    """The global RNG states (CPU and every CUDA device) as tensors."""
+    state: dict[str, Any] = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
