@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "presets": "presets",
     "report": "report",
     "sweep": "sweep",
+    "train": "train",
 }
 
 
