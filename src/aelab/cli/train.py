@@ -1,0 +1,152 @@
+"""``aelab train``: train a preset or a config file into a run directory, then evaluate it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "train an autoencoder from a preset or a config file into a run directory"
+EPILOG = """examples:
+  aelab train --preset r1-fashion-sparse
+  aelab train --preset r1-fashion-sparse --epochs 5 --out runs/r1-quick
+  aelab train --preset r4-cnn --set model.latent_dim=16 --set train.schedule=cosine
+  aelab train --config my-run.toml --device cuda --precision bf16
+  aelab train --resume runs/r1-quick                    # continue after a crash or Ctrl-C
+  aelab train --preset r1-fashion-sparse --out runs/r1 --overwrite --quiet --no-eval
+  torchrun --nproc_per_node=2 -m aelab train --preset r4-fc   # data-parallel (DDP)
+
+The run directory holds config.toml, history.csv, metrics.json, checkpoints/ and, after
+the evaluation, figures/ and report.html.
+"""
+
+# --flag -> (section, field); applied before the --set overrides.
+NAMED_FLAGS = {
+    "dataset": ("data", "dataset"),
+    "data_dir": ("data", "data_dir"),
+    "epochs": ("train", "epochs"),
+    "batch_size": ("train", "batch_size"),
+    "lr": ("train", "lr"),
+    "seed": ("train", "seed"),
+    "device": ("train", "device"),
+    "precision": ("train", "precision"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--preset", metavar="NAME", help="a named preset (see `aelab presets`)")
+    source.add_argument("--config", metavar="FILE", help="a run config TOML file")
+    source.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue the run in RUN_DIR from its last checkpoint (its own config)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="dotted config override, e.g. model.latent_dim=16 (repeatable)",
+    )
+    parser.add_argument(
+        "--dataset", help="data.dataset: mnist, fashion-mnist, cifar10, npz:PATH, ..."
+    )
+    parser.add_argument("--data-dir", help="data.data_dir: where dataset files are found")
+    parser.add_argument("--epochs", type=int, help="train.epochs")
+    parser.add_argument("--batch-size", type=int, help="train.batch_size")
+    parser.add_argument("--lr", type=float, help="train.lr (learning rate)")
+    parser.add_argument("--seed", type=int, help="train.seed (init, shuffling, noise, splits)")
+    parser.add_argument("--device", help="train.device: auto, cpu, cuda, cuda:N")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="train.precision")
+    parser.add_argument(
+        "--out", metavar="RUN_DIR", help="run directory (default runs/<name>-<time>)"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace a run already in the output directory"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
+
+
+def resolve_config(args: argparse.Namespace):
+    """The RunConfig from --preset/--config/--resume, named flags, then --set overrides."""
+    from aelab.config import RunConfig
+    from aelab.errors import ConfigError
+
+    if args.resume:
+        path = Path(args.resume) / "config.toml"
+        if not path.exists():
+            from aelab.errors import CheckpointError
+
+            raise CheckpointError(f"cannot resume {args.resume}: it holds no run (no config.toml).")
+        cfg = RunConfig.load(path)
+    elif args.preset:
+        from aelab.presets import load_preset
+
+        cfg = load_preset(args.preset)
+    elif args.config:
+        cfg = RunConfig.load(args.config)
+    else:
+        raise ConfigError(
+            "nothing to train: pass --preset NAME, --config FILE or --resume RUN_DIR."
+        )
+    data = cfg.to_dict()
+    for flag, (section, key) in NAMED_FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            data[section][key] = value
+    cfg = RunConfig.from_dict(data)
+    return cfg.override(args.overrides) if args.overrides else cfg
+
+
+def run(args: argparse.Namespace) -> int:
+    from aelab.rundir import default_run_dir
+    from aelab.training import train
+    from aelab.training.distributed import context_from_env
+    from aelab.training.trainer import with_input_shape
+
+    cfg = resolve_config(args)
+    main_rank = context_from_env().is_main
+    show = main_rank and not args.quiet
+    if args.resume and args.out and Path(args.out) != Path(args.resume):
+        from aelab.errors import ConfigError
+
+        raise ConfigError("--resume RUN_DIR continues in RUN_DIR; leave out --out.")
+    run_dir = Path(args.resume or args.out or default_run_dir(cfg))
+
+    from aelab.data import load_dataset
+
+    data = load_dataset(cfg.data, seed=cfg.train.seed, progress=show)
+    cfg = with_input_shape(cfg, data.shape)
+    if show:
+        print(f"# run directory: {run_dir}\n{cfg.to_toml()}", flush=True)
+    result = train(
+        cfg,
+        run_dir,
+        data=data,
+        resume=bool(args.resume),
+        overwrite=args.overwrite,
+        quiet=args.quiet,
+    )
+    if not main_rank:
+        return 0
+    if not args.no_eval:
+        evaluate(result.run_dir, data, quiet=args.quiet)
+    if not args.quiet:
+        print(f"run: {result.run_dir}")
+    return 0
+
+
+def evaluate(run_dir: Path, data, *, quiet: bool) -> None:
+    """Test metrics, figures and report.html of the finished run (aelab.evaluate)."""
+    try:
+        from aelab.evaluate import evaluate_run
+    except ModuleNotFoundError as exc:
+        if exc.name != "aelab.evaluate":
+            raise
+        return  # evaluation not installed in this build: the run itself is complete
+    evaluate_run(run_dir, data=data, quiet=quiet)
+
+
+__all__ = ["EPILOG", "HELP", "add_arguments", "run"]
