@@ -1,0 +1,61 @@
+"""Code statistics against hand-computed cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aelab.metrics.code import (
+    code_statistics,
+    hoyer,
+    kl_statistics,
+    project_2d,
+    top_activating,
+)
+
+
+def test_hoyer_of_one_hot_is_one_and_of_uniform_is_zero():
+    one_hot = np.eye(5)
+    uniform = np.full((2, 5), 0.3)
+    assert hoyer(one_hot) == pytest.approx(np.ones(5))
+    assert hoyer(uniform) == pytest.approx(np.zeros(2), abs=1e-12)
+    assert hoyer(np.zeros((1, 5)))[0] == 1.0  # documented: an all-zero code counts as 1
+    assert hoyer(-one_hot) == pytest.approx(np.ones(5))  # magnitude, not sign
+
+
+def test_known_dead_unit_is_counted():
+    codes = np.array([[1.0, 0.0, 0.0, 2.0], [0.5, 0.0, 3.0, 0.0], [0.0, 1e-7, 1.0, 1.0]])
+    stats = code_statistics(codes)
+    assert stats["dead_units"] == 1  # unit 1 never exceeds the 1e-6 threshold
+    assert stats["dead_fraction"] == 0.25
+    assert stats["mean_l0"] == pytest.approx(2.0)  # 2, 2, 2 active units
+    assert stats["mean_activation"] == pytest.approx([0.5, 1e-7 / 3, 4 / 3, 1.0])
+    assert stats["latent_dim"] == 4
+
+
+def test_kl_matches_closed_form():
+    mu = np.array([[0.0, 1.0, 0.0], [0.0, -1.0, 0.0]])
+    logvar = np.array([[0.0, 0.0, np.log(2.0)], [0.0, 0.0, np.log(2.0)]])
+    stats = kl_statistics(mu, logvar)
+    expected_third = 0.5 * (2.0 - 1.0 - np.log(2.0))
+    assert stats["kl_per_dim"] == pytest.approx([0.0, 0.5, expected_third])
+    assert stats["active_dims"] == 2
+
+
+def test_top_activating_orders_by_activation():
+    codes = np.array([[0.1, 5.0], [0.9, 1.0], [0.5, 3.0]])
+    assert top_activating(codes, 2).tolist() == [[1, 2], [0, 2]]
+    assert top_activating(codes, 10).shape == (2, 3)
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_project_2d(method):
+    codes = np.random.default_rng(0).standard_normal((40, 6))
+    points = project_2d(codes, method=method)
+    assert points.shape == (40, 2)
+    assert project_2d(codes[:, :1]).shape == (40, 2)
+
+
+def test_project_2d_rejects_unknown_method():
+    with pytest.raises(ValueError, match="unknown projection"):
+        project_2d(np.zeros((4, 3)), method="umap")

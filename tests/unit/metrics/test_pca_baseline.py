@@ -1,0 +1,56 @@
+"""The PCA baseline: exact on data of rank k, and scored like the autoencoder."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from aelab.metrics.baselines import as_float_images, fit_pca, pca_baseline, pca_reconstruct
+
+
+def rank_k_images(n: int, k: int, seed: int) -> np.ndarray:
+    """(n, 1, 6, 6) floats in [0, 1] in one k-dimensional affine subspace (fixed basis);
+    ``seed`` picks the points."""
+    basis = np.random.default_rng(1234).standard_normal((k, 36))
+    coeffs = np.random.default_rng(seed).uniform(-1, 1, (n, k))
+    x = 0.5 + 0.4 * (coeffs @ basis) / np.abs(basis).sum(axis=0).max()
+    assert x.min() >= 0 and x.max() <= 1
+    return x.reshape(n, 1, 6, 6).astype(np.float32)
+
+
+def test_pca_on_rank_k_data_reconstructs_exactly_at_k():
+    train = rank_k_images(80, 4, seed=0)
+    test = rank_k_images(20, 4, seed=1)  # new points of the same subspace
+    exact = pca_baseline(train, test, 4, ae_mse=0.01)
+    assert exact["latent_dim"] == 4
+    assert exact["mse"] < 1e-10 and exact["mse_unclipped"] < 1e-10
+    assert exact["ssim"] == pytest.approx(1.0, abs=1e-4)
+    fewer = pca_baseline(train, test, 2)
+    assert fewer["mse"] > 1e-4
+    assert fewer["mse_ratio"] is None
+    json.dumps(exact, allow_nan=False)
+
+
+def test_mse_ratio_is_autoencoder_over_pca():
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 256, (50, 1, 6, 6), dtype=np.uint8)
+    test = rng.integers(0, 256, (10, 1, 6, 6), dtype=np.uint8)
+    out = pca_baseline(train, test, 3, ae_mse=0.05)
+    assert out["mse_ratio"] == pytest.approx(0.05 / out["mse"])
+    assert set(out) >= {"latent_dim", "mse", "bce", "psnr", "ssim", "mse_ratio"}
+
+
+def test_components_never_exceed_the_data():
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 256, (5, 1, 4, 4), dtype=np.uint8)
+    assert fit_pca(train, 64).n_components_ == 5
+
+
+def test_uint8_and_float_inputs_agree():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (8, 3, 4, 4), dtype=np.uint8)
+    assert np.allclose(as_float_images(images), as_float_images(images / 255.0))
+    pca = fit_pca(images, 2)
+    assert pca_reconstruct(pca, images).shape == images.shape
