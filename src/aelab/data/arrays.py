@@ -48,7 +48,8 @@ def to_nchw_uint8(array: np.ndarray, *, source: str) -> np.ndarray:
     if len(array) == 0:
         raise DataError(f"{source}: holds no images (shape {array.shape}).")
     if array.dtype == np.uint8:
-        return np.ascontiguousarray(array)
+        # a contiguous (memory-mapped) array is kept as is, not copied
+        return array if array.flags.c_contiguous else np.ascontiguousarray(array)
     if not np.issubdtype(array.dtype, np.floating):
         raise DataError(
             f"{source}: images have dtype {array.dtype}, expected uint8 (0-255) or float in "

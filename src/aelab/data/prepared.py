@@ -93,6 +93,10 @@ def take_mapped(images: np.memmap, index: np.ndarray, tag: str) -> np.ndarray:
     ).hexdigest()[:32]
     path = prepared_dir() / f"{key}.images.npy"
     if not path.is_file():
+        try:
+            prepared_dir().mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataError(f"cannot create {prepared_dir()} for memory-mapped splits ({exc}).") from None
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=prepared_dir())
         os.close(fd)
         try:
