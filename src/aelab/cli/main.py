@@ -15,11 +15,15 @@ from aelab.errors import AelabError
 
 # name -> module under aelab.cli
 SUBCOMMANDS: dict[str, str] = {
+    "anomaly": "anomaly",
     "compare": "compare",
     "data": "data",
+    "embed": "embed",
     "evaluate": "evaluate",
+    "export": "export",
     "family-study": "family_study",
     "presets": "presets",
+    "probe": "probe",
     "report": "report",
     "sweep": "sweep",
     "train": "train",
