@@ -1,0 +1,57 @@
+"""``aelab embed RUN``: the codes of a dataset split, saved as .npy, .npz or .csv."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "compute the codes of a dataset split with a trained run and save them"
+EPILOG = """examples:
+  aelab embed runs/r1 --split test --out codes.npy
+  aelab embed runs/r1 --split train --out train-codes.npz      # codes + labels
+  aelab embed runs/r1 --dataset mnist --split test --out mnist-codes.csv
+  aelab embed runs/r1 --out codes.npz --checkpoint last --device cuda
+
+.npy holds the codes (N, latent_dim) float32; .npz holds "codes" and "labels";
+.csv has a header, a label column (when the data is labelled), then z0..z{D-1}.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", metavar="RUN", help="the run directory a training wrote")
+    parser.add_argument(
+        "--dataset", help="embed this dataset instead of the run's (same image shape)"
+    )
+    parser.add_argument(
+        "--split", choices=("train", "val", "test"), default="test", help="default: test"
+    )
+    parser.add_argument(
+        "--out", required=True, metavar="FILE", help="output file: .npy, .npz or .csv"
+    )
+    parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    parser.add_argument("--batch-size", type=int, default=1024, help="images per batch")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def run(args: argparse.Namespace) -> int:
+    from aelab.embed import embed_run
+
+    codes, labels = embed_run(
+        args.run,
+        dataset=args.dataset,
+        split=args.split,
+        out=args.out,
+        checkpoint=args.checkpoint,
+        device=args.device,
+        batch_size=args.batch_size,
+        progress=not args.quiet,
+    )
+    if not args.quiet:
+        what = (
+            "codes and labels" if labels is not None and not args.out.endswith(".npy") else "codes"
+        )
+        print(f"wrote {what} {codes.shape[0]} x {codes.shape[1]} to {args.out}")
+    return 0
+
+
+__all__ = ["EPILOG", "HELP", "add_arguments", "run"]

@@ -1,0 +1,284 @@
+"""``AutoencoderTransformer``: any aelab autoencoder as a scikit-learn transformer.
+
+    from sklearn.pipeline import make_pipeline
+    from aelab.sklearn import AutoencoderTransformer
+
+    pipe = make_pipeline(AutoencoderTransformer(latent_dim=16, epochs=20), LogisticRegression())
+
+``fit`` trains in memory through :func:`aelab.training.train` (nothing is written to disk);
+``transform`` gives the codes, ``inverse_transform`` the reconstructions in the original
+feature scale, ``score_samples`` the negative per-sample reconstruction error.
+
+Feature scaling. Autoencoders here reconstruct values in [0, 1] (sigmoid outputs, BCE
+targets), but a feature matrix is rarely in [0, 1]. Rather than reject such data, ``fit``
+stores each feature's training minimum and maximum (``data_min_``, ``data_max_``) and maps
+features to [0, 1] (a constant feature maps to 0); later inputs outside the training range
+are clipped to it. The trainer's in-memory batches hold 8-bit images, so the training data
+is quantised to 256 levels per feature (the precision of the images it was built for);
+``transform`` and the scores use the unquantised values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from aelab.config import (
+    ConfigError,
+    DataConfig,
+    NoiseConfig,
+    RunConfig,
+    SparsityConfig,
+    TrainConfig,
+)
+from aelab.data.splits import DatasetSplits, Split
+
+_BATCH = 4096  # inference batch size: codes and reconstructions are computed in chunks
+
+
+class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Learn a ``latent_dim``-dimensional code of the features with an aelab autoencoder.
+
+    Parameters
+    ----------
+    family : {"dense", "vae", "conv", "lstm"} or any registered family, default="dense"
+        The model family; conv and lstm need ``image_shape``.
+    latent_dim : int, default=32
+        Size of the code (the number of output features of ``transform``).
+    hidden : tuple of int, default=(256,)
+        Encoder hidden layer sizes (the decoder mirrors them), for the families whose
+        config has a ``hidden`` list (dense, vae); other families use their own defaults.
+    sparsity : {"none", "l1", "kl", "topk"}, default="none"
+        Sparsity regulariser on the code (not for the vae).
+    sparsity_weight : float, default=1e-5
+        Weight of the l1 or kl penalty.
+    sparsity_k : int or None, default=None
+        Active units kept by ``topk`` (None: a quarter of ``latent_dim``, at least 1).
+    noise : {"none", "gaussian", "mask", "saltpepper"}, default="none"
+        Input corruption while training (a denoising autoencoder).
+    noise_level : float, default=0.1
+        Standard deviation (gaussian) or probability (mask, saltpepper) of the corruption.
+    epochs, batch_size, lr : training length, batch size and Adam learning rate.
+    image_shape : tuple (C, H, W) or None, default=None
+        How a row of X is laid out as an image (C*H*W must equal n_features); None means
+        (1, 1, n_features), fine for the dense and vae families.
+    device : str, default="cpu"
+        "cpu", "cuda", "cuda:N" or "auto".
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, the shuffling and the noise; an int gives identical fits.
+    verbose : int, default=0
+        >0 prints one line per epoch.
+
+    Attributes
+    ----------
+    model_ : aelab.models.base.Autoencoder
+        The trained model (eval mode, on ``device``).
+    config_ : aelab.config.RunConfig
+        The configuration it was trained with.
+    history_ : list of dict
+        One row per epoch (training losses).
+    data_min_, data_max_ : ndarray of shape (n_features_in_,)
+        Per-feature training range used to scale features to [0, 1].
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str, when X has string column names.
+    """
+
+    _parameter_constraints: dict = {  # noqa: RUF012  (scikit-learn's convention)
+        "family": [str],
+        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "hidden": ["array-like"],
+        "sparsity": [StrOptions({"none", "l1", "kl", "topk"})],
+        "sparsity_weight": [Interval(Real, 0, None, closed="left")],
+        "sparsity_k": [Interval(Integral, 1, None, closed="left"), None],
+        "noise": [StrOptions({"none", "gaussian", "mask", "saltpepper"})],
+        "noise_level": [Interval(Real, 0, None, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "image_shape": ["array-like", None],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        family: str = "dense",
+        latent_dim: int = 32,
+        hidden: tuple[int, ...] = (256,),
+        sparsity: str = "none",
+        sparsity_weight: float = 1e-5,
+        sparsity_k: int | None = None,
+        noise: str = "none",
+        noise_level: float = 0.1,
+        epochs: int = 10,
+        batch_size: int = 128,
+        lr: float = 1e-3,
+        image_shape: tuple[int, int, int] | None = None,
+        device: str = "cpu",
+        random_state: int | np.random.RandomState | None = None,
+        verbose: int = 0,
+    ) -> None:
+        self.family = family
+        self.latent_dim = latent_dim
+        self.hidden = hidden
+        self.sparsity = sparsity
+        self.sparsity_weight = sparsity_weight
+        self.sparsity_k = sparsity_k
+        self.noise = noise
+        self.noise_level = noise_level
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.image_shape = image_shape
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- configuration ---------------------------------------------------------------
+
+    def _input_shape(self, n_features: int) -> tuple[int, int, int]:
+        if self.image_shape is None:
+            return (1, 1, n_features)
+        shape = tuple(int(s) for s in self.image_shape)
+        if len(shape) != 3 or min(shape) < 1 or int(np.prod(shape)) != n_features:
+            raise ConfigError(
+                f"image_shape={self.image_shape!r} is invalid: expected (channels, height, "
+                f"width) with channels*height*width = n_features = {n_features}."
+            )
+        return shape  # type: ignore[return-value]
+
+    def _run_config(self, n_features: int, seed: int) -> RunConfig:
+        from aelab.models.registry import config_class
+
+        model_cls = config_class(self.family)
+        names = {f.name for f in dataclasses.fields(model_cls)}
+        model: dict = {
+            "family": self.family,
+            "latent_dim": int(self.latent_dim),
+            "input_shape": self._input_shape(n_features),
+        }
+        if "hidden" in names and isinstance(model_cls.hidden, tuple):
+            model["hidden"] = tuple(int(h) for h in self.hidden)
+        if self.sparsity != "none":
+            k = self.sparsity_k or max(1, self.latent_dim // 4)
+            model["sparsity"] = SparsityConfig(
+                kind=self.sparsity,
+                weight=float(self.sparsity_weight),
+                k=int(k) if self.sparsity == "topk" else 0,
+            )
+        if self.noise != "none":
+            model["noise"] = NoiseConfig(kind=self.noise, level=float(self.noise_level))
+        return RunConfig(
+            name="sklearn",
+            data=DataConfig(dataset="array", validation="none"),
+            model=model_cls(**model),
+            train=TrainConfig(
+                epochs=int(self.epochs),
+                batch_size=int(self.batch_size),
+                lr=float(self.lr),
+                seed=seed,
+                device=self.device,
+            ),
+        )
+
+    # -- scaling ---------------------------------------------------------------------
+
+    def _scale(self, X: np.ndarray) -> np.ndarray:
+        span = self.data_max_ - self.data_min_
+        span = np.where(span > 0, span, 1.0)
+        return np.clip((X - self.data_min_) / span, 0.0, 1.0).astype(np.float32)
+
+    def _unscale(self, U: np.ndarray) -> np.ndarray:
+        span = self.data_max_ - self.data_min_
+        return U * np.where(span > 0, span, 0.0) + self.data_min_
+
+    def _images(self, U: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.array(U, dtype=np.float32)).reshape(len(U), *self.input_shape_)
+
+    # -- the estimator API -------------------------------------------------------------
+
+    def fit(self, X, y=None):
+        """Train on X (n_samples, n_features); ``y`` is ignored."""
+        self._validate_params()
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=True)
+        from aelab.training import train
+
+        self.data_min_ = X.min(axis=0).astype(np.float64)
+        self.data_max_ = X.max(axis=0).astype(np.float64)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        config = self._run_config(X.shape[1], seed)
+        self.input_shape_ = tuple(config.model.input_shape)
+        pixels = (
+            np.rint(self._scale(X) * 255.0).astype(np.uint8).reshape(len(X), *self.input_shape_)
+        )
+        data = DatasetSplits(name="array", train=Split(pixels), test=Split(pixels[:1]))
+        result = train(config, None, data=data, quiet=not self.verbose)
+        self.model_ = result.model.eval()
+        self.config_ = result.config
+        self.history_ = result.history
+        return self
+
+    def _map(self, U: np.ndarray, fn) -> np.ndarray:
+        device = next(self.model_.parameters()).device
+        outs = []
+        with torch.inference_mode():
+            for start in range(0, len(U), _BATCH):
+                batch = U[start : start + _BATCH]
+                outs.append(
+                    fn(torch.from_numpy(np.array(batch, dtype=np.float32)).to(device)).cpu()
+                )
+        return torch.cat(outs).numpy() if outs else np.zeros((0, 0), np.float32)
+
+    def transform(self, X):
+        """Codes (n_samples, latent_dim), in the dtype of X."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        U = self._scale(X).reshape(len(X), *self.input_shape_)
+        return self._map(U, self.model_.encode).astype(X.dtype, copy=False)
+
+    def inverse_transform(self, X):
+        """Reconstructions (n_samples, n_features_in_) of codes X (n_samples, latent_dim),
+        in the original feature scale."""
+        check_is_fitted(self)
+        Z = check_array(X, dtype=[np.float64, np.float32])
+        if Z.shape[1] != self.latent_dim:
+            raise ValueError(
+                f"X has {Z.shape[1]} features, but inverse_transform expects codes of "
+                f"{self.latent_dim} features (latent_dim)."
+            )
+        pixels = self._map(Z, lambda z: torch.sigmoid(self.model_.decode(z)))
+        return self._unscale(pixels.reshape(len(Z), -1)).astype(Z.dtype, copy=False)
+
+    def score_samples(self, X):
+        """Negative mean squared reconstruction error per sample (n_samples,), measured on
+        the [0, 1]-scaled features (what the model was trained on): higher = more typical."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        U = self._scale(X).reshape(len(X), *self.input_shape_)
+
+        def error(x: torch.Tensor) -> torch.Tensor:
+            return F.mse_loss(self.model_.reconstruct(x), x, reduction="none").flatten(1).mean(1)
+
+        return -self._map(U, error).astype(np.float64)
+
+    def score(self, X, y=None):
+        """Mean of :meth:`score_samples` (higher is better), so GridSearchCV can select."""
+        return float(np.mean(self.score_samples(X)))
+
+    @property
+    def _n_features_out(self) -> int:
+        return int(self.latent_dim)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
