@@ -1,0 +1,131 @@
+"""Presets: listing, loading, TOML round trip, exact reference sizes, and the CLI."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+
+import pytest
+
+from aelab.api import build_model
+from aelab.cli.main import main
+from aelab.config import RunConfig, from_dict, load_toml
+from aelab.errors import ConfigError
+from aelab.presets import list_presets, load_preset, preset_path
+
+EXPECTED = {
+    "r1-fashion-sparse",
+    "r2-mnist-deep-sparse",
+    *(
+        f"r3-{d}-{f}"
+        for d in ("mnist", "fashion")
+        for f in ("vanilla", "deep", "conv", "sparse", "denoising")
+    ),
+    "r4-fc",
+    "r4-cnn",
+    "r4-sparse",
+    "r4-rnn",
+    "r4-vae",
+    "r5-cifar-sparse",
+    "r5-cifar-sparse-mirrored",
+}
+
+
+def dense_params(sizes: list[int]) -> int:
+    return sum(a * b + b for a, b in itertools.pairwise(sizes))
+
+
+def mirrored(sizes: list[int]) -> list[int]:
+    return sizes + sizes[-2::-1]
+
+
+# Hand-computed parameter counts of the reference models.
+PARAMS = {
+    "r1-fashion-sparse": 784 * 32 + 32 + 32 * 784 + 784,  # 50,992 as Keras reports
+    "r2-mnist-deep-sparse": dense_params(mirrored([784, 256, 32])),
+    "r4-fc": dense_params(mirrored([784, 128, 64])),
+    "r4-sparse": dense_params(mirrored([784, 128, 64])),
+    "r4-cnn": (1 * 16 * 9 + 16) + (16 * 32 * 9 + 32) + (32 * 16 * 9 + 16) + (16 * 1 * 9 + 1),
+    "r4-rnn": 4 * 128 * (28 + 128) + 8 * 128 + 4 * 28 * (128 + 28) + 8 * 28,
+    "r4-vae": dense_params([784, 400]) + 2 * (400 * 32 + 32) + dense_params([32, 400, 784]),
+    "r5-cifar-sparse": dense_params(mirrored([3072, 1024, 512, 128])),
+    "r5-cifar-sparse-mirrored": dense_params([3072, 1024, 512, 128]) + 512 + 1024 + 3072,
+}
+
+
+def build(cfg):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # R4's CNN code is over-complete by design
+        return build_model(cfg)
+
+
+def test_every_reference_preset_ships():
+    assert set(list_presets()) == EXPECTED
+
+
+def test_r1_parameter_count_is_kerass():
+    assert PARAMS["r1-fashion-sparse"] == 50_992
+    assert build("r1-fashion-sparse").num_parameters() == 50_992
+
+
+@pytest.mark.parametrize("name", sorted(PARAMS))
+def test_reference_parameter_counts(name):
+    assert build(name).num_parameters() == PARAMS[name]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_preset_toml_round_trip_and_documentation(name):
+    path = preset_path(name)
+    text = path.read_text()
+    assert text.lstrip().startswith("#"), "each preset says where it comes from"
+    cfg = load_preset(name)
+    assert cfg.preset == name and cfg.description
+    again = RunConfig.from_dict(from_dict(RunConfig, load_toml(path)).to_dict())
+    assert RunConfig.from_dict(cfg.to_dict()) == cfg
+    assert again.model == cfg.model and again.train == cfg.train and again.data == cfg.data
+    assert math.isclose(cfg.train.lr, 1e-3)
+
+
+def test_reference_training_settings():
+    r1 = load_preset("r1-fashion-sparse")
+    assert (r1.train.batch_size, r1.train.epochs, r1.data.validation) == (256, 50, "test")
+    assert (r1.model.loss, r1.model.reduction, r1.model.init) == ("bce", "mean", "keras")
+    assert (r1.model.sparsity.kind, r1.model.sparsity.weight) == ("l1", 1e-5)
+    r2 = load_preset("r2-mnist-deep-sparse")
+    assert (r2.data.dataset, r2.data.validation, r2.data.val_size) == ("mnist", "split", 10_000)
+    for name in ("r4-fc", "r4-cnn", "r4-sparse", "r4-rnn", "r4-vae"):
+        cfg = load_preset(name)
+        assert (cfg.model.loss, cfg.train.batch_size, cfg.train.epochs) == ("mse", 128, 50)
+    assert load_preset("r4-vae").model.reduction == "sum"
+    assert load_preset("r4-cnn").model.latent_dim == 1568
+
+
+def test_unknown_preset_suggests_the_closest():
+    with pytest.raises(ConfigError, match="Did you mean 'r4-vae'"):
+        load_preset("r4-vea")
+
+
+def test_cli_lists_presets_with_params(capsys):
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    assert "r1-fashion-sparse" in out and "50,992" in out and "r5-cifar-sparse-mirrored" in out
+
+
+def test_cli_show_prints_a_keras_like_summary(capsys):
+    assert main(["presets", "show", "r1-fashion-sparse", "--toml"]) == 0
+    out = capsys.readouterr().out
+    assert "Total params: 50,992" in out
+    assert "encoder.1 (Linear)" in out and "(None, 32)" in out and "25,120" in out
+    assert 'preset = "r1-fashion-sparse"' in out
+
+
+def test_cli_show_applies_overrides(capsys):
+    assert main(["presets", "show", "r3-mnist-vanilla", "--set", "model.latent_dim=16"]) == 0
+    assert "dense 784-16-784" in capsys.readouterr().out
+
+
+def test_cli_unknown_preset_is_one_line_exit_2(capsys):
+    assert main(["presets", "show", "r1-fashion"]) == 2
+    err = capsys.readouterr().err
+    assert "Did you mean" in err and err.count("\n") == 1
