@@ -201,7 +201,9 @@ def serve_directory(
         ("127.0.0.1", 0), functools.partial(handler, directory=str(directory))
     )
     state.url = f"http://127.0.0.1:{server.server_address[1]}/"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield state
