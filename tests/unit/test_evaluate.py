@@ -1,0 +1,117 @@
+"""evaluate_run end to end on tiny data, and every figure for every registered family."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from aelab.api import build_model
+from aelab.config import RunConfig
+from aelab.data.splits import DatasetSplits, Split
+from aelab.evaluate import FigureInputs, evaluate_run, write_figures
+from aelab.metrics.code import encode_images
+from aelab.models import list_models
+
+# the smallest honest model of each family on 8x8 images; unknown families get defaults
+TINY = {
+    "dense": {"hidden": [16]},
+    "conv": {"channels": [4, 8]},
+    "lstm": {"hidden": 8},
+    "vae": {"hidden": [16]},
+}
+ALWAYS = {"reconstructions", "loss_curves", "code_activity", "features", "code_map"}
+
+
+def tiny_splits(shape=(1, 8, 8), n_train=96, n_test=30, seed=0) -> DatasetSplits:
+    """Three classes of bar images (a row, a column, a diagonal) plus noise, uint8."""
+    rng = np.random.default_rng(seed)
+
+    def make(n):
+        labels = np.arange(n) % 3
+        x = rng.random((n, *shape)) * 0.2
+        for i, c in enumerate(labels):
+            k = rng.integers(0, shape[-1])
+            if c == 0:
+                x[i, :, k, :] = 1.0
+            elif c == 1:
+                x[i, :, :, k] = 1.0
+            else:
+                x[i, :, np.arange(shape[-1]), np.arange(shape[-1])] = 1.0
+        return Split((x * 255).astype(np.uint8), labels.astype(np.int64))
+
+    return DatasetSplits("bars", make(n_train), make(n_test), make(24), ("row", "col", "diag"))
+
+
+def history():
+    return [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.1 / e} for e in (1, 2)]
+
+
+CASES = [
+    *[(family, (1, 8, 8), {}) for family in list_models()],
+    ("dense", (3, 8, 8), {"hidden": [], "sparsity": {"kind": "l1", "weight": 1e-4},
+                          "noise": {"kind": "gaussian", "level": 0.2}}),
+    ("conv", (3, 8, 8), {"sparsity": {"kind": "topk", "k": 2}}),
+    ("vae", (3, 8, 8), {"encoder": "conv", "channels": [4, 8]}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("family", "shape", "extra"), CASES)
+def test_every_figure_for_every_family(family, shape, extra, tmp_path):
+    cfg = RunConfig.from_dict(
+        {
+            "name": "tiny",
+            "model": {"family": family, "latent_dim": 4, **TINY.get(family, {}), **extra},
+        }
+    )
+    model = build_model(cfg, input_shape=shape).eval()
+    data = tiny_splits(shape)
+    codes = encode_images(model, data.test.images)
+    inputs = FigureInputs(
+        model=model, config=cfg, run_name="tiny", dataset=data.name, images=data.test.images,
+        labels=data.test.labels, codes=codes, class_names=data.classes, history=history(),
+        tsne=family == "dense",
+    )  # fmt: skip
+    written = {p.stem for p in write_figures(inputs, tmp_path)}
+    expected = set(ALWAYS)
+    if family == "dense":
+        expected.add("code_map_tsne")
+    if cfg.model.noise.kind != "none":
+        expected.add("denoising")
+    if cfg.model.sparsity.kind != "none":
+        expected.add("top_activating")
+    if callable(getattr(model, "sample", None)):
+        expected |= {"vae_samples", "vae_interpolation"}
+    if family == "dense" and not cfg.model.hidden:
+        expected.add("decoder_weights")
+    assert written == expected
+    assert all((tmp_path / f"{stem}.png").stat().st_size > 1000 for stem in written)
+
+
+def test_evaluate_run_on_a_trained_run(tmp_path):
+    from aelab.training import train
+
+    data = tiny_splits()
+    cfg = RunConfig.from_dict({
+        "name": "tiny-eval",
+        "model": {"family": "dense", "latent_dim": 4, "hidden": [16],
+                  "sparsity": {"kind": "l1", "weight": 1e-4}},
+        "train": {"epochs": 2, "batch_size": 32, "threads": 1, "device": "cpu"},
+    })  # fmt: skip
+    run_dir = tmp_path / "run"
+    train(cfg, run_dir, data=data, quiet=True)
+    out = evaluate_run(run_dir, data=data, quiet=True)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for section in ("reconstruction", "code", "pca"):
+        assert metrics[section] == out[section]
+    rec, code, pca = metrics["reconstruction"], metrics["code"], metrics["pca"]
+    assert rec["n_images"] == 30 and 0 < rec["mse"] < 0.5 and rec["bce"] > 0
+    assert -1 <= rec["ssim"] <= 1 and rec["psnr"] > 0
+    assert 0 <= code["dead_units"] <= 4 and len(code["mean_activation"]) == 4
+    assert pca["latent_dim"] == 4 and pca["mse_ratio"] == pytest.approx(rec["mse"] / pca["mse"])
+    figures = {p.stem for p in (run_dir / "figures").glob("*.png")}
+    assert ALWAYS | {"top_activating"} <= figures
+    html = (run_dir / "report.html").read_text()
+    assert "<title>aelab report: tiny-eval</title>" in html
+    assert html.count("<img ") == len(figures)
