@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aelab.config import RunConfig, load_toml, parse_value
+from aelab.config import RunConfig, parse_value
 from aelab.errors import AelabError, CheckpointError, ConfigError, TrainingError
 from aelab.rundir import (
     CHECKPOINTS,
@@ -36,9 +36,6 @@ from aelab.rundir import (
 Log = Callable[[str], None]
 SWEEP_MANIFEST = "sweep.json"
 STATE_FILE = "last.state.pt"
-# Fields a finished run may legitimately hold differently from the config asked for: the
-# trainer fills the input shape, and threads/device/data_dir do not change the result.
-IGNORED_KEYS = ("model.input_shape", "train.threads", "train.device", "data.data_dir", "name")
 # Metrics drawn against the varied value (keys of aelab.compare.COLUMNS).
 SWEEP_METRICS = ("test_mse", "test_bce", "test_ssim", "test_psnr", "l0", "pca_ratio")
 
@@ -108,7 +105,7 @@ def grid(varies: Sequence[Vary]) -> list[dict[str, str]]:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.+-]+", "-", text).strip("-") or "x"
+    return re.sub(r"[^A-Za-z0-9._+-]+", "-", text).strip("-") or "x"
 
 
 def point_name(point: dict[str, str]) -> str:
@@ -142,47 +139,43 @@ def point_config(
 # --------------------------------------------------------------------------- running many configs
 
 
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_flatten(value, dotted + "."))
-        else:
-            out[dotted] = value
-    return out
+def check_finished_run(run_dir: Path, cfg: RunConfig) -> RunConfig:
+    """The saved config of the finished run in ``run_dir``; a ConfigError when it was made
+    from a config other than ``cfg`` (fields that only say how it ran aside, as for resume)."""
+    from aelab.training.trainer import check_same_run, with_input_shape
 
-
-def config_differences(saved: dict[str, Any], wanted: RunConfig) -> list[str]:
-    """Dotted keys where a run's saved ``config.toml`` differs from ``wanted``
-    (``IGNORED_KEYS`` aside)."""
-    a = _flatten(RunConfig.from_dict(saved).to_dict())
-    b = _flatten(wanted.to_dict())
-    keys = sorted(set(a) | set(b))
-    return [k for k in keys if not k.startswith(IGNORED_KEYS) and a.get(k) != b.get(k)]
+    saved = RunConfig.load(run_dir / CONFIG)
+    wanted = cfg
+    if cfg.model.input_shape is None and saved.model.input_shape is not None:
+        wanted = with_input_shape(cfg, saved.model.input_shape)
+    try:
+        check_same_run(saved, wanted, run_dir)
+    except CheckpointError as exc:
+        raise ConfigError(f"{exc} (delete that run directory to retrain it)") from None
+    if saved.train.epochs > cfg.train.epochs:
+        raise ConfigError(
+            f"{run_dir} holds a finished run of {saved.train.epochs} epochs, more than the "
+            f"{cfg.train.epochs} asked for; use another --out, or delete it to retrain it."
+        )
+    return saved
 
 
 def run_state(run_dir: Path, cfg: RunConfig) -> str:
     """What a point needs: ``done``, ``evaluate`` (trained, not evaluated), ``resume``
-    (a checkpoint to continue from), ``retrain`` (a broken or partial run to replace) or
-    ``train``. A finished run made from a different config is an error, not a skip."""
+    (a checkpoint to continue from, or a finished run to extend to more epochs), ``retrain``
+    (a broken or partial run to replace) or ``train``. A finished run made from a different
+    config is an error, not a skip."""
     if not holds_run(run_dir):
         return "train"
+    has_state = (run_dir / CHECKPOINTS / STATE_FILE).exists() and (run_dir / CONFIG).exists()
     if is_complete(run_dir) and (run_dir / CONFIG).exists():
-        diff = config_differences(load_toml(run_dir / CONFIG), cfg)
-        if diff:
-            raise ConfigError(
-                f"{run_dir} holds a finished run made from a different config ({', '.join(diff)} "
-                "differ); use another --out, or delete that run directory to retrain it."
-            )
-        metrics = read_metrics(run_dir)
-        has_checkpoint = any((run_dir / CHECKPOINTS).glob("*.safetensors"))
-        if not has_checkpoint:
+        saved = check_finished_run(run_dir, cfg)
+        if not any((run_dir / CHECKPOINTS).glob("*.safetensors")):
             return "retrain"
-        return "done" if "reconstruction" in metrics else "evaluate"
-    if (run_dir / CHECKPOINTS / STATE_FILE).exists() and (run_dir / CONFIG).exists():
-        return "resume"
-    return "retrain"
+        if saved.train.epochs < cfg.train.epochs:
+            return "resume" if has_state else "retrain"
+        return "done" if "reconstruction" in read_metrics(run_dir) else "evaluate"
+    return "resume" if has_state else "retrain"
 
 
 @dataclass
@@ -229,24 +222,14 @@ def _run_in_process(
     evaluate_run(run_dir, data=data, quiet=quiet)
 
 
-def train_command(config_path: Path, run_dir: Path, state: str) -> list[str]:
-    """The ``aelab train`` command line of one point (it evaluates the run at the end)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "aelab",
-        "train",
-        "--config",
-        str(config_path),
-        "--out",
-        str(run_dir),
-        "--quiet",
-    ]
+def train_command(config_path: Path, run_dir: Path, state: str, cfg: RunConfig) -> list[str]:
+    """The ``aelab train`` command line of one point (it evaluates the run at the end); a
+    resumed run keeps its own config, extended to ``cfg``'s epochs."""
+    head = [sys.executable, "-m", "aelab", "train"]
     if state == "resume":
-        cmd += ["--resume"]
-    elif state == "retrain":
-        cmd += ["--overwrite"]
-    return cmd
+        return [*head, "--resume", str(run_dir), "--epochs", str(cfg.train.epochs), "--quiet"]
+    cmd = [*head, "--config", str(config_path), "--out", str(run_dir), "--quiet"]
+    return [*cmd, "--overwrite"] if state == "retrain" else cmd
 
 
 def _run_subprocess(name: str, cfg: RunConfig, run_dir: Path, state: str, out: Path) -> str | None:
@@ -259,7 +242,7 @@ def _run_subprocess(name: str, cfg: RunConfig, run_dir: Path, state: str, out: P
     if state == "evaluate":
         cmd = [sys.executable, "-m", "aelab", "evaluate", str(run_dir), "--quiet"]
     else:
-        cmd = train_command(config_path, run_dir, state)
+        cmd = train_command(config_path, run_dir, state, cfg)
     log_path = logs / f"{name}.log"
     with open(log_path, "w", encoding="utf-8") as f:
         proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=False)
@@ -415,6 +398,7 @@ def run_sweep(
     jobs: int = 1,
     quiet: bool = False,
     log: Log = _print,
+    raise_on_failure: bool = True,
 ) -> SweepResult:
     """Run (or finish) the sweep into ``out_dir``, then write the comparison and the sweep
     plots there. Runs that failed are left out of the comparison and listed in the error."""
@@ -442,5 +426,6 @@ def run_sweep(
         title = f"Sweep of {manifest['base']}"
         figures = sweep_figures(rows, points, varies, title=title)
         result.comparison = compare_runs(finished, out, title=title, extra_figures=figures, log=log)
-    raise_failures(outcome)
+    if raise_on_failure:
+        raise_failures(outcome)
     return result
