@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from aelab.api import build_model
+from aelab.config import NoiseConfig, SparsityConfig
 from aelab.models import config_class, create_model, list_models
 from aelab.models.base import LossOutput
 from aelab.presets import list_presets, load_preset
@@ -84,24 +85,31 @@ def test_family_keras_init_zero_biases(family):
             assert float(p.detach().abs().max()) <= math.sqrt(6 / (fan_in + fan_out)) + 1e-6, name
 
 
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
 @pytest.mark.parametrize("family", [f for f in FAMILIES if f != "vae"])
 @pytest.mark.parametrize(
     "sparsity",
     [{"kind": "l1", "weight": 1e-3}, {"kind": "kl", "weight": 0.1}, {"kind": "topk", "k": 3}],
     ids=lambda s: s["kind"],
 )
-def test_family_with_each_regularizer(family, sparsity):
-    from aelab.config import NoiseConfig, SparsityConfig
-
+def test_family_with_each_regularizer(family, sparsity, shape):
     model = small_model(
         family,
-        (3, 16, 16),
+        shape,
         sparsity=SparsityConfig(**sparsity),
         noise=NoiseConfig(kind="gaussian", level=0.2),
     )
     out = check_contract(model)
     assert "sparsity" in out.parts
     assert model.regularizer == f"{sparsity['kind']}+noise:gaussian"
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "mask", "saltpepper"])
+def test_vae_with_input_noise(kind):
+    model = small_model("vae", (1, 16, 16), noise=NoiseConfig(kind=kind, level=0.3))
+    out = check_contract(model)
+    assert set(out.parts) == {"reconstruction", "kl"}
+    assert model.regularizer == f"noise:{kind}"
 
 
 @pytest.mark.parametrize("name", list_presets())
