@@ -96,7 +96,9 @@ def take_mapped(images: np.memmap, index: np.ndarray, tag: str) -> np.ndarray:
         try:
             prepared_dir().mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise DataError(f"cannot create {prepared_dir()} for memory-mapped splits ({exc}).") from None
+            raise DataError(
+                f"cannot create {prepared_dir()} for memory-mapped splits ({exc})."
+            ) from None
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=prepared_dir())
         os.close(fd)
         try:
