@@ -40,7 +40,7 @@ FEATURE_QUANTILE = 0.99  # each unit is decoded at this quantile of its |activat
 
 
 def _as_batch(images: np.ndarray, device: str | torch.device) -> torch.Tensor:
-    x = torch.as_tensor(np.asarray(images))
+    x = torch.tensor(np.asarray(images))  # a copy: small batches, and read-only arrays are fine
     x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
     return x.to(device)
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
+import fakedata
 from aelab.api import build_model
 from aelab.config import RunConfig
-from aelab.data.splits import DatasetSplits, Split
 from aelab.evaluate import FigureInputs, evaluate_run, write_figures
 from aelab.metrics.code import encode_images
 from aelab.models import list_models
@@ -24,24 +23,8 @@ TINY = {
 ALWAYS = {"reconstructions", "loss_curves", "code_activity", "features", "code_map"}
 
 
-def tiny_splits(shape=(1, 8, 8), n_train=96, n_test=30, seed=0) -> DatasetSplits:
-    """Three classes of bar images (a row, a column, a diagonal) plus noise, uint8."""
-    rng = np.random.default_rng(seed)
-
-    def make(n):
-        labels = np.arange(n) % 3
-        x = rng.random((n, *shape)) * 0.2
-        for i, c in enumerate(labels):
-            k = rng.integers(0, shape[-1])
-            if c == 0:
-                x[i, :, k, :] = 1.0
-            elif c == 1:
-                x[i, :, :, k] = 1.0
-            else:
-                x[i, :, np.arange(shape[-1]), np.arange(shape[-1])] = 1.0
-        return Split((x * 255).astype(np.uint8), labels.astype(np.int64))
-
-    return DatasetSplits("bars", make(n_train), make(n_test), make(24), ("row", "col", "diag"))
+def tiny_splits(shape=(1, 8, 8)):
+    return fakedata.tiny_splits(96, shape, classes=3, n_test=30, val=24, name="bars")
 
 
 def history():

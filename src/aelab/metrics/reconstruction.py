@@ -11,6 +11,7 @@ A perfect reconstruction has infinite PSNR. JSON has no infinity, so results car
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -108,8 +109,12 @@ class ReconstructionScores:
 
 def uint8_batches(images: np.ndarray | Tensor, batch_size: int, device: str | torch.device):
     """Float (B, C, H, W) batches in [0, 1] of uint8 ``images`` in their order."""
-    tensor = torch.as_tensor(images)
-    return Batcher(tensor, batch_size, shuffle=False, device=device)
+    if isinstance(images, np.ndarray) and not isinstance(images, np.memmap):
+        with warnings.catch_warnings():
+            # read-only arrays (IDX files read with frombuffer) are fine: batches only read
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            images = torch.from_numpy(images)
+    return Batcher(images, batch_size, shuffle=False, device=device)
 
 
 @torch.inference_mode()

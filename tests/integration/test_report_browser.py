@@ -1,0 +1,46 @@
+"""End to end: train a tiny run, `aelab evaluate` it, open report.html in headless Chromium.
+
+The report must render in a real browser: the right title, every image decoded
+(naturalWidth > 0), no console error, and nothing fetched but the file itself.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from aelab.cli.main import main
+from browser import check_page, chromium_binary
+from fakedata import write_idx_dataset
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def evaluated_run(tmp_path):
+    data = tmp_path / "data"
+    write_idx_dataset(data, n_train=96, n_test=20, shape=(8, 8), classes=3)
+    run_dir = tmp_path / "run"
+    code = main([
+        "train", "--preset", "r1-fashion-sparse", "--dataset", f"idx:{data}", "--epochs", "2",
+        "--set", "data.val_size=16", "--set", "data.validation=split", "--set",
+        "train.batch_size=16", "--set", "train.threads=1", "--set", "name=tiny-browser",
+        "--device", "cpu", "--out", str(run_dir), "--quiet", "--no-eval",
+    ])  # fmt: skip
+    assert code == 0
+    assert main(["evaluate", str(run_dir), "--quiet"]) == 0
+    return run_dir
+
+
+def test_report_opens_in_headless_chromium(evaluated_run):
+    if chromium_binary() is None:
+        pytest.skip("no chromium binary on PATH (Debian: apt-get install chromium)")
+    report = evaluated_run / "report.html"
+    figures = sorted((evaluated_run / "figures").glob("*.png"))
+    assert len(figures) >= 5
+    page = check_page(report)
+    assert page.title == "aelab report: tiny-browser"
+    assert len(page.images) == len(figures)
+    assert page.broken_images == []
+    assert page.errors == []
+    external = [u for u in page.requests if not u.startswith(("data:", report.as_uri()))]
+    assert external == []
