@@ -12,6 +12,7 @@ def faulty_family():
     training_doubles.register()
     yield training_doubles.FAMILY
     training_doubles.unregister()
+    training_doubles.FAULTS.update(nan_at=0, interrupt_at=0)
 
 
 @pytest.fixture(scope="session")

@@ -25,15 +25,17 @@ from aelab.models.base import Autoencoder, LossOutput
 FAMILY = "tiny-faulty"
 
 
+# Faults to inject, set by a test (monkeypatch): the training call (1-based, counted per
+# model instance) whose loss is NaN / that raises KeyboardInterrupt; 0 = never. Kept out
+# of the config so that a resumed run has the same config as the faulty one.
+FAULTS = {"nan_at": 0, "interrupt_at": 0}
+
+
 @dataclass(frozen=True)
 class FaultyConfig(ModelConfig):
-    """nan_at / interrupt_at: the training call (1-based, counted over the whole run in this
-    process) whose loss is NaN / that raises KeyboardInterrupt; 0 = never. sleep: seconds
-    per training call (to make epochs slow enough to kill mid-epoch)."""
+    """sleep: seconds per training call (to make epochs slow enough to kill mid-epoch)."""
 
     family: str = FAMILY
-    nan_at: int = 0
-    interrupt_at: int = 0
     sleep: float = 0.0
 
 
@@ -66,13 +68,13 @@ class FaultyAutoencoder(Autoencoder):
             self.calls += 1
             if self.config.sleep:
                 time.sleep(self.config.sleep)
-            if self.calls == self.config.interrupt_at:
+            if self.calls == FAULTS["interrupt_at"]:
                 raise KeyboardInterrupt
             x = (x + 0.05 * torch.randn_like(x)).clamp(0, 1)  # uses the run's RNG
         z = self.encode(x)
         rec = F.binary_cross_entropy_with_logits(self.decode(z), target)
         sparsity = 1e-3 * z.abs().sum(1).mean()
-        if self.training and self.calls == self.config.nan_at:
+        if self.training and self.calls == FAULTS["nan_at"]:
             sparsity = sparsity * float("nan")
         return LossOutput(rec + sparsity, {"reconstruction": rec, "sparsity": sparsity})
 
@@ -103,9 +105,9 @@ def tiny_data(
 
 def tiny_config(family: str = "dense", **train: object) -> RunConfig:
     """A small config on the tiny data: 3 epochs, batch 32, one thread."""
-    model: dict[str, object] = {"family": family, "latent_dim": 4}
+    model: dict[str, object] = {"family": family, "latent_dim": 8}
     if family == "dense":
-        model["sparsity"] = {"kind": "l1", "weight": 1e-3}
+        model["sparsity"] = {"kind": "l1", "weight": 1e-4}
     options = {"epochs": 3, "batch_size": 32, "threads": 1, "device": "cpu"} | train
     return RunConfig.from_dict(
         {
