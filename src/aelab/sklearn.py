@@ -20,6 +20,7 @@ is quantised to 256 levels per feature (the precision of the images it was built
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from numbers import Integral, Real
 
@@ -193,16 +194,14 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     # -- scaling ---------------------------------------------------------------------
 
     def _scale(self, X: np.ndarray) -> np.ndarray:
+        """X -> [0, 1] per feature, in X's float dtype."""
         span = self.data_max_ - self.data_min_
         span = np.where(span > 0, span, 1.0)
-        return np.clip((X - self.data_min_) / span, 0.0, 1.0).astype(np.float32)
+        return np.clip((X - self.data_min_) / span, 0.0, 1.0).astype(X.dtype, copy=False)
 
     def _unscale(self, U: np.ndarray) -> np.ndarray:
         span = self.data_max_ - self.data_min_
         return U * np.where(span > 0, span, 0.0) + self.data_min_
-
-    def _images(self, U: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.array(U, dtype=np.float32)).reshape(len(U), *self.input_shape_)
 
     # -- the estimator API -------------------------------------------------------------
 
@@ -228,22 +227,26 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         return self
 
     def _map(self, U: np.ndarray, fn) -> np.ndarray:
-        device = next(self.model_.parameters()).device
+        """Apply ``fn(model, batch)`` in chunks, computing in U's dtype: float64 inputs run
+        through a float64 copy of the model, so a row's result does not depend on which
+        other rows share its batch (float32 matrix products differ in the last bit)."""
+        model = self.model_
+        if U.dtype == np.float64:
+            model = copy.deepcopy(model).double()
+        device = next(model.parameters()).device
         outs = []
         with torch.inference_mode():
             for start in range(0, len(U), _BATCH):
-                batch = U[start : start + _BATCH]
-                outs.append(
-                    fn(torch.from_numpy(np.array(batch, dtype=np.float32)).to(device)).cpu()
-                )
-        return torch.cat(outs).numpy() if outs else np.zeros((0, 0), np.float32)
+                batch = torch.from_numpy(np.array(U[start : start + _BATCH]))
+                outs.append(fn(model, batch.to(device)).cpu())
+        return torch.cat(outs).numpy()
 
     def transform(self, X):
         """Codes (n_samples, latent_dim), in the dtype of X."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         U = self._scale(X).reshape(len(X), *self.input_shape_)
-        return self._map(U, self.model_.encode).astype(X.dtype, copy=False)
+        return self._map(U, lambda model, x: model.encode(x))
 
     def inverse_transform(self, X):
         """Reconstructions (n_samples, n_features_in_) of codes X (n_samples, latent_dim),
@@ -255,7 +258,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 f"X has {Z.shape[1]} features, but inverse_transform expects codes of "
                 f"{self.latent_dim} features (latent_dim)."
             )
-        pixels = self._map(Z, lambda z: torch.sigmoid(self.model_.decode(z)))
+        pixels = self._map(Z, lambda model, z: torch.sigmoid(model.decode(z)))
         return self._unscale(pixels.reshape(len(Z), -1)).astype(Z.dtype, copy=False)
 
     def score_samples(self, X):
@@ -265,8 +268,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         U = self._scale(X).reshape(len(X), *self.input_shape_)
 
-        def error(x: torch.Tensor) -> torch.Tensor:
-            return F.mse_loss(self.model_.reconstruct(x), x, reduction="none").flatten(1).mean(1)
+        def error(model, x: torch.Tensor) -> torch.Tensor:
+            return F.mse_loss(model.reconstruct(x), x, reduction="none").flatten(1).mean(1)
 
         return -self._map(U, error).astype(np.float64)
 

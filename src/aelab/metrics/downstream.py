@@ -89,12 +89,13 @@ def probe(
         tr, te = scaler.transform(train_x), scaler.transform(test_x)
 
     with warnings.catch_warnings():
-        # lbfgs may stop at max_iter on raw pixels; the accuracy is still what it is.
+        # lbfgs may stop at max_iter on raw pixels (the accuracy is what it is); k-means
+        # warns when collapsed codes hold fewer distinct points than clusters.
         warnings.simplefilter("ignore", ConvergenceWarning)
         logreg = LogisticRegression(max_iter=max_iter, random_state=random_state).fit(tr, train_y)
+        kmeans = KMeans(n_clusters=min(k, len(te)), n_init=10, random_state=random_state)
+        clusters = kmeans.fit_predict(te)
     knn = KNeighborsClassifier(n_neighbors=min(KNN_K, len(tr))).fit(tr, train_y)
-    kmeans = KMeans(n_clusters=min(k, len(te)), n_init=10, random_state=random_state)
-    clusters = kmeans.fit_predict(te)
     return {
         "logreg_acc": float(logreg.score(te, test_y)),
         "knn_acc": float(knn.score(te, test_y)),
