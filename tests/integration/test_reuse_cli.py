@@ -1,0 +1,103 @@
+"""``aelab embed | probe | anomaly | export`` end to end on a tiny npz dataset with planted
+structure (4 classes, 12x12 images)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aelab.cli.main import main
+from aelab.config import DataConfig, RunConfig, TrainConfig
+from aelab.models.dense import DenseConfig
+from fakedata import tiny_splits
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A config file for the tiny dataset and a run trained from it with `aelab train`."""
+    root = tmp_path_factory.mktemp("reuse-cli")
+    data = tiny_splits(264, shape=(1, 12, 12), classes=4, n_test=120)
+    np.savez(
+        root / "tiny.npz",
+        x_train=data.train.images,
+        y_train=data.train.labels,
+        x_test=data.test.images,
+        y_test=data.test.labels,
+    )
+    RunConfig(
+        name="tiny",
+        data=DataConfig(dataset=f"npz:{root / 'tiny.npz'}", validation="split", val_size=24),
+        model=DenseConfig(latent_dim=8, hidden=(32,)),
+        train=TrainConfig(epochs=25, batch_size=32, lr=3e-3, device="cpu", threads=1),
+    ).save(root / "tiny.toml")
+    args = ["train", "--config", str(root / "tiny.toml"), "--out", str(root / "run")]
+    assert main([*args, "--no-eval", "--quiet"]) == 0
+    return root
+
+
+def test_embed(workspace: Path, capsys) -> None:
+    out = workspace / "codes.npz"
+    assert main(["embed", str(workspace / "run"), "--split", "test", "--out", str(out)]) == 0
+    assert "120 x 8" in capsys.readouterr().out
+    with np.load(out) as f:
+        assert f["codes"].shape == (120, 8) and f["codes"].dtype == np.float32
+        np.testing.assert_array_equal(f["labels"], np.load(workspace / "tiny.npz")["y_test"])
+
+
+def test_probe_writes_downstream_and_prints_a_table(workspace: Path, capsys) -> None:
+    assert main(["probe", str(workspace / "run"), "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["probe", str(workspace / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "autoencoder" in out and "pca" in out and "pixels" in out
+    downstream = json.loads((workspace / "run" / "metrics.json").read_text())["downstream"]
+    assert downstream["autoencoder"]["knn_acc"] > 0.7  # chance: 0.25
+
+
+def test_export_onnx_and_torchscript(workspace: Path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    onnx_path, ts_path = workspace / "encoder.onnx", workspace / "full.pt"
+    run = str(workspace / "run")
+    assert (
+        main(["export", run, "--format", "onnx", "--part", "encoder", "--out", str(onnx_path)]) == 0
+    )
+    assert main(["export", run, "--format", "torchscript", "--out", str(ts_path), "--quiet"]) == 0
+    import aelab
+
+    images = np.load(workspace / "tiny.npz")["x_test"][:7]
+    x = (images / 255.0).astype(np.float32)
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    codes = session.run(None, {session.get_inputs()[0].name: x})[0]
+    np.testing.assert_allclose(codes, aelab.load(run).encode(images), atol=1e-5)
+    assert ts_path.stat().st_size > 0
+
+
+def test_anomaly_all_classes(workspace: Path, capsys) -> None:
+    out = workspace / "anomaly"
+    args = ["anomaly", "--config", str(workspace / "tiny.toml"), "--all-classes"]
+    args += ["--epochs", "30", "--batch-size", "16", "--out", str(out), "--save-runs"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "**mean**" in printed
+    payload = json.loads((out / "anomaly.json").read_text())
+    assert [row["class"] for row in payload["classes"]] == [0, 1, 2, 3]
+    assert payload["mean"]["reconstruction_auroc"] > 0.8  # chance: 0.5
+    assert (out / "roc.png").exists() and (out / "anomaly.csv").exists()
+    assert (out / "class-2" / "config.toml").exists()
+
+
+def test_user_mistakes_exit_2_with_one_line(workspace: Path, capsys) -> None:
+    run = str(workspace / "run")
+    assert main(["embed", run, "--out", str(workspace / "codes.parquet")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and ".npz" in err
+    assert main(["probe", str(workspace / "missing")]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+    args = ["anomaly", "--config", str(workspace / "tiny.toml"), "--normal-class", "9"]
+    assert main([*args, "--out", str(workspace / "a9")]) == 2
+    assert "labels present" in capsys.readouterr().err
