@@ -336,7 +336,8 @@ def evaluate_run(
     plus ``"figures"`` (written paths) and ``"report"`` (the report's path).
     """
     from aelab.report import render_report
-    from aelab.rundir import merge_metrics, read_history
+    from aelab.report.render import format_number, run_name
+    from aelab.rundir import merge_metrics, read_history, read_metrics
     from aelab.training import load_run
     from aelab.training.device import resolve_device
 
@@ -363,7 +364,7 @@ def evaluate_run(
     inputs = FigureInputs(
         model=model,
         config=config,
-        run_name=config.name or config.preset or run_dir.name,
+        run_name=run_name(run_dir, read_metrics(run_dir), config.to_dict()),
         dataset=data.name,
         images=data.test.images,
         labels=data.test.labels,
@@ -379,7 +380,7 @@ def evaluate_run(
     report = render_report(run_dir)
     rec, pca = sections["reconstruction"], sections["pca"]
     log(
-        f"test loss {rec['loss']}, BCE {rec['bce']:.4f}, MSE {rec['mse']:.4f} "
+        f"test loss {format_number(rec['loss'])}, BCE {rec['bce']:.4f}, MSE {rec['mse']:.4f} "
         f"(PCA-{pca['latent_dim']}: {pca['mse']:.4f}), SSIM {rec['ssim']:.3f}; "
         f"{len(figures)} figures in {time.perf_counter() - start:.1f} s"
     )

@@ -73,7 +73,10 @@ def _figures(run_dir: Path) -> list[dict[str, str]]:
     ]
 
 
-def _run_name(run_dir: Path, metrics: dict[str, Any], config: dict[str, Any]) -> str:
+def run_name(run_dir: str | Path, metrics: dict[str, Any], config: dict[str, Any]) -> str:
+    """The name a run goes by everywhere (report title, figure titles): the name training
+    recorded in metrics.json, else the config's name or preset, else the folder's name."""
+    run_dir = Path(run_dir)
     return str(
         metrics.get("run", {}).get("name")
         or config.get("name")
@@ -96,7 +99,7 @@ def render_report(run_dir: str | Path) -> Path:
         )
     config_text = config_path.read_text(encoding="utf-8") if config_path.exists() else None
     config = load_toml(config_path) if config_text is not None else {}
-    name = _run_name(run_dir, metrics, config)
+    name = run_name(run_dir, metrics, config)
     template = _environment().get_template("report.html.j2")
     html = template.render(
         title=f"aelab report: {name}",

@@ -23,7 +23,7 @@ def code_map(
     ``class_names``; one colour when unlabelled."""
     points = np.asarray(points)
     with style.context():
-        fig = style.new_figure(6.0, 5.0)
+        fig = style.new_figure(7.0, 5.0)
         ax = fig.subplots()
         if labels is None:
             ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.6)
@@ -44,7 +44,13 @@ def code_map(
                     color=colors(int(value) % colors.N),
                     label=name,
                 )
-            ax.legend(markerscale=4, loc="best", fontsize=7, frameon=False)
+            ax.legend(
+                markerscale=4,
+                loc="center left",
+                bbox_to_anchor=(1.0, 0.5),
+                fontsize=7,
+                frameon=False,
+            )
         ax.set_xlabel(f"{axis_name} 1")
         ax.set_ylabel(f"{axis_name} 2")
         fig.suptitle(title)

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from aelab.viz import style
 
@@ -45,6 +46,7 @@ def loss_curves(history: Sequence[Mapping[str, Any]], *, title: str) -> Figure:
                 ax.plot(epochs, values, marker=marker, markersize=3, label=split)
             ax.set_title(part)
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             if ax.has_data():
                 ax.legend()
         fig.suptitle(title)
