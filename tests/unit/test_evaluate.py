@@ -9,6 +9,7 @@ import pytest
 import fakedata
 from aelab.api import build_model
 from aelab.config import RunConfig
+from aelab.errors import DataError
 from aelab.evaluate import FigureInputs, evaluate_run, write_figures
 from aelab.metrics.code import encode_images
 from aelab.models import list_models
@@ -98,3 +99,5 @@ def test_evaluate_run_on_a_trained_run(tmp_path):
     html = (run_dir / "report.html").read_text()
     assert "<title>aelab report: tiny-eval</title>" in html
     assert html.count("<img ") == len(figures)
+    with pytest.raises(DataError, match=r"expects images of shape \[1, 8, 8\]"):
+        evaluate_run(run_dir, data=tiny_splits((1, 6, 6)), quiet=True)
