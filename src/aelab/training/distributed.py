@@ -83,11 +83,6 @@ def any_rank(flag: bool, ctx: DistContext, device: torch.device) -> bool:
     return bool(t.item())
 
 
-def barrier(ctx: DistContext) -> None:
-    if ctx.enabled:
-        dist.barrier()
-
-
 class LossModule(nn.Module):
     """``forward(x)`` = the model's loss as one float32 vector ``[total, *parts]``.
 

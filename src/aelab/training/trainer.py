@@ -207,23 +207,33 @@ class _Run:
             check_same_run(RunConfig.load(run_dir / CONFIG), self.config, run_dir)
             path = ckpt.state_path(run_dir)
             return ckpt.load_state(path) if path.exists() else None
+        error: CheckpointError | None = None
         if self.ctx.is_main:
-            if holds_run(run_dir) and not overwrite:
-                raise CheckpointError(
-                    f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, "
-                    "--overwrite to replace it, or choose another --out."
-                )
-            foreign = run_dir.exists() and not holds_run(run_dir) and any(run_dir.iterdir())
-            if foreign and not overwrite:
-                raise CheckpointError(
-                    f"{run_dir} exists and is not empty (and is not a run directory); "
-                    "choose another --out, or --overwrite to write the run into it."
-                )
-            clear_run(run_dir)
-            run_dir.mkdir(parents=True, exist_ok=True)
-            self.config.save(run_dir / CONFIG)
-        ddp.barrier(self.ctx)
+            try:
+                self._claim_dir(run_dir, overwrite)
+            except CheckpointError as exc:
+                error = exc
+        # Every rank learns whether rank 0 refused, so none waits forever at a collective.
+        if ddp.any_rank(error is not None, self.ctx, self.device):
+            raise error or CheckpointError(f"rank 0 refused the run directory {run_dir}.")
         return None
+
+    def _claim_dir(self, run_dir: Path, overwrite: bool) -> None:
+        """Rank 0: refuse a folder holding another run (unless overwrite), write config.toml."""
+        if holds_run(run_dir) and not overwrite:
+            raise CheckpointError(
+                f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, "
+                "--overwrite to replace it, or choose another --out."
+            )
+        foreign = run_dir.exists() and not holds_run(run_dir) and any(run_dir.iterdir())
+        if foreign and not overwrite:
+            raise CheckpointError(
+                f"{run_dir} exists and is not empty (and is not a run directory); "
+                "choose another --out, or --overwrite to write the run into it."
+            )
+        clear_run(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.config.save(run_dir / CONFIG)
 
     def _build(self) -> None:
         """Model, loss module, optimizer, schedule; the RNG is seeded before the init."""
