@@ -29,31 +29,24 @@ PARTS = ("encoder", "decoder", "full")
 OPSET = 18
 
 
-class Encoder(nn.Module):
-    def __init__(self, model: Autoencoder) -> None:
+# part -> what the exported module computes from the model and its input
+_FORWARD: dict[str, Callable[[Autoencoder, Tensor], Tensor]] = {
+    "encoder": lambda model, x: model.encode(x),
+    "decoder": lambda model, z: torch.sigmoid(model.decode(z)),
+    "full": lambda model, x: model.reconstruct(x),
+}
+
+
+class Part(nn.Module):
+    """One part of an autoencoder as a module of its own (shares the model's weights)."""
+
+    def __init__(self, model: Autoencoder, part: str) -> None:
         super().__init__()
         self.model = model
+        self.part = part
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.model.encode(x)
-
-
-class Decoder(nn.Module):
-    def __init__(self, model: Autoencoder) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, z: Tensor) -> Tensor:
-        return torch.sigmoid(self.model.decode(z))
-
-
-class Full(nn.Module):
-    def __init__(self, model: Autoencoder) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.model.reconstruct(x)
+        return _FORWARD[self.part](self.model, x)
 
 
 @contextlib.contextmanager
@@ -70,17 +63,14 @@ def _quiet_exporter():
         logger.setLevel(level)
 
 
-_PARTS: dict[str, type[nn.Module]] = {"encoder": Encoder, "decoder": Decoder, "full": Full}
-
-
 def part_module(model: Autoencoder, part: str) -> nn.Module:
     """The ``part`` of ``model`` as a module in eval mode (shares the model's weights)."""
-    if part not in _PARTS:
+    if part not in _FORWARD:
         raise ConfigError(
             f"export part {part!r} is unknown; expected one of {', '.join(PARTS)}."
             + did_you_mean(part, PARTS)
         )
-    return _PARTS[part](model).eval()
+    return Part(model, part).eval()
 
 
 def example_input(model: Autoencoder, part: str, batch: int = 2) -> Tensor:

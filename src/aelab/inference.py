@@ -84,17 +84,28 @@ def _shape_error(shape: tuple[int, ...], input_shape: tuple[int, int, int]) -> D
     )
 
 
+def _is_float(x: ArrayLike) -> bool:
+    return x.is_floating_point() if isinstance(x, Tensor) else np.issubdtype(x.dtype, np.floating)
+
+
+def _all_finite(x: ArrayLike) -> bool:
+    return bool(torch.isfinite(x).all()) if isinstance(x, Tensor) else bool(np.isfinite(x).all())
+
+
+def _batches(x: ArrayLike, size: int) -> Iterator[Tensor]:
+    """Consecutive row batches of ``x`` as tensors (numpy batches copied to be contiguous)."""
+    for start in range(0, len(x), size):
+        batch = x[start : start + size]
+        yield batch if isinstance(batch, Tensor) else torch.from_numpy(np.ascontiguousarray(batch))
+
+
 def _check_values(x: ArrayLike, what: str) -> None:
     """Floats must be finite and in [0, 1]; integers must be 8-bit pixel values."""
-    is_tensor = isinstance(x, Tensor)
-    floating = x.is_floating_point() if is_tensor else np.issubdtype(x.dtype, np.floating)
-    size = x.numel() if is_tensor else x.size
-    if size == 0:
+    if len(x) == 0 or x.shape[-1] == 0:
         return
     lo, hi = (float(x.min()), float(x.max()))
-    if floating:
-        finite = bool(torch.isfinite(x).all()) if is_tensor else bool(np.isfinite(x).all())
-        if not finite:
+    if _is_float(x):
+        if not _all_finite(x):
             raise DataError(
                 f"{what} contain NaN or infinity; expected finite floats in [0, 1]. "
                 "Clean or impute the data before passing it."
@@ -160,22 +171,13 @@ class TrainedModel:
         if layout is None:
             raise _shape_error(tuple(x.shape), self.input_shape)
         _check_values(x, "images")
-        for start in range(0, len(x), self.batch_size):
-            batch = x[start : start + self.batch_size]
-            t = (
-                batch
-                if isinstance(batch, Tensor)
-                else torch.from_numpy(np.ascontiguousarray(batch))
-            )
-            yield self._normalise(t, layout)
+        for batch in _batches(x, self.batch_size):
+            yield self._normalise(batch, layout)
 
     def _normalise(self, t: Tensor, layout: str) -> Tensor:
         t = t.to(self.device)
-        t = (
-            t.float().div_(255.0)
-            if not t.is_floating_point() and t.dtype != torch.bool
-            else t.float()
-        )
+        pixels = not t.is_floating_point() and t.dtype != torch.bool  # integers are 0-255
+        t = t.float().div_(255.0) if pixels else t.float()
         t = t.clamp(0.0, 1.0)
         c, h, w = self.input_shape
         if layout == "nhwc":
@@ -190,22 +192,10 @@ class TrainedModel:
                 f"expected codes of shape (N, {self.latent_dim}); found shape {tuple(z.shape)}."
                 + (" Add a leading axis (z[None]) for one code." if z.ndim == 1 else "")
             )
-        floating = (
-            z.is_floating_point() if isinstance(z, Tensor) else np.issubdtype(z.dtype, np.floating)
-        )
-        finite = (
-            bool(torch.isfinite(z).all()) if isinstance(z, Tensor) else bool(np.isfinite(z).all())
-        )
-        if floating and not finite:
+        if _is_float(z) and not _all_finite(z):
             raise DataError("codes contain NaN or infinity; expected finite floats.")
-        for start in range(0, len(z), self.batch_size):
-            batch = z[start : start + self.batch_size]
-            t = (
-                batch
-                if isinstance(batch, Tensor)
-                else torch.from_numpy(np.ascontiguousarray(batch))
-            )
-            yield t.to(self.device).float()
+        for batch in _batches(z, self.batch_size):
+            yield batch.to(self.device).float()
 
     # -- the four verbs ------------------------------------------------------------------
 

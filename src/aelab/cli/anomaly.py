@@ -8,7 +8,7 @@ HELP = "one-class anomaly detection: train on one class, score every test image"
 EPILOG = """examples:
   aelab anomaly --preset r1-fashion-sparse --normal-class 7 --out results/anomaly-7
   aelab anomaly --preset r4-cnn --all-classes --epochs 10 --out results/anomaly-cnn
-  aelab anomaly --preset r1-fashion-sparse --normal-class sneaker --code-score mean --out a
+  aelab anomaly --preset r1-fashion-sparse --normal-class Sneaker --code-score mean --out a
   aelab anomaly --preset r4-fc --dataset mnist --all-classes --save-runs --out a-mnist
 
 For each normal class C the model is trained only on C's training images (in memory,
