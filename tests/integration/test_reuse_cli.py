@@ -57,6 +57,7 @@ def test_probe_writes_downstream_and_prints_a_table(workspace: Path, capsys) -> 
     assert "autoencoder" in out and "pca" in out and "pixels" in out
     downstream = json.loads((workspace / "run" / "metrics.json").read_text())["downstream"]
     assert downstream["autoencoder"]["knn_acc"] > 0.7  # chance: 0.25
+    assert 'id="downstream"' in (workspace / "run" / "report.html").read_text()
 
 
 def test_export_onnx_and_torchscript(workspace: Path) -> None:
