@@ -224,6 +224,10 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
+        if type(self.model) is ModelConfig:
+            # The base class carries only the shared fields: resolve the family's own config
+            # class so a default-built RunConfig equals its TOML round trip.
+            object.__setattr__(self, "model", from_dict(ModelConfig, to_dict(self.model), "model"))
         if self.data.validation == "test":
             check(
                 self.train.early_stopping == 0 and not self.train.restore_best,
