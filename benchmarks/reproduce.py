@@ -1,0 +1,1139 @@
+"""Reproduce the reference systems and settle their claims with numbers: writes
+``docs/results.md`` and ``docs/figures/*.png``.
+
+    python benchmarks/reproduce.py --quick      # 1 epoch on a subset: checks the pipeline
+    python benchmarks/reproduce.py              # the references' epochs: the real numbers
+
+Everything goes through aelab's own APIs (``aelab.sweep.run_configs`` / ``run_sweep``,
+``aelab.family_study``, ``aelab.compare``, ``aelab.probe``, ``aelab.training.load_run``):
+no side code paths. Runs live under ``--out``; a finished run is never retrained, so an
+interrupted reproduction is resumed by running the same command again. Every number on the
+page is computed in the invocation that writes it (reference figures quoted from
+REFERENCE-SYSTEMS.md are labelled as such).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import fnmatch
+import io
+import itertools
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aelab import __version__
+from aelab.compare import compare_runs, format_value, markdown_table, summarize_run
+from aelab.config import DataConfig, RunConfig
+from aelab.errors import AelabError
+from aelab.family_study import run_family_study
+from aelab.presets import list_presets, load_preset
+from aelab.rundir import atomic_write_text, git_commit, machine, read_metrics
+from aelab.sweep import Vary, run_configs, run_sweep
+
+DATASETS = ("fashion-mnist", "mnist", "cifar10")
+KERAS_R1 = {"bce": 0.2846, "mse": 0.0130}  # REFERENCE-SYSTEMS.md, R1 (reference, not measured here)
+BEST_TARGET_MSE = 0.0065  # issue 7's target for the best model at code 32
+FIGURE_LIMIT = 300 * 1024  # bytes per published figure
+
+
+# --------------------------------------------------------------------------- the protocol
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much work a mode does. ``None`` epochs = each preset's own."""
+
+    name: str
+    preset_epochs: int | None
+    study_epochs: int
+    sweep_epochs: int
+    claim_epochs: int
+    best_epochs: int
+    code_sizes: tuple[str, ...]
+    sparsity: dict[str, tuple[str, tuple[str, ...]]]  # kind -> (key, values)
+    noise_levels: tuple[str, ...]
+    best_candidates: tuple[str, ...]
+    train_limit: int = 0
+    test_limit: int = 0
+    val_size: int | None = None
+    probe_train_limit: int = 10000
+
+
+FULL = Profile(
+    name="full",
+    preset_epochs=None,
+    study_epochs=20,
+    sweep_epochs=10,
+    claim_epochs=10,
+    best_epochs=50,
+    code_sizes=("2", "4", "8", "16", "32", "64", "128"),
+    sparsity={
+        "l1": ("model.sparsity.weight", ("1e-6", "1e-5", "1e-4", "1e-3")),
+        "kl": ("model.sparsity.weight", ("1e-4", "1e-3", "1e-2", "1e-1")),
+        "topk": ("model.sparsity.k", ("2", "4", "8", "16")),
+    },
+    noise_levels=("0.1", "0.3", "0.5", "0.7"),
+    best_candidates=("conv-mse", "conv-wide-mse", "conv-wide-cosine"),
+)
+QUICK = Profile(
+    name="quick",
+    preset_epochs=1,
+    study_epochs=1,
+    sweep_epochs=1,
+    claim_epochs=1,
+    best_epochs=1,
+    code_sizes=("4", "32"),
+    sparsity={
+        "l1": ("model.sparsity.weight", ("1e-5", "1e-3")),
+        "kl": ("model.sparsity.weight", ("1e-2",)),
+        "topk": ("model.sparsity.k", ("8",)),
+    },
+    noise_levels=("0.3",),
+    best_candidates=("conv-mse",),
+    train_limit=2000,
+    test_limit=500,
+    val_size=500,
+    probe_train_limit=2000,
+)
+# Candidates of the best-model search at code size 32 (overrides of r3-<ds>-conv).
+BEST_CANDIDATES: dict[str, tuple[str, ...]] = {
+    "conv-mse": ("model.loss=mse",),
+    "conv-wide-mse": ("model.loss=mse", "model.channels=[64,128]"),
+    "conv-wide-cosine": (
+        "model.loss=mse",
+        "model.channels=[64,128]",
+        "train.schedule=cosine",
+        "train.lr=2e-3",
+    ),
+}
+SPARSITY_STUDY = ("vanilla", "sparse-l1", "sparse-kl", "sparse-topk")
+IDENTITY_CODE = 1024
+DS = "fashion"  # the R3 presets used: r3-fashion-*
+
+
+@dataclass
+class Context:
+    """Where things go and how configs are adapted to this invocation."""
+
+    profile: Profile
+    out: Path
+    docs: Path
+    data_dir: str | None
+    substitutes: dict[str, str]
+    presets: tuple[str, ...] = ("*",)  # fnmatch patterns of the presets to reproduce
+    members: tuple[str, ...] | None = None  # family-study members (None = all)
+    available: dict[str, str] = field(default_factory=dict)  # dataset -> description
+    missing: dict[str, str] = field(default_factory=dict)  # dataset -> why
+    failures: dict[str, str] = field(default_factory=dict)
+    figures: list[str] = field(default_factory=list)
+    quiet: bool = True
+    log: Callable[[str], None] = print
+
+    def data_sets(self, dataset: str) -> list[str]:
+        """Overrides that point a config of ``dataset`` at its files and apply the limits."""
+        p = self.profile
+        sets = []
+        if dataset in self.substitutes:
+            sets.append(f"data.dataset={self.substitutes[dataset]}")
+        elif self.data_dir:
+            sets.append(f"data.data_dir={self.data_dir}")
+        if p.train_limit:
+            sets.append(f"data.train_limit={p.train_limit}")
+        if p.test_limit:
+            sets.append(f"data.test_limit={p.test_limit}")
+        if p.val_size is not None:
+            sets.append(f"data.val_size={p.val_size}")
+        return sets
+
+    def config(self, preset: str, *overrides: str, epochs: int | None = None) -> RunConfig:
+        cfg = load_preset(preset)
+        sets = self.data_sets(cfg.data.dataset) + list(overrides)
+        if epochs is not None:
+            sets.append(f"train.epochs={epochs}")
+        return cfg.override(sets)
+
+    def publish(self, source: Path, name: str) -> str | None:
+        """Copy a figure into docs/figures (shrunk to fit FIGURE_LIMIT); its page link."""
+        if not source.exists():
+            return None
+        target = self.docs / "figures" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shrink_png(source, target)
+        self.figures.append(name)
+        return f"figures/{name}"
+
+    def save(self, fig: Any, name: str) -> str:
+        from aelab.viz.save import save_figure
+
+        path = save_figure(fig, self.out / "figures" / name)
+        return self.publish(path, name) or ""
+
+
+def shrink_png(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target``; above FIGURE_LIMIT, re-encode with a palette and scale
+    down until it fits."""
+    from PIL import Image
+
+    data = source.read_bytes()
+    if len(data) <= FIGURE_LIMIT:
+        target.write_bytes(data)
+        return
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    scale = 1.0
+    while True:
+        size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
+        small = image.resize(size, Image.LANCZOS) if scale < 1 else image
+        buf = io.BytesIO()
+        small.quantize(colors=128).save(buf, format="PNG", optimize=True)
+        if buf.tell() <= FIGURE_LIMIT or scale < 0.2:
+            target.write_bytes(buf.getvalue())
+            return
+        scale *= 0.8
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def check_datasets(ctx: Context) -> None:
+    """Which datasets load here (with the invocation's data options)."""
+    from aelab.data import load_dataset
+
+    for name in DATASETS:
+        spec = ctx.substitutes.get(name, name)
+        cfg = DataConfig(
+            dataset=spec,
+            data_dir=None if name in ctx.substitutes else ctx.data_dir,
+            validation="none",
+        )
+        try:
+            data = load_dataset(cfg, download=False, progress=False)
+        except AelabError as exc:
+            ctx.missing[name] = str(exc).split(". ")[0]
+            continue
+        shape = "x".join(map(str, data.shape))
+        where = f" (substituted by {spec})" if name in ctx.substitutes else ""
+        ctx.available[name] = f"{len(data.train):,} train / {len(data.test):,} test, {shape}{where}"
+
+
+def rows_of(run_dirs: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    return {name: summarize_run(path)[0] for name, path in run_dirs.items()}
+
+
+def num(value: Any, fmt: str = ".4f") -> str:
+    return format_value(value, fmt) or "n/a"
+
+
+def run_many(ctx: Context, configs: dict[str, RunConfig], folder: str) -> dict[str, Path]:
+    outcome = run_configs(configs, ctx.out / folder, quiet=ctx.quiet, log=ctx.log)
+    for name, why in outcome.failed.items():
+        ctx.failures[f"{folder}/{name}"] = why
+    return {n: outcome.done[n] for n in configs if n in outcome.done}
+
+
+def sweep(ctx: Context, folder: str, base: RunConfig, vary: Vary, epochs: int) -> dict[str, Path]:
+    """A sweep through ``aelab.sweep.run_sweep``; returns value text -> run dir."""
+    result = run_sweep(
+        base,
+        [vary],
+        ctx.out / folder,
+        epochs=epochs,
+        quiet=ctx.quiet,
+        log=ctx.log,
+        raise_on_failure=False,
+    )
+    for name, why in result.outcome.failed.items():
+        ctx.failures[f"{folder}/{name}"] = why
+    by_value = {}
+    for name, point in result.points.items():
+        if name in result.outcome.done:
+            by_value[point[vary.key]] = result.outcome.done[name]
+    return by_value
+
+
+def test_images(run_dir: Path) -> tuple[Any, Any, Any]:
+    """(model, config, DatasetSplits) of a finished run."""
+    from aelab.data import load_dataset
+    from aelab.training import load_run
+
+    model, cfg = load_run(run_dir)
+    data = load_dataset(cfg.data, seed=cfg.train.seed, download=False, progress=False)
+    return model, cfg, data
+
+
+def scores(recon: np.ndarray, target: np.ndarray) -> dict[str, Any]:
+    """aelab's reconstruction scores of float images in [0, 1] against targets."""
+    import torch
+
+    from aelab.metrics.reconstruction import ReconstructionScores
+
+    acc = ReconstructionScores()
+    acc.update(torch.as_tensor(recon), torch.as_tensor(target))
+    return acc.result()
+
+
+def verdict(ok: bool | None, yes: str = "supported", no: str = "not supported") -> str:
+    return "**not run**" if ok is None else f"**{yes}**" if ok else f"**{no}**"
+
+
+# --------------------------------------------------------------------------- 1. reproductions
+
+
+def section_reproductions(ctx: Context) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    presets = [n for n in list_presets() if any(fnmatch.fnmatch(n, p) for p in ctx.presets)]
+    configs, skipped = {}, []
+    for name in presets:
+        ds = load_preset(name).data.dataset
+        if ds not in ctx.available:
+            skipped.append(f"{name} ({ds} not present)")
+            continue
+        configs[name] = ctx.config(name, epochs=ctx.profile.preset_epochs)
+    runs = run_many(ctx, configs, "presets")
+    rows = rows_of(runs)
+    lines = ["## 1. Reproductions of the reference presets\n"]
+    lines.append(
+        "Every preset whose data is present, trained at "
+        + (
+            "its own epochs"
+            if ctx.profile.preset_epochs is None
+            else f"{ctx.profile.preset_epochs} epoch(s)"
+        )
+        + ". *test loss* is the objective as each reference defines it (its loss and reduction, "
+        "plus any penalty); BCE/MSE/PSNR/SSIM use the same definitions for every run.\n"
+    )
+    cols = [
+        ("name", "preset", ""),
+        ("dataset", "dataset", ""),
+        ("epochs", "epochs", ""),
+        ("parameters", "params", ","),
+        ("test_loss", "test loss", ".4f"),
+        ("test_bce", "BCE", ".4f"),
+        ("test_mse", "MSE", ".5f"),
+        ("test_psnr", "PSNR dB", ".2f"),
+        ("test_ssim", "SSIM", ".4f"),
+        ("l0", "L0", ".1f"),
+        ("dead_units", "dead", ""),
+        ("train_time_s", "wall s", ".1f"),
+        ("pca_ratio", "MSE / PCA", ".3f"),
+    ]
+    lines.append(markdown_table([rows[n] for n in configs if n in rows], cols))
+    if skipped:
+        lines.append(f"\nNot run (data absent on this machine): {', '.join(skipped)}.\n")
+    r1 = rows.get("r1-fashion-sparse")
+    if r1:
+        lines.append(
+            "\n**R1 beside the Keras reference** (Keras figures quoted from REFERENCE-SYSTEMS.md):\n"
+        )
+        lines.append("| metric | aelab | Keras (reference) | difference |\n|---|---:|---:|---:|")
+        for key, col in (("bce", "test_bce"), ("mse", "test_mse")):
+            ours = r1.get(col)
+            diff = "n/a" if ours is None else f"{ours - KERAS_R1[key]:+.4f}"
+            lines.append(f"| test {key.upper()} | {num(ours)} | {KERAS_R1[key]:.4f} | {diff} |")
+        lines.append("")
+    r4 = {n: runs[n] for n in ("r4-fc", "r4-cnn", "r4-sparse", "r4-rnn", "r4-vae") if n in runs}
+    if len(r4) >= 2:
+        cmp = compare_runs(
+            list(r4.values()), ctx.out / "presets" / "r4-comparison", title="R4 models", log=None
+        )
+        grid = ctx.publish(cmp.files.get("grid", Path("-")), "r4_grid.png")
+        bars = ctx.publish(cmp.files["losses"], "r4_losses.png")
+        lines.append(
+            "\nR4's two figures, regenerated: final test losses, and one test image per class "
+            "reconstructed by each model.\n"
+        )
+        lines += [f"![R4 test losses]({bars})\n"] + (
+            [f"![R4 reconstructions]({grid})\n"] if grid else []
+        )
+    return lines, rows
+
+
+# --------------------------------------------------------------------------- 2. family study
+
+
+def section_family(ctx: Context) -> tuple[list[str], dict[str, Path]]:
+    lines = ["## 2. Family study (code size 32, one protocol)\n"]
+    if "fashion-mnist" not in ctx.available:
+        return [*lines, "Not run: Fashion-MNIST is not present.\n"], {}
+    result = run_family_study(
+        ctx.out / "family",
+        dataset="fashion-mnist",
+        latent_dim=32,
+        epochs=ctx.profile.study_epochs,
+        sets=ctx.data_sets("fashion-mnist"),
+        members=ctx.members,
+        quiet=ctx.quiet,
+        log=ctx.log,
+        raise_on_failure=False,
+    )
+    for name, why in result.outcome.failed.items():
+        ctx.failures[f"family/{name}"] = why
+    runs = {n: result.outcome.done[n] for n in result.configs if n in result.outcome.done}
+    probes = run_probes(ctx, runs)
+    rows = rows_of(runs)
+    for name, row in rows.items():
+        ae = probes.get(name, {}).get("autoencoder", {})
+        row.update({f"probe_{k}": v for k, v in ae.items()})
+    lines.append(
+        f"Vanilla, deep, convolutional, sparse (L1, KL, top-k), denoising, LSTM and VAE "
+        f"autoencoders, each {ctx.profile.study_epochs} epoch(s) on the same data and split, "
+        "code size 32, seed 0 (`aelab family-study`). Probes (`aelab probe`): logistic "
+        "regression and 5-NN accuracy, k-means NMI on the test codes.\n"
+    )
+    cols = [
+        ("name", "model", ""),
+        ("family", "family", ""),
+        ("regularizer", "regulariser", ""),
+        ("parameters", "params", ","),
+        ("test_bce", "BCE", ".4f"),
+        ("test_mse", "MSE", ".5f"),
+        ("test_ssim", "SSIM", ".4f"),
+        ("l0", "L0", ".1f"),
+        ("dead_units", "dead", ""),
+        ("pca_ratio", "MSE / PCA", ".3f"),
+        ("probe_logreg_acc", "logreg acc", ".3f"),
+        ("probe_knn_acc", "5-NN acc", ".3f"),
+        ("probe_kmeans_nmi", "k-means NMI", ".3f"),
+    ]
+    lines.append(markdown_table([rows[n] for n in runs], cols))
+    reference = next((p for p in probes.values() if p), None)
+    if reference:
+        lines.append("\nThe same probes on PCA-32 and on raw pixels (same split):\n")
+        ref_rows = [
+            {"name": k, **reference.get(k, {})} for k in ("pca", "pixels") if k in reference
+        ]
+        lines.append(
+            markdown_table(
+                ref_rows,
+                [
+                    ("name", "representation", ""),
+                    ("logreg_acc", "logreg acc", ".3f"),
+                    ("knn_acc", "5-NN acc", ".3f"),
+                    ("kmeans_nmi", "k-means NMI", ".3f"),
+                ],
+            )
+        )
+    if result.comparison is not None:
+        grid = ctx.publish(result.comparison.files.get("grid", Path("-")), "family_grid.png")
+        bars = ctx.publish(result.comparison.files["losses"], "family_losses.png")
+        if grid:
+            lines.append(f"\n![The same test images reconstructed by every family]({grid})\n")
+        lines.append(f"![Test BCE and MSE per family]({bars})\n")
+    return lines, runs
+
+
+def run_probes(ctx: Context, runs: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """The downstream section of each run, probing (aelab.probe) those that lack it."""
+    try:
+        from aelab.probe import probe_run
+    except ImportError:  # the reuse package is optional for this page
+        return {}
+    out = {}
+    for name, run_dir in runs.items():
+        section = read_metrics(run_dir).get("downstream")
+        if not section:
+            ctx.log(f"probe {name}")
+            try:
+                section = probe_run(
+                    run_dir, train_limit=ctx.profile.probe_train_limit, progress=False
+                )
+            except AelabError as exc:
+                ctx.failures[f"probe/{name}"] = str(exc)
+                continue
+        out[name] = section
+    return out
+
+
+# --------------------------------------------------------------------------- 3. sweeps
+
+
+def section_sweeps(ctx: Context) -> tuple[list[str], dict[str, Any]]:
+    from aelab.viz.comparison import sweep_lines, tradeoff_scatter
+
+    lines = ["## 3. Sweeps\n"]
+    found: dict[str, Any] = {}
+    if "fashion-mnist" not in ctx.available:
+        return [*lines, "Not run: Fashion-MNIST is not present.\n"], found
+    p = ctx.profile
+    # Code size, dense and conv.
+    code = Vary("model.latent_dim", p.code_sizes)
+    series: dict[str, tuple[list[Any], dict[str, list[Any]]]] = {}
+    table = []
+    for fam, preset in (("dense", f"r3-{DS}-vanilla"), ("conv", f"r3-{DS}-conv")):
+        runs = sweep(ctx, f"sweep-code-{fam}", ctx.config(preset), code, p.sweep_epochs)
+        rows = rows_of(runs)
+        found[f"code-{fam}"] = rows
+        xs = [int(v) for v in p.code_sizes if v in rows]
+        series[fam] = (xs, {"test MSE": [rows[str(x)]["test_mse"] for x in xs]})
+        if fam == "dense":
+            pca = [read_metrics(runs[str(x)]).get("pca", {}).get("mse") for x in xs]
+            series["PCA"] = (xs, {"test MSE": pca})
+    for size in p.code_sizes:
+        d, c = found["code-dense"].get(size, {}), found["code-conv"].get(size, {})
+        pca = d.get("test_mse") / d["pca_ratio"] if d.get("pca_ratio") else None
+        table.append(
+            {
+                "code": int(size),
+                "dense": d.get("test_mse"),
+                "conv": c.get("test_mse"),
+                "pca": pca,
+                "dense_p": d.get("parameters"),
+                "conv_p": c.get("parameters"),
+            }
+        )
+    lines.append(f"### Code size ({p.sweep_epochs} epoch(s) each)\n")
+    lines.append(
+        markdown_table(
+            table,
+            [
+                ("code", "code size", ""),
+                ("dense", "dense MSE", ".5f"),
+                ("conv", "conv MSE", ".5f"),
+                ("pca", "PCA MSE", ".5f"),
+                ("dense_p", "dense params", ","),
+                ("conv_p", "conv params", ","),
+            ],
+        )
+    )
+    fig = sweep_lines("code size", series, title="Fashion-MNIST · test MSE against code size")
+    lines.append(f"\n![Test MSE against code size]({ctx.save(fig, 'code_size.png')})\n")
+
+    # Sparsity: weight or k per kind, and the reconstruction-vs-L0 trade-off.
+    points: dict[str, list[tuple[float, float, str]]] = {}
+    sparse_rows = []
+    for kind, (key, values) in p.sparsity.items():
+        extra = (
+            ["model.sparsity.weight=0", f"model.sparsity.k={values[0]}"] if kind == "topk" else []
+        )
+        base = ctx.config(f"r3-{DS}-sparse", f"model.sparsity.kind={kind}", *extra)
+        runs = sweep(ctx, f"sweep-sparsity-{kind}", base, Vary(key, values), p.sweep_epochs)
+        rows = rows_of(runs)
+        points[kind] = []
+        for value in values:
+            row = rows.get(value)
+            if row is None:
+                continue
+            label = f"k={value}" if kind == "topk" else value
+            points[kind].append((row.get("l0"), row.get("test_mse"), label))
+            sparse_rows.append({"kind": kind, "value": label, **row})
+    found["sparsity"] = points
+    lines.append(f"### Sparsity: weight or k per mechanism ({p.sweep_epochs} epoch(s) each)\n")
+    lines.append(
+        markdown_table(
+            sparse_rows,
+            [
+                ("kind", "mechanism", ""),
+                ("value", "weight / k", ""),
+                ("l0", "L0", ".1f"),
+                ("dead_units", "dead", ""),
+                ("test_mse", "MSE", ".5f"),
+                ("test_bce", "BCE", ".4f"),
+            ],
+        )
+    )
+    winner, rule = best_at_low_l0(points)
+    lines.append(f"\nAt a given sparsity: {rule}\n")
+    found["sparsity_winner"] = winner
+    fig = tradeoff_scatter(points, title="Fashion-MNIST · reconstruction against code sparsity")
+    lines.append(f"\n![Reconstruction against L0]({ctx.save(fig, 'sparsity_tradeoff.png')})\n")
+
+    # Noise level for denoising: clean and noisy test reconstruction.
+    noise = Vary("model.noise.level", p.noise_levels)
+    runs = sweep(ctx, "sweep-noise", ctx.config(f"r3-{DS}-denoising"), noise, p.sweep_epochs)
+    noise_rows = []
+    for level in p.noise_levels:
+        if level not in runs:
+            continue
+        clean = summarize_run(runs[level])[0]
+        noisy = denoising_scores(runs[level], float(level))
+        noise_rows.append(
+            {
+                "level": float(level),
+                "clean": clean.get("test_mse"),
+                "noisy": noisy["mse"],
+                "input": noisy["input_mse"],
+                "ssim": noisy["ssim"],
+            }
+        )
+    found["noise"] = noise_rows
+    lines.append(f"### Noise level for denoising ({p.sweep_epochs} epoch(s) each)\n")
+    lines.append(
+        "Trained with Gaussian noise of std σ; tested on clean images, and on test images "
+        "corrupted the same way (target: the clean image).\n"
+    )
+    lines.append(
+        markdown_table(
+            noise_rows,
+            [
+                ("level", "σ", "g"),
+                ("clean", "MSE on clean input", ".5f"),
+                ("noisy", "MSE on noisy input", ".5f"),
+                ("input", "MSE of the noisy input itself", ".5f"),
+                ("ssim", "SSIM on noisy input", ".4f"),
+            ],
+        )
+    )
+    if noise_rows:
+        xs = [r["level"] for r in noise_rows]
+        fig = sweep_lines(
+            "noise σ",
+            {
+                "clean input": (xs, {"test MSE": [r["clean"] for r in noise_rows]}),
+                "noisy input": (xs, {"test MSE": [r["noisy"] for r in noise_rows]}),
+            },
+            title="Fashion-MNIST · denoising: test MSE against training noise",
+        )
+        lines.append(f"\n![Denoising against noise level]({ctx.save(fig, 'noise_level.png')})\n")
+    return lines, found
+
+
+def best_at_low_l0(points: dict[str, list[tuple[float, float, str]]]) -> tuple[str | None, str]:
+    """The mechanism with the lowest MSE among points at or below the median L0 of all."""
+    every = [p for pts in points.values() for p in pts if p[0] is not None and p[1] is not None]
+    if not every:
+        return None, "no sparse runs finished."
+    median = float(np.median([p[0] for p in every]))
+    best: tuple[float, str, str] | None = None
+    for kind, pts in points.items():
+        for l0, mse, label in pts:
+            if (
+                l0 is not None
+                and mse is not None
+                and l0 <= median
+                and (best is None or mse < best[0])
+            ):
+                best = (mse, kind, label)
+    if best is None:
+        return None, "no point at or below the median L0."
+    return best[1], (
+        f"among runs with L0 ≤ {median:.1f} (the median over all sparse runs), the lowest test MSE "
+        f"is **{best[1]}** ({best[2]}, MSE {best[0]:.5f})."
+    )
+
+
+def denoising_scores(run_dir: Path, level: float, seed: int = 0) -> dict[str, float]:
+    """Reconstruction of test images corrupted with Gaussian noise ``level`` (the same
+    corruption as training), against the clean images; and the noisy input's own MSE."""
+    import torch
+
+    from aelab.evaluate import reconstruct_images
+    from aelab.layers.noise import gaussian
+
+    model, _, data = test_images(run_dir)
+    clean = data.test.images.astype(np.float32) / 255.0
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        noisy = gaussian(torch.as_tensor(clean).clone(), level).numpy()
+    out = scores(reconstruct_images(model, noisy), clean)
+    out["input_mse"] = float(((noisy - clean) ** 2).mean())
+    return out
+
+
+# --------------------------------------------------------------------------- 4. claims
+
+
+def section_claims(
+    ctx: Context, found: dict[str, Any], study: dict[str, Path], presets: dict[str, dict[str, Any]]
+) -> list[str]:
+    lines = ["## 4. The claims\n"]
+    lines += claim_bottleneck(found)
+    lines += claim_conv(ctx, found)
+    lines += claim_identity(ctx)
+    lines += claim_sparse_interpretable(ctx, study)
+    lines += claim_r4(presets)
+    return lines
+
+
+def claim_bottleneck(found: dict[str, Any]) -> list[str]:
+    rows = found.get("code-dense", {})
+    sizes = sorted(rows, key=int)
+    mses = [rows[s].get("test_mse") for s in sizes]
+    head = '### "The bottleneck size critically affects what is retained" (R3)\n'
+    if len(sizes) < 2 or any(m is None for m in mses):
+        return [head, f"Verdict: {verdict(None)} (the code-size sweep did not finish).\n"]
+    drops = sum(b < a for a, b in itertools.pairwise(mses))
+    ratio = mses[0] / mses[-1]
+    ok = ratio >= 1.5 and drops >= 0.8 * (len(mses) - 1)
+    return [
+        head,
+        f"Dense test MSE falls from {mses[0]:.5f} at code {sizes[0]} to {mses[-1]:.5f} at code "
+        f"{sizes[-1]} ({ratio:.2f}x), decreasing in {drops} of {len(mses) - 1} steps. Rule: "
+        "supported when the smallest code's MSE is at least 1.5x the largest's and MSE falls in at "
+        f"least 80% of the steps. Verdict: {verdict(ok)}.\n",
+    ]
+
+
+def dense_with_params(ctx: Context, target: int) -> tuple[RunConfig, int]:
+    """A dense autoencoder with one hidden layer (code 32) whose parameter count is closest
+    to ``target``; the count is measured on the built model."""
+    from aelab.api import build_model
+    from aelab.training.trainer import count_parameters
+
+    def cfg_for(h: int) -> RunConfig:
+        return ctx.config(f"r3-{DS}-deep", f"model.hidden=[{h}]", "model.latent_dim=32")
+
+    def count(h: int) -> int:
+        return count_parameters(build_model(cfg_for(h), input_shape=(1, 28, 28)))
+
+    p1, p2 = count(1), count(2)
+    h = max(1, round((target - p1) / max(p2 - p1, 1)) + 1)
+    return cfg_for(h), count(h)
+
+
+def claim_conv(ctx: Context, found: dict[str, Any]) -> list[str]:
+    head = '### "Convolutional autoencoders beat dense ones on images" (R3)\n'
+    dense, conv = found.get("code-dense", {}), found.get("code-conv", {})
+    pairs = [(s, dense[s].get("test_mse"), conv[s].get("test_mse")) for s in dense if s in conv]
+    pairs = [p for p in pairs if p[1] is not None and p[2] is not None]
+    if not pairs:
+        return [head, f"Verdict: {verdict(None)}.\n"]
+    wins = sum(c < d for _, d, c in pairs)
+    lines = [
+        head,
+        f"At equal code size: conv has the lower test MSE at {wins} of {len(pairs)} code sizes ("
+        + ", ".join(
+            f"{s}: {c:.5f} vs {d:.5f}" for s, d, c in sorted(pairs, key=lambda p: int(p[0]))
+        )
+        + ").\n",
+    ]
+    conv32 = conv.get("32")
+    equal = None
+    if conv32 and conv32.get("parameters"):
+        cfg, params = dense_with_params(ctx, int(conv32["parameters"]))
+        runs = run_many(
+            ctx,
+            {"dense-equal-params": cfg.override([f"train.epochs={ctx.profile.sweep_epochs}"])},
+            "claims",
+        )
+        if "dense-equal-params" in runs:
+            row = summarize_run(runs["dense-equal-params"])[0]
+            equal = conv32["test_mse"] < row["test_mse"]
+            lines.append(
+                f"At about equal parameter count (code 32): conv {conv32['parameters']:,} parameters, MSE "
+                f"{conv32['test_mse']:.5f}; dense 784-{cfg.model.hidden[0]}-32-{cfg.model.hidden[0]}-784 with "
+                f"{params:,} parameters, MSE {row['test_mse']:.5f}.\n"
+            )
+    ok = (wins > len(pairs) / 2) and (equal is not False)
+    rule = "Rule: supported when conv wins at most code sizes and at equal parameters."
+    lines.append(f"{rule} Verdict: {verdict(ok)}.\n")
+    return lines
+
+
+def claim_identity(ctx: Context) -> list[str]:
+    """Overcomplete codes with and without regularisation, tested on random-noise images."""
+    import torch
+
+    from aelab.metrics.reconstruction import reconstruction_metrics
+
+    head = '### "Regularisation (sparsity, noise) prevents the identity map" (R3)\n'
+    if "fashion-mnist" not in ctx.available:
+        return [head, f"Verdict: {verdict(None)} (Fashion-MNIST not present).\n"]
+    code = f"model.latent_dim={IDENTITY_CODE}"
+    configs = {
+        "overcomplete-plain": ctx.config(f"r3-{DS}-vanilla", code),
+        "overcomplete-l1": ctx.config(f"r3-{DS}-sparse", code, "model.sparsity.weight=1e-4"),
+        "overcomplete-noise": ctx.config(f"r3-{DS}-denoising", code),
+    }
+    configs = {
+        k: v.override([f"train.epochs={ctx.profile.claim_epochs}"]) for k, v in configs.items()
+    }
+    runs = run_many(ctx, configs, "claims")
+    if "overcomplete-plain" not in runs:
+        return [head, f"Verdict: {verdict(None)}.\n"]
+    rows = []
+    noise_mse = {}
+    for name, run_dir in runs.items():
+        model, _, data = test_images(run_dir)
+        gen = np.random.default_rng(0)
+        noise_images = gen.integers(
+            0, 256, size=(min(1000, len(data.test)), *data.shape), dtype=np.uint8
+        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            on_noise = reconstruction_metrics(model, noise_images)
+        mean_image = data.train.images.astype(np.float32).mean(0) / 255.0
+        baseline = float(((noise_images.astype(np.float32) / 255.0 - mean_image) ** 2).mean())
+        row = summarize_run(run_dir)[0]
+        noise_mse[name] = on_noise["mse"] / baseline
+        rows.append(
+            {
+                "name": name,
+                "reg": row.get("regularizer"),
+                "test": row.get("test_mse"),
+                "noise": on_noise["mse"],
+                "base": baseline,
+                "rel": noise_mse[name],
+                "l0": row.get("l0"),
+            }
+        )
+    plain = noise_mse["overcomplete-plain"]
+    regs = {k: v for k, v in noise_mse.items() if k != "overcomplete-plain"}
+    better = [k for k, v in regs.items() if v >= 1.5 * plain]
+    ok = None if not regs else len(better) == len(regs)
+    lines = [
+        head,
+        f"Code size {IDENTITY_CODE} (> 784 pixels), {ctx.profile.claim_epochs} epoch(s). Each model "
+        "reconstructs 1,000 uniform-noise images it never saw; an identity map would reconstruct "
+        "them perfectly (MSE 0), a model that learned only clothes reconstructs them no better than "
+        "the mean training image (relative error 1).\n",
+        markdown_table(
+            rows,
+            [
+                ("name", "model", ""),
+                ("reg", "regulariser", ""),
+                ("l0", "L0", ".1f"),
+                ("test", "test MSE", ".5f"),
+                ("noise", "MSE on noise", ".5f"),
+                ("base", "mean-image MSE on noise", ".5f"),
+                ("rel", "relative", ".3f"),
+            ],
+        ),
+        f"\nRule: supported when every regularised model's relative error on noise is at least 1.5x "
+        f"the unregularised one's ({plain:.3f}). Verdict: {verdict(ok, 'supported', 'not supported' if not better else 'partly supported')}"
+        + (f" (holds for {', '.join(better)})" if better and not ok else "")
+        + ".\n",
+    ]
+    return lines
+
+
+def unit_purity(run_dir: Path, k: int = 20) -> float | None:
+    """Interpretability proxy: for each live code unit, the share of its ``k`` most-activating
+    test images that belong to their most common class; averaged over live units."""
+    from aelab.metrics.code import encode_images, top_activating
+
+    model, _, data = test_images(run_dir)
+    if data.test.labels is None:
+        return None
+    codes = encode_images(model, data.test.images)
+    live = np.abs(codes).max(axis=0) > 1e-6
+    if not live.any():
+        return None
+    top = top_activating(codes, k)[live]
+    labels = np.asarray(data.test.labels)[top]
+    purity = [np.bincount(row).max() / len(row) for row in labels]
+    return float(np.mean(purity))
+
+
+def claim_sparse_interpretable(ctx: Context, study: dict[str, Path]) -> list[str]:
+    from PIL import Image
+
+    from aelab.viz.comparison import side_by_side
+
+    head = '### "Sparse codes are more interpretable" (R1, R3)\n'
+    members = [m for m in SPARSITY_STUDY if m in study]
+    if "vanilla" not in members or len(members) < 2:
+        return [head, f"Verdict: {verdict(None)} (family study runs missing).\n"]
+    rows, pictures = [], {}
+    for name in members:
+        row = summarize_run(study[name])[0]
+        code = read_metrics(study[name]).get("code", {})
+        rows.append(
+            {
+                "name": name,
+                "l0": row.get("l0"),
+                "dead": row.get("dead_units"),
+                "hoyer": code.get("hoyer"),
+                "purity": unit_purity(study[name]),
+                "mse": row.get("test_mse"),
+            }
+        )
+        tiles = study[name] / "figures" / "features.png"
+        if tiles.exists():
+            pictures[name] = np.asarray(Image.open(tiles).convert("RGB"))
+    plain = rows[0]["purity"]
+    sparse = [r for r in rows[1:] if r["purity"] is not None]
+    margin = 0.01  # purity differences below one point are ties
+    higher = [r["name"] for r in sparse if plain is not None and r["purity"] > plain + margin]
+    ok = None if plain is None or not sparse else len(higher) == len(sparse)
+    lines = [
+        head,
+        "Proxy measured here: *unit purity*, the share of each live unit's 20 most-activating test "
+        "images that come from one class (1 = every unit responds to one kind of garment), "
+        "beside L0 and Hoyer sparsity; and the learned features, tile by tile.\n",
+        markdown_table(
+            rows,
+            [
+                ("name", "model", ""),
+                ("l0", "L0", ".1f"),
+                ("dead", "dead", ""),
+                ("hoyer", "Hoyer", ".3f"),
+                ("purity", "unit purity", ".3f"),
+                ("mse", "test MSE", ".5f"),
+            ],
+        ),
+        f"\nRule: supported when every sparse variant's unit purity exceeds the vanilla model's by "
+        f"more than {margin}. Verdict: "
+        + (
+            verdict(ok)
+            if ok or not higher
+            else f"**partly supported** (holds for {', '.join(higher)})"
+        )
+        + ".\n",
+    ]
+    if pictures:
+        fig = side_by_side(pictures, title="Learned features (each unit decoded alone), code 32")
+        lines.append(
+            f"\n![Feature tiles side by side]({ctx.save(fig, 'features_side_by_side.png')})\n"
+        )
+    return lines
+
+
+def claim_r4(presets: dict[str, dict[str, Any]]) -> list[str]:
+    head = '### "CNN has the lowest loss, the VAE a higher one" (R4)\n'
+    names = ("r4-fc", "r4-cnn", "r4-sparse", "r4-rnn", "r4-vae")
+    rows = [presets[n] for n in names if n in presets and presets[n].get("test_mse") is not None]
+    if len(rows) < len(names):
+        return [head, f"Verdict: {verdict(None)} (R4 runs missing).\n"]
+    ranked = sorted(rows, key=lambda r: r["test_mse"])
+    order = " < ".join(f"{r['name']} {r['test_mse']:.5f}" for r in ranked)
+    cnn_lowest = ranked[0]["name"] == "r4-cnn"
+    vae_higher = presets["r4-vae"]["test_mse"] > presets["r4-cnn"]["test_mse"]
+    return [
+        head,
+        f"Test MSE (the same definition for all five): {order}.\n",
+        f"CNN lowest: {verdict(cnn_lowest, 'yes', 'no')}; VAE higher than CNN: "
+        f"{verdict(vae_higher, 'yes', 'no')}. Verdict: {verdict(cnn_lowest and vae_higher)}.\n",
+    ]
+
+
+# --------------------------------------------------------------------------- 5. best model
+
+
+def section_best(
+    ctx: Context, study: dict[str, Path], presets: dict[str, dict[str, Any]]
+) -> list[str]:
+    lines = ["## 5. Best model at code size 32\n"]
+    if "fashion-mnist" not in ctx.available:
+        return [*lines, "Not run: Fashion-MNIST is not present.\n"]
+    p = ctx.profile
+    configs = {
+        f"best-{name}": ctx.config(
+            f"r3-{DS}-conv", *BEST_CANDIDATES[name], "model.latent_dim=32", epochs=p.best_epochs
+        )
+        for name in p.best_candidates
+    }
+    runs = run_many(ctx, configs, "best")
+    candidates = {name: path for name, path in runs.items()}
+    candidates.update({f"family/{n}": path for n, path in study.items()})
+    rows = []
+    for name, path in candidates.items():
+        row = summarize_run(path)[0]
+        if row.get("latent_dim") == 32 and row.get("test_mse") is not None:
+            rows.append({**row, "name": name, "path": path})
+    if not rows:
+        return [*lines, "No candidate finished.\n"]
+    rows.sort(key=lambda r: r["test_mse"])
+    best = rows[0]
+    met = best["test_mse"] <= BEST_TARGET_MSE
+    lines.append(
+        f"Candidates: the family-study models ({p.study_epochs} epoch(s)) and conv autoencoders "
+        f"trained {p.best_epochs} epoch(s) with MSE ({', '.join(p.best_candidates)}). Target: "
+        f"test MSE ≤ {BEST_TARGET_MSE} (PCA-32: 0.0151, reference).\n"
+    )
+    lines.append(
+        markdown_table(
+            rows,
+            [
+                ("name", "candidate", ""),
+                ("family", "family", ""),
+                ("parameters", "params", ","),
+                ("epochs", "epochs", ""),
+                ("test_mse", "test MSE", ".5f"),
+                ("test_ssim", "SSIM", ".4f"),
+                ("train_time_s", "wall s", ".1f"),
+            ],
+        )
+    )
+    lines.append(
+        f"\nBest: **{best['name']}**, test MSE {best['test_mse']:.5f}; target "
+        f"{'met' if met else 'not met'} ({verdict(met, 'met', 'not met')}). Its config:\n"
+    )
+    config_text = (Path(best["path"]) / "config.toml").read_text(encoding="utf-8")
+    lines.append("```toml\n" + config_text.strip() + "\n```\n")
+    return lines
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def header(ctx: Context, wall: float, train_seconds: float) -> list[str]:
+    import torch
+
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    commit = git_commit()
+    mode = (
+        "**quick** (pipeline check: few epochs on a subset; these numbers are not the references')"
+        if ctx.profile.name == "quick"
+        else "**full** (the references' epochs)"
+    )
+    lines = [
+        "# aelab results\n",
+        "Generated by `benchmarks/reproduce.py`; every number below was computed by the run that "
+        "wrote this page (reference figures are labelled as quoted).\n",
+        f"- Mode: {mode}",
+        f"- Date: {now}",
+        f"- Machine: {machine()}, Python {platform.python_version()}, torch {torch.__version__}",
+        f"- aelab {__version__}" + (f", commit {commit[:12]}" if commit else ""),
+        f"- Wall time of this invocation: {wall:.0f} s; training time of all runs on the page "
+        f"(including runs finished by earlier, resumed invocations): {train_seconds:.0f} s",
+    ]
+    limits = [
+        f"{k} {v}"
+        for k, v in (
+            ("train_limit", ctx.profile.train_limit),
+            ("test_limit", ctx.profile.test_limit),
+        )
+        if v
+    ]
+    if limits:
+        lines.append(f"- Data limits: {', '.join(limits)}")
+    lines.append(
+        "- Datasets: "
+        + "; ".join(
+            [f"{k}: available ({v})" for k, v in ctx.available.items()]
+            + [f"{k}: **not available** ({v})" for k, v in ctx.missing.items()]
+        )
+    )
+    return [*lines, ""]
+
+
+def total_train_seconds(out: Path) -> float:
+    total = 0.0
+    for metrics in out.rglob("metrics.json"):
+        try:
+            total += float(read_metrics(metrics.parent).get("run", {}).get("wall_time_s") or 0.0)
+        except AelabError:
+            continue
+    return total
+
+
+def reproduce(ctx: Context) -> Path:
+    start = time.perf_counter()
+    check_datasets(ctx)
+    ctx.log(f"datasets available: {', '.join(ctx.available) or 'none'}")
+    body: list[str] = []
+    repro, preset_rows = section_reproductions(ctx)
+    family, study = section_family(ctx)
+    sweeps, found = section_sweeps(ctx)
+    claims = section_claims(ctx, found, study, preset_rows)
+    best = section_best(ctx, study, preset_rows)
+    body = [*repro, *family, *sweeps, *claims, *best]
+    if ctx.failures:
+        body.append("## Failed runs\n")
+        body += [f"- `{k}`: {v}" for k, v in ctx.failures.items()]
+        body.append("")
+    page = header(ctx, time.perf_counter() - start, total_train_seconds(ctx.out)) + body
+    ctx.docs.mkdir(parents=True, exist_ok=True)
+    path = ctx.docs / "results.md"
+    atomic_write_text(path, "\n".join(page) + "\n")
+    return path
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Reproduce the reference systems and write docs/results.md.",
+        epilog="examples:\n  python benchmarks/reproduce.py --quick --out runs/reproduce-quick --docs /tmp/docs\n"
+        "  python benchmarks/reproduce.py            # full: hours on 2 CPU cores",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="1 epoch on a subset: a pipeline check"
+    )
+    parser.add_argument(
+        "--data-dir", help="where the dataset files are (data.data_dir of every run)"
+    )
+    parser.add_argument(
+        "--dataset",
+        action="append",
+        default=[],
+        metavar="NAME=SPEC",
+        help="use SPEC (e.g. idx:/path) in place of dataset NAME; the page says so (repeatable)",
+    )
+    parser.add_argument("--out", help="folder of the runs (default runs/reproduce[-quick])")
+    parser.add_argument(
+        "--docs", default="docs", help="where results.md and figures/ go (default docs)"
+    )
+    parser.add_argument(
+        "--train-limit", type=int, help="override the mode's training-image limit (0 = all)"
+    )
+    parser.add_argument(
+        "--test-limit", type=int, help="override the mode's test-image limit (0 = all)"
+    )
+    parser.add_argument("--val-size", type=int, help="override the validation split size")
+    parser.add_argument(
+        "--presets",
+        default="*",
+        help="comma-separated globs of the presets to reproduce (default all)",
+    )
+    parser.add_argument(
+        "--members",
+        help="comma-separated family-study members (default all; see aelab family-study)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="show training progress")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    profile = QUICK if args.quick else FULL
+    changes = {
+        k: v
+        for k, v in (
+            ("train_limit", args.train_limit),
+            ("test_limit", args.test_limit),
+            ("val_size", args.val_size),
+        )
+        if v is not None
+    }
+    if changes:
+        profile = dataclasses.replace(profile, **changes)
+        if "train_limit" in changes:
+            profile = dataclasses.replace(
+                profile, probe_train_limit=changes["train_limit"] or profile.probe_train_limit
+            )
+    substitutes = {}
+    for item in args.dataset:
+        name, sep, spec = item.partition("=")
+        if not sep or name not in DATASETS or not spec:
+            print(
+                f"reproduce: --dataset {item!r}: expected NAME=SPEC with NAME in {', '.join(DATASETS)}",
+                file=sys.stderr,
+            )
+            return 2
+        substitutes[name] = spec
+    out = Path(args.out or ("runs/reproduce-quick" if args.quick else "runs/reproduce"))
+    ctx = Context(
+        profile,
+        out,
+        Path(args.docs),
+        args.data_dir,
+        substitutes,
+        presets=tuple(p.strip() for p in args.presets.split(",") if p.strip()),
+        members=tuple(m.strip() for m in args.members.split(",")) if args.members else None,
+        quiet=not args.verbose,
+    )
+    figures = ctx.docs / "figures"
+    if figures.is_dir():
+        for old in figures.glob("*.png"):  # the page owns this folder: no stale figures
+            old.unlink()
+    try:
+        path = reproduce(ctx)
+    except AelabError as exc:
+        print(f"reproduce: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} and {len(ctx.figures)} figures in {figures}")
+    if ctx.failures:
+        print(f"{len(ctx.failures)} run(s) failed; see the page's last section", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
