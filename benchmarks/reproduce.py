@@ -341,7 +341,11 @@ def section_reproductions(ctx: Context) -> tuple[list[str], dict[str, dict[str, 
     r4 = {n: runs[n] for n in ("r4-fc", "r4-cnn", "r4-sparse", "r4-rnn", "r4-vae") if n in runs}
     if len(r4) >= 2:
         cmp = compare_runs(
-            list(r4.values()), ctx.out / "presets" / "r4-comparison", title="R4 models", log=None
+            list(r4.values()),
+            ctx.out / "presets" / "r4-comparison",
+            title="R4 models",
+            log=None,
+            reuse=True,
         )
         grid = ctx.publish(cmp.files.get("grid", Path("-")), "r4_grid.png")
         bars = ctx.publish(cmp.files["losses"], "r4_losses.png")

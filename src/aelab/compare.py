@@ -270,6 +270,41 @@ def loss_bars(rows: Sequence[dict[str, Any]], *, title: str = "test reconstructi
     return metric_bars(names, metrics, title=title)
 
 
+def summarize_runs(run_dirs: Sequence[str | Path]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The comparison rows of ``run_dirs`` (names made unique) and the notes on gaps."""
+    if not run_dirs:
+        raise CheckpointError("nothing to compare: pass at least one run directory.")
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for run_dir in run_dirs:
+        row, row_notes = summarize_run(run_dir)
+        rows.append(row)
+        notes += row_notes
+    _unique_names(rows)
+    return rows, notes
+
+
+def current_comparison(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Comparison | None:
+    """The comparison already in ``out_dir`` when it was made from exactly these runs with
+    the values they hold now (its CSV is what the runs give today), else None."""
+    out = Path(out_dir)
+    paths = {
+        "csv": out / "comparison.csv",
+        "md": out / "comparison.md",
+        "html": out / "comparison.html",
+    }
+    if not all(p.exists() for p in paths.values()):
+        return None
+    rows, notes = summarize_runs(run_dirs)
+    if paths["csv"].read_text(encoding="utf-8") != csv_text(rows):
+        return None
+    result = Comparison(rows=rows, notes=notes, files=dict(paths))
+    stems = {"comparison_losses": "losses", "comparison_grid": "grid"}
+    for png in sorted(out.glob("*.png")):
+        result.files[stems.get(png.stem, png.stem)] = png
+    return result
+
+
 def compare_runs(
     run_dirs: Sequence[str | Path],
     out_dir: str | Path,
@@ -279,23 +314,22 @@ def compare_runs(
     title: str = "Comparison",
     extra_figures: dict[str, tuple[Any, str]] | None = None,
     log: Callable[[str], None] | None = None,
+    reuse: bool = False,
 ) -> Comparison:
     """Write comparison.csv, comparison.md, the loss bars, the reconstruction grid, any
-    ``extra_figures`` (``{stem: (Figure, caption)}``) and comparison.html into ``out_dir``."""
+    ``extra_figures`` (``{stem: (Figure, caption)}``) and comparison.html into ``out_dir``.
+
+    ``reuse``: keep the comparison already there when it is current (``current_comparison``)."""
     from aelab.report.comparison import render_comparison
     from aelab.viz.save import save_figure
 
-    if not run_dirs:
-        raise CheckpointError("nothing to compare: pass at least one run directory.")
+    if reuse and (existing := current_comparison(run_dirs, out_dir)) is not None:
+        if log:
+            log(f"comparison in {out_dir} is up to date")
+        return existing
+    rows, notes = summarize_runs(run_dirs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
-    notes: list[str] = []
-    for run_dir in run_dirs:
-        row, row_notes = summarize_run(run_dir)
-        rows.append(row)
-        notes += row_notes
-    _unique_names(rows)
     result = Comparison(rows=rows, notes=notes)
 
     figures: list[tuple[str, str]] = []  # (stem, caption)

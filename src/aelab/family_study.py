@@ -157,7 +157,7 @@ def run_family_study(
     finished = [outcome.done[n] for n in configs if n in outcome.done]
     if finished:
         title = f"Family study · {dataset} · code size {latent_dim}"
-        result.comparison = compare_runs(finished, out, title=title, log=log)
+        result.comparison = compare_runs(finished, out, title=title, log=log, reuse=True)
     if raise_on_failure:
         raise_failures(outcome)
     return result

@@ -402,7 +402,7 @@ def run_sweep(
 ) -> SweepResult:
     """Run (or finish) the sweep into ``out_dir``, then write the comparison and the sweep
     plots there. Runs that failed are left out of the comparison and listed in the error."""
-    from aelab.compare import compare_runs, summarize_run
+    from aelab.compare import compare_runs, current_comparison, summarize_run
 
     if not varies:
         raise ConfigError("a sweep needs at least one --vary key=v1,v2,...")
@@ -422,10 +422,16 @@ def run_sweep(
     result = SweepResult(out, points, outcome)
     finished = [outcome.done[n] for n in configs if n in outcome.done]
     if finished:
-        rows = [summarize_run(d)[0] for d in finished]
-        title = f"Sweep of {manifest['base']}"
-        figures = sweep_figures(rows, points, varies, title=title)
-        result.comparison = compare_runs(finished, out, title=title, extra_figures=figures, log=log)
+        result.comparison = current_comparison(finished, out)
+        if result.comparison is not None:
+            log(f"comparison in {out} is up to date")
+        else:
+            rows = [summarize_run(d)[0] for d in finished]
+            title = f"Sweep of {manifest['base']}"
+            figures = sweep_figures(rows, points, varies, title=title)
+            result.comparison = compare_runs(
+                finished, out, title=title, extra_figures=figures, log=log
+            )
     if raise_on_failure:
         raise_failures(outcome)
     return result

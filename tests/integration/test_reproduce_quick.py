@@ -42,7 +42,7 @@ def test_reproduce_quick_writes_page_and_figures(tmp_path: Path) -> None:
         "--presets",
         "r1-fashion-sparse",
         "--members",
-        "vanilla,sparse-l1,conv",
+        "vanilla,sparse-l1",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -140,3 +140,17 @@ def test_compare_notes_a_run_without_checkpoints(three_runs: list[Path], tmp_pat
     assert any(n.startswith("hand: left out of the reconstruction grid") for n in result.notes)
     md = (tmp_path / "cmp2" / "comparison.md").read_text()
     assert "Notes:" in md and "hand: metrics.json has no 'run' section" in md
+
+
+def test_reuse_keeps_a_current_comparison_only(three_runs: list[Path], tmp_path: Path) -> None:
+    from aelab.compare import current_comparison
+
+    out = tmp_path / "cmp3"
+    assert current_comparison(three_runs[:2], out) is None
+    compare_runs(three_runs[:2], out)
+    stamp = (out / "comparison.html").stat().st_mtime_ns
+    again = compare_runs(three_runs[:2], out, reuse=True)
+    assert (out / "comparison.html").stat().st_mtime_ns == stamp
+    assert set(again.files) >= {"csv", "md", "html", "losses", "grid"}
+    # Another set of runs is not the same comparison.
+    assert current_comparison(three_runs[:1], out) is None
