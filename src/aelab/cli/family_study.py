@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from aelab.cli.sweep import add_batch_arguments, batch_overrides
+
 HELP = "train every family under one protocol (same data, epochs, code size) and compare"
 EPILOG = """examples:
   aelab family-study --dataset fashion-mnist --out runs/family-study
@@ -24,33 +26,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, help="epochs of all (default: the presets' 50)")
     parser.add_argument("--seed", type=int, help="seed of all (default: the presets' 0)")
     parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        dest="sets",
-        metavar="KEY=VALUE",
-        help="override a config field for every member (repeatable)",
-    )
-    parser.add_argument(
         "--only", action="append", metavar="MEMBER", help="train only these members (repeatable)"
     )
-    parser.add_argument("--data-dir", help="where the dataset files are (sets data.data_dir)")
-    parser.add_argument("--jobs", type=int, default=1, help="runs trained at once (default 1)")
-    parser.add_argument("--out", required=True, help="folder of the study: one run per member")
-    parser.add_argument("--quiet", action="store_true", help="print only the plan and errors")
+    add_batch_arguments(parser, "member")
 
 
 def run(args: argparse.Namespace) -> int:
     from aelab.family_study import run_family_study
 
-    for flag, value in (
-        ("--latent-dim", args.latent_dim),
-        ("--epochs", args.epochs),
-        ("--jobs", args.jobs),
-    ):
-        if value is not None and value < 1:
-            args._parser.error(f"{flag} {value} is invalid: expected an integer >= 1")
-    sets = list(args.sets) + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
+    if args.latent_dim < 1:
+        args._parser.error(f"--latent-dim {args.latent_dim} is invalid: expected an integer >= 1")
+    sets = batch_overrides(args)
     result = run_family_study(
         args.out,
         dataset=args.dataset,

@@ -28,21 +28,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=V1,V2,...",
         help="a config key and its values; repeat for a grid (cartesian product)",
     )
+    parser.add_argument("--epochs", type=int, help="epochs for every point (default: the config's)")
+    add_batch_arguments(parser, "point")
+
+
+def add_batch_arguments(parser: argparse.ArgumentParser, member: str) -> None:
+    """The options every many-runs command shares (sweep, family-study)."""
     parser.add_argument(
         "--set",
         action="append",
         default=[],
         dest="sets",
         metavar="KEY=VALUE",
-        help="override a config field for every point (repeatable)",
+        help=f"override a config field for every {member} (repeatable)",
     )
-    parser.add_argument("--epochs", type=int, help="epochs for every point (default: the config's)")
     parser.add_argument("--data-dir", help="where the dataset files are (sets data.data_dir)")
     parser.add_argument(
         "--jobs", type=int, default=1, help="runs trained at once as subprocesses (default 1)"
     )
-    parser.add_argument("--out", required=True, help="folder of the sweep: one run per point")
+    parser.add_argument(
+        "--out", required=True, help=f"output folder: one run directory per {member}"
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the plan and errors")
+
+
+def batch_overrides(args: argparse.Namespace) -> list[str]:
+    """--set overrides plus data.data_dir from --data-dir; checks --jobs and --epochs."""
+    for flag, value in (("--jobs", args.jobs), ("--epochs", args.epochs)):
+        if value is not None and value < 1:
+            args._parser.error(f"{flag} {value} is invalid: expected an integer >= 1")
+    return list(args.sets) + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,12 +65,8 @@ def run(args: argparse.Namespace) -> int:
     from aelab.presets import load_preset
     from aelab.sweep import parse_vary, run_sweep
 
-    if args.jobs < 1:
-        args._parser.error(f"--jobs {args.jobs} is invalid: expected an integer >= 1")
-    if args.epochs is not None and args.epochs < 1:
-        args._parser.error(f"--epochs {args.epochs} is invalid: expected an integer >= 1")
+    sets = batch_overrides(args)
     base = load_preset(args.preset) if args.preset else RunConfig.load(args.config)
-    sets = list(args.sets) + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
     varies = [parse_vary(v) for v in args.vary]
     result = run_sweep(
         base, varies, args.out, sets=sets, epochs=args.epochs, jobs=args.jobs, quiet=args.quiet
