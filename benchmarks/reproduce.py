@@ -35,6 +35,7 @@ from aelab.compare import compare_runs, format_value, markdown_table, summarize_
 from aelab.config import DataConfig, RunConfig
 from aelab.errors import AelabError
 from aelab.family_study import run_family_study
+from aelab.metrics.code import ACTIVE_THRESHOLD
 from aelab.presets import list_presets, load_preset
 from aelab.rundir import atomic_write_text, git_commit, machine, read_metrics
 from aelab.sweep import Vary, run_configs, run_sweep
@@ -322,7 +323,7 @@ def section_reproductions(ctx: Context) -> tuple[list[str], dict[str, dict[str, 
         ("l0", "L0", ".1f"),
         ("dead_units", "dead", ""),
         ("train_time_s", "wall s", ".1f"),
-        ("pca_ratio", "MSE / PCA", ".3f"),
+        ("pca_ratio", "MSE / PCA", ".3g"),
     ]
     lines.append(markdown_table([rows[n] for n in configs if n in rows], cols))
     if skipped:
@@ -385,10 +386,11 @@ def section_family(ctx: Context) -> tuple[list[str], dict[str, Path]]:
     for name, row in rows.items():
         ae = probes.get(name, {}).get("autoencoder", {})
         row.update({f"probe_{k}": v for k, v in ae.items()})
+    seed = next(iter(result.configs.values())).train.seed if result.configs else 0
     lines.append(
-        f"Vanilla, deep, convolutional, sparse (L1, KL, top-k), denoising, LSTM and VAE "
-        f"autoencoders, each {ctx.profile.study_epochs} epoch(s) on the same data and split, "
-        "code size 32, seed 0 (`aelab family-study`). Probes (`aelab probe`): logistic "
+        f"{', '.join(result.configs)}: each {ctx.profile.study_epochs} epoch(s) on the same data "
+        f"and split, code size 32, seed {seed} (`aelab family-study`). Probes (`aelab probe`, "
+        f"fitted on the first {ctx.profile.probe_train_limit:,} training images): logistic "
         "regression and 5-NN accuracy, k-means NMI on the test codes.\n"
     )
     cols = [
@@ -401,7 +403,7 @@ def section_family(ctx: Context) -> tuple[list[str], dict[str, Path]]:
         ("test_ssim", "SSIM", ".4f"),
         ("l0", "L0", ".1f"),
         ("dead_units", "dead", ""),
-        ("pca_ratio", "MSE / PCA", ".3f"),
+        ("pca_ratio", "MSE / PCA", ".3g"),
         ("probe_logreg_acc", "logreg acc", ".3f"),
         ("probe_knn_acc", "5-NN acc", ".3f"),
         ("probe_kmeans_nmi", "k-means NMI", ".3f"),
@@ -543,6 +545,11 @@ def section_sweeps(ctx: Context) -> tuple[list[str], dict[str, Any]]:
         )
     )
     winner, rule = best_at_low_l0(points)
+    lines.append(
+        f"\nL0 counts code units with |z| > {ACTIVE_THRESHOLD:g} (aelab's definition); KL sparsity uses a sigmoid "
+        "code that is never exactly zero, so its L0 is the code size and its sparsity shows in "
+        "the mean activation instead.\n"
+    )
     lines.append(f"\nAt a given sparsity: {rule}\n")
     found["sparsity_winner"] = winner
     fig = tradeoff_scatter(points, title="Fashion-MNIST · reconstruction against code sparsity")
@@ -816,7 +823,7 @@ def unit_purity(run_dir: Path, k: int = 20) -> float | None:
     if data.test.labels is None:
         return None
     codes = encode_images(model, data.test.images)
-    live = np.abs(codes).max(axis=0) > 1e-6
+    live = np.abs(codes).max(axis=0) > ACTIVE_THRESHOLD
     if not live.any():
         return None
     top = top_activating(codes, k)[live]

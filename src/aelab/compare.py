@@ -48,7 +48,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("dead_units", "dead", "code", "dead_units"),
     Column("train_time_s", "train s", "run", "wall_time_s", ".1f"),
     Column("images_per_s", "images/s", "run", "images_per_s", ",.0f"),
-    Column("pca_ratio", "MSE / PCA", "pca", "mse_ratio", ".3f"),
+    Column("pca_ratio", "MSE / PCA", "pca", "mse_ratio", ".3g"),
 )
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
 # What each metrics.json section is for, and the command that writes it.

@@ -74,7 +74,7 @@ def sweep_lines(
     ncols = min(n, 3)
     nrows = int(np.ceil(n / ncols))
     with style.context():
-        fig = style.new_figure(3.3 * ncols, 2.6 * nrows + 0.4)
+        fig = style.new_figure(max(3.3 * ncols, 5.0), 2.6 * nrows + 0.4)
         axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
         for ax, metric in zip(axes, metric_names, strict=False):
             for label, (xs_raw, metrics) in series.items():
