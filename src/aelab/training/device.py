@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
+import platform
 from collections.abc import Iterator
 
 import torch
@@ -93,3 +96,38 @@ def cpu_threads(threads: int) -> Iterator[int]:
         yield threads
     finally:
         torch.set_num_threads(previous)
+
+
+# glibc's mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MALLOC_TUNED = False
+
+
+def tune_cpu_allocator() -> bool:
+    """Keep freed tensor memory in the process instead of returning it to the OS per step.
+
+    glibc hands large blocks back to the kernel as soon as a few MB are free at the top of
+    the heap (and serves blocks above a threshold straight from ``mmap``), so every batch
+    re-faults the pages of its activations: measured on R1, validation in batches of 1024
+    took 55-60 ms per epoch with the defaults and 30 ms with this tuning; the training
+    steps gain a little too. Only blocks of 32 MB and more (datasets) still get their own
+    mapping, and up to 256 MB of free heap is kept for reuse: the process stays at its
+    peak memory, which it reaches anyway. Linux/glibc only; once per process; set
+    ``AELAB_MALLOC_TUNING=0`` to leave the allocator alone. Returns whether it applied.
+    """
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED:
+        return True
+    if os.environ.get("AELAB_MALLOC_TUNING", "1") == "0" or platform.system() != "Linux":
+        return False
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    ok = mallopt(_M_MMAP_THRESHOLD, 32 * 2**20) == 1
+    ok = mallopt(_M_TRIM_THRESHOLD, 256 * 2**20) == 1 and ok
+    _MALLOC_TUNED = ok
+    return ok

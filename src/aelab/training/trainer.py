@@ -49,6 +49,7 @@ from aelab.training.device import (
     cpu_threads,
     resolve_device,
     resolve_precision,
+    tune_cpu_allocator,
 )
 from aelab.training.progress import Progress, format_seconds
 
@@ -111,6 +112,8 @@ def train(
             data = load_dataset(config.data, seed=config.train.seed, progress=not quiet)
         config = with_input_shape(config, data.shape)
         threads = config.train.threads or auto_threads(ctx.world_size)
+        if device.type == "cpu":
+            tune_cpu_allocator()
         with cpu_threads(threads):
             return _Run(config, run_dir, data, ctx, device, threads, quiet).fit(resume, overwrite)
     finally:
