@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from aelab.cli.train import add_override_arguments
+
 HELP = "one-class anomaly detection: train on one class, score every test image"
 EPILOG = """examples:
   aelab anomaly --preset r1-fashion-sparse --normal-class 7 --out results/anomaly-7
@@ -32,21 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     which.add_argument("--all-classes", action="store_true", help="every class in turn")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="dotted config override, e.g. model.latent_dim=16 (repeatable)",
-    )
-    parser.add_argument("--dataset", help="data.dataset: fashion-mnist, mnist, npz:PATH, ...")
-    parser.add_argument("--data-dir", help="data.data_dir: where dataset files are found")
-    parser.add_argument("--epochs", type=int, help="train.epochs")
-    parser.add_argument("--batch-size", type=int, help="train.batch_size")
-    parser.add_argument("--lr", type=float, help="train.lr")
-    parser.add_argument("--seed", type=int, help="train.seed")
-    parser.add_argument("--device", help="train.device and scoring device: cpu, cuda, ...")
+    add_override_arguments(parser)
     parser.add_argument(
         "--code-score",
         choices=("knn", "mean"),

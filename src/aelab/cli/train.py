@@ -32,15 +32,9 @@ NAMED_FLAGS = {
 }
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--preset", metavar="NAME", help="a named preset (see `aelab presets`)")
-    source.add_argument("--config", metavar="FILE", help="a run config TOML file")
-    source.add_argument(
-        "--resume",
-        metavar="RUN_DIR",
-        help="continue the run in RUN_DIR from its last checkpoint (its own config)",
-    )
+def add_override_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--set`` and the named flags of :data:`NAMED_FLAGS` (except --precision): every
+    command that builds a RunConfig from a preset or a config file shares them."""
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -58,6 +52,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, help="train.lr (learning rate)")
     parser.add_argument("--seed", type=int, help="train.seed (init, shuffling, noise, splits)")
     parser.add_argument("--device", help="train.device: auto, cpu, cuda, cuda:N")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--preset", metavar="NAME", help="a named preset (see `aelab presets`)")
+    source.add_argument("--config", metavar="FILE", help="a run config TOML file")
+    source.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue the run in RUN_DIR from its last checkpoint (its own config)",
+    )
+    add_override_arguments(parser)
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="train.precision")
     parser.add_argument(
         "--out", metavar="RUN_DIR", help="run directory (default runs/<name>-<time>)"
