@@ -21,7 +21,9 @@ DEFINITIONS: dict[str, str] = {
     "with the same definitions as the autoencoder. mse_unclipped is the MSE before "
     "clipping (the textbook PCA number).",
     "mse_ratio": "Autoencoder test MSE / PCA test MSE: below 1 means the autoencoder "
-    "reconstructs better than the optimal linear code of the same size.",
+    "reconstructs better than the optimal linear code of the same size. Left blank (null, "
+    "with mse_ratio_note saying why) when the code has at least as many dimensions as the "
+    "image has pixels: PCA then reconstructs (almost) exactly and the ratio is meaningless.",
 }
 
 
@@ -59,7 +61,10 @@ def pca_baseline(
     batch_size: int = 1024,
 ) -> dict[str, Any]:
     """``{latent_dim, mse, mse_unclipped, bce, psnr, psnr_infinite, ssim, mse_ratio}`` of a
-    PCA fitted on ``train_images``, scored on ``test_images`` (uint8 or float in [0, 1])."""
+    PCA fitted on ``train_images``, scored on ``test_images`` (uint8 or float in [0, 1]).
+
+    When ``latent_dim`` >= the number of pixels, PCA is (numerically) the identity and
+    ``mse_ratio`` is ``None`` with ``mse_ratio_note`` giving the reason."""
     pca = fit_pca(train_images, latent_dim, seed=seed)
     scores = ReconstructionScores()
     unclipped = 0.0
@@ -72,11 +77,21 @@ def pca_baseline(
     out = scores.result()
     out.pop("n_images")
     ratio = None
-    if ae_mse is not None:
+    note = None
+    pixels = int(np.prod(np.asarray(test_images).shape[1:]))
+    if latent_dim >= pixels:
+        note = (
+            f"code size {latent_dim} >= {pixels} pixels: PCA reconstructs (almost) exactly, "
+            "so the ratio is not meaningful"
+        )
+    elif ae_mse is not None:
         ratio = finite_or_none(ae_mse / out["mse"]) if out["mse"] > 0 else None
-    return {
+    result = {
         "latent_dim": int(pca.n_components_),
         **out,
         "mse_unclipped": unclipped / max(len(test_images), 1),
         "mse_ratio": ratio,
     }
+    if note is not None:
+        result["mse_ratio_note"] = note
+    return result

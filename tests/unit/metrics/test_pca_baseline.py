@@ -54,3 +54,12 @@ def test_uint8_and_float_inputs_agree():
     assert np.allclose(as_float_images(images), as_float_images(images / 255.0))
     pca = fit_pca(images, 2)
     assert pca_reconstruct(pca, images).shape == images.shape
+
+
+def test_ratio_is_null_with_a_reason_when_the_code_has_as_many_dims_as_pixels():
+    train = rank_k_images(80, 4, seed=0)
+    test = rank_k_images(20, 4, seed=1)
+    out = pca_baseline(train, test, 36, ae_mse=0.01)  # 36 = 6*6 pixels
+    assert out["mse_ratio"] is None
+    assert "36 pixels" in out["mse_ratio_note"]
+    assert "mse_ratio_note" not in pca_baseline(train, test, 4, ae_mse=0.01)

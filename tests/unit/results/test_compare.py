@@ -130,7 +130,7 @@ def test_grid_has_one_row_per_run(three_runs: list[Path], tmp_path: Path) -> Non
     assert not notes
     labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
     assert labels == ["original", "dense-4", "sparse-8", "conv-8"]
-    assert len(fig.axes) == 4 * 5
+    assert len(fig.axes) == 4  # one mosaic Axes per row (5 tiles each)
 
 
 def test_compare_notes_a_run_without_checkpoints(three_runs: list[Path], tmp_path: Path) -> None:
