@@ -67,6 +67,41 @@ class Profile:
     test_limit: int = 0
     val_size: int | None = None
     probe_train_limit: int = 10000
+    max_epochs: int | None = None  # --max-epochs: caps every run's epochs (R1 excepted)
+
+
+def capped(profile: Profile, max_epochs: int) -> Profile:
+    """``profile`` with every epoch count capped at ``max_epochs`` (the presets' own epochs
+    are capped per preset in section 1, where R1 keeps its full epochs)."""
+    return dataclasses.replace(
+        profile,
+        max_epochs=max_epochs,
+        preset_epochs=None
+        if profile.preset_epochs is None
+        else min(profile.preset_epochs, max_epochs),
+        study_epochs=min(profile.study_epochs, max_epochs),
+        sweep_epochs=min(profile.sweep_epochs, max_epochs),
+        claim_epochs=min(profile.claim_epochs, max_epochs),
+        best_epochs=min(profile.best_epochs, max_epochs),
+    )
+
+
+def cap_exempt(preset: str) -> bool:
+    """R1 keeps its full epochs under --max-epochs: its comparison with the Keras figures
+    (measured at 50 epochs) means nothing at fewer, and it is cheap (~30 s for 50 epochs)."""
+    return preset.startswith("r1-")
+
+
+def cap_note(profile: Profile) -> str | None:
+    """The sentence every section carries when epochs are capped."""
+    if profile.max_epochs is None:
+        return None
+    return (
+        f"> **Epochs capped at {profile.max_epochs}** (`--max-epochs {profile.max_epochs}`): "
+        "the runs in this section did NOT train for the references' full epochs (R1 excepted: "
+        "it keeps its full epochs so that it can be compared with Keras): their numbers are "
+        "short-training results, not reproductions of the references' results.\n"
+    )
 
 
 FULL = Profile(
@@ -296,14 +331,21 @@ def section_reproductions(ctx: Context) -> tuple[list[str], dict[str, dict[str, 
         if ds not in ctx.available:
             skipped.append(f"{name} ({ds} not present)")
             continue
-        configs[name] = ctx.config(name, epochs=ctx.profile.preset_epochs)
+        epochs = ctx.profile.preset_epochs
+        cap = ctx.profile.max_epochs
+        if cap is not None and not cap_exempt(name):
+            epochs = min(epochs or load_preset(name).train.epochs, cap)
+        configs[name] = ctx.config(name, epochs=epochs)
     runs = run_many(ctx, configs, "presets")
     rows = rows_of(runs)
     lines = ["## 1. Reproductions of the reference presets\n"]
     lines.append(
         "Every preset whose data is present, trained at "
         + (
-            "its own epochs"
+            f"its own epochs capped at {ctx.profile.max_epochs} (R1 keeps its full epochs; "
+            "the *epochs* column gives each run's)"
+            if ctx.profile.max_epochs is not None
+            else "its own epochs"
             if ctx.profile.preset_epochs is None
             else f"{ctx.profile.preset_epochs} epoch(s)"
         )
@@ -436,25 +478,69 @@ def section_family(ctx: Context) -> tuple[list[str], dict[str, Path]]:
 
 
 def run_probes(ctx: Context, runs: dict[str, Path]) -> dict[str, dict[str, Any]]:
-    """The downstream section of each run, probing (aelab.probe) those that lack it."""
+    """The downstream section of each run, probing (aelab.probe) those that lack it.
+
+    The PCA and raw-pixel probes depend only on the data and the code size, not on the
+    model, and the pixel probe (k-means and 5-NN on 784-d images) costs minutes: the first
+    run of each code size is probed in full by ``aelab.probe.probe_run``; the others probe
+    only their own codes (the same ``aelab.metrics.downstream.probe`` on the same split and
+    train limit) and reuse those references."""
     try:
         from aelab.probe import probe_run
     except ImportError:  # the reuse package is optional for this page
         return {}
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
+    references: dict[int, dict[str, Any]] = {}  # latent_dim -> {"pca", "pixels"}
+    for run_dir in runs.values():
+        section = read_metrics(run_dir).get("downstream")
+        latent = read_metrics(run_dir).get("run", {}).get("latent_dim")
+        if section and "pca" in section and "pixels" in section:
+            references.setdefault(latent, {k: section[k] for k in ("pca", "pixels")})
     for name, run_dir in runs.items():
         section = read_metrics(run_dir).get("downstream")
+        latent = read_metrics(run_dir).get("run", {}).get("latent_dim")
         if not section:
             ctx.log(f"probe {name}")
             try:
-                section = probe_run(
-                    run_dir, train_limit=ctx.profile.probe_train_limit, progress=False
-                )
+                if latent in references:
+                    section = probe_codes_only(ctx, run_dir, references[latent])
+                else:
+                    section = probe_run(
+                        run_dir, train_limit=ctx.profile.probe_train_limit, progress=False
+                    )
+                    references[latent] = {k: section[k] for k in ("pca", "pixels")}
             except AelabError as exc:
                 ctx.failures[f"probe/{name}"] = str(exc)
                 continue
         out[name] = section
     return out
+
+
+def probe_codes_only(ctx: Context, run_dir: Path, reference: dict[str, Any]) -> dict[str, Any]:
+    """``probe_run`` for the autoencoder's codes only, with the PCA/pixel ``reference``
+    section of another run of the same code size and data; merged into metrics.json."""
+    from aelab.embed import embed_images, run_data
+    from aelab.inference import load
+    from aelab.metrics.downstream import probe
+    from aelab.probe import rerender_report
+    from aelab.rundir import merge_metrics
+
+    model = load(run_dir)
+    data = run_data(model.config, None, progress=False)
+    n = ctx.profile.probe_train_limit
+    n = len(data.train) if n <= 0 else min(n, len(data.train))
+    train_y, test_y = np.asarray(data.train.labels[:n]), np.asarray(data.test.labels)
+    ae = probe(
+        embed_images(model, data.train.images[:n]),
+        train_y,
+        embed_images(model, data.test.images),
+        test_y,
+        n_classes=len(data.classes) if data.classes else None,
+    )
+    section = {"autoencoder": ae, **reference}
+    merge_metrics(run_dir, "downstream", section)
+    rerender_report(run_dir)
+    return section
 
 
 # --------------------------------------------------------------------------- 3. sweeps
@@ -979,11 +1065,21 @@ def header(ctx: Context, wall: float, train_seconds: float) -> list[str]:
 
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     commit = git_commit()
+    cap = ctx.profile.max_epochs
     mode = (
         "**quick** (pipeline check: few epochs on a subset; these numbers are not the references')"
         if ctx.profile.name == "quick"
         else "**full** (the references' epochs)"
     )
+    if cap is not None:
+        mode = (
+            f"**capped**: the full protocol, but **every run's epochs capped at {cap}** "
+            f"(`--max-epochs {cap}`). These are NOT the references' full epochs: the numbers "
+            f"are what the models reach after at most {cap} epoch(s) and say nothing final "
+            "about the references' claims. Rule: R1 (r1-fashion-sparse) is exempt and trains its full "
+            f"{load_preset('r1-fashion-sparse').train.epochs} epochs, so that its comparison "
+            "with the Keras figures is made at the same epochs"
+        )
     lines = [
         "# aelab results\n",
         "Generated by `benchmarks/reproduce.py`; every number below was computed by the run that "
@@ -1030,20 +1126,40 @@ def reproduce(ctx: Context) -> Path:
     check_datasets(ctx)
     ctx.log(f"datasets available: {', '.join(ctx.available) or 'none'}")
     body: list[str] = []
-    repro, preset_rows = section_reproductions(ctx)
-    family, study = section_family(ctx)
-    sweeps, found = section_sweeps(ctx)
-    claims = section_claims(ctx, found, study, preset_rows)
-    best = section_best(ctx, study, preset_rows)
-    body = [*repro, *family, *sweeps, *claims, *best]
-    if ctx.failures:
-        body.append("## Failed runs\n")
-        body += [f"- `{k}`: {v}" for k, v in ctx.failures.items()]
-        body.append("")
-    page = header(ctx, time.perf_counter() - start, total_train_seconds(ctx.out)) + body
     ctx.docs.mkdir(parents=True, exist_ok=True)
     path = ctx.docs / "results.md"
-    atomic_write_text(path, "\n".join(page) + "\n")
+
+    def write(pending: str | None) -> None:
+        """The page with the sections done so far (an interrupted run still leaves a page
+        that says which sections it lacks)."""
+        lines = list(body)
+        note = cap_note(ctx.profile)
+        if note:  # every section says plainly that its epochs are capped
+            lines = [x for ln in lines for x in ([ln, note] if ln.startswith("## ") else [ln])]
+        if ctx.failures:
+            lines.append("## Failed runs\n")
+            lines += [f"- `{k}`: {v}" for k, v in ctx.failures.items()]
+            lines.append("")
+        if pending:
+            lines.append(f"## Not yet run\n\n**This page is incomplete**: {pending}.\n")
+        page = header(ctx, time.perf_counter() - start, total_train_seconds(ctx.out)) + lines
+        atomic_write_text(path, "\n".join(page) + "\n")
+
+    later = "the family study, sweeps, claims and best model"
+    repro, preset_rows = section_reproductions(ctx)
+    body += repro
+    write(f"{later} had not run when this page was written")
+    family, study = section_family(ctx)
+    body += family
+    write("the sweeps, claims and best model had not run when this page was written")
+    sweeps, found = section_sweeps(ctx)
+    body += sweeps
+    write("the claims and best model had not run when this page was written")
+    claims = section_claims(ctx, found, study, preset_rows)
+    body += claims
+    write("the best-model search had not run when this page was written")
+    body += section_best(ctx, study, preset_rows)
+    write(None)
     return path
 
 
@@ -1079,6 +1195,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--val-size", type=int, help="override the validation split size")
     parser.add_argument(
+        "--max-epochs",
+        type=int,
+        metavar="N",
+        help="cap every run's epochs at N (R1 keeps its full epochs for the Keras comparison); "
+        "the page says so in its header and in every section",
+    )
+    parser.add_argument(
         "--presets",
         default="*",
         help="comma-separated globs of the presets to reproduce (default all)",
@@ -1109,6 +1232,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             profile = dataclasses.replace(
                 profile, probe_train_limit=changes["train_limit"] or profile.probe_train_limit
             )
+    if args.max_epochs is not None:
+        if args.max_epochs < 1:
+            print("reproduce: --max-epochs must be at least 1", file=sys.stderr)
+            return 2
+        profile = capped(profile, args.max_epochs)
     substitutes = {}
     for item in args.dataset:
         name, sep, spec = item.partition("=")
