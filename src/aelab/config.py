@@ -36,7 +36,9 @@ def check(ok: bool, name: str, value: Any, allowed: str) -> None:
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
         hint = did_you_mean(str(value), choices)
-        raise ConfigError(f"{name}={value!r} is invalid: expected one of {', '.join(choices)}.{hint}")
+        raise ConfigError(
+            f"{name}={value!r} is invalid: expected one of {', '.join(choices)}.{hint}"
+        )
 
 
 # --------------------------------------------------------------------------- sections
@@ -63,7 +65,9 @@ class DataConfig:
     mmap: bool = False
 
     def __post_init__(self) -> None:
-        check(bool(self.dataset), "dataset", self.dataset, "a dataset name or folder:/npy:/npz: path")
+        check(
+            bool(self.dataset), "dataset", self.dataset, "a dataset name or folder:/npy:/npz: path"
+        )
         check_choice("validation", self.validation, ("split", "test", "none"))
         check(self.val_size >= 0, "val_size", self.val_size, "an integer >= 0")
         check(self.train_limit >= 0, "train_limit", self.train_limit, "an integer >= 0 (0 = all)")
@@ -203,11 +207,18 @@ class TrainConfig:
         check_choice("schedule", self.schedule, ("none", "cosine", "step"))
         check(self.step_size >= 1, "step_size", self.step_size, "an integer >= 1")
         check(0 < self.gamma <= 1, "gamma", self.gamma, "a factor in (0, 1]")
-        check(self.early_stopping >= 0, "early_stopping", self.early_stopping, "a patience >= 0 (0 = off)")
+        check(
+            self.early_stopping >= 0,
+            "early_stopping",
+            self.early_stopping,
+            "a patience >= 0 (0 = off)",
+        )
         check(self.min_delta >= 0, "min_delta", self.min_delta, "a number >= 0")
         check(bool(self.device), "device", self.device, "auto, cpu, cuda or cuda:N")
         check_choice("precision", self.precision, ("fp32", "bf16", "fp16"))
-        check(self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "an integer >= 1")
+        check(
+            self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "an integer >= 1"
+        )
         check(self.eval_batch_size >= 1, "eval_batch_size", self.eval_batch_size, "an integer >= 1")
         check(self.threads >= 0, "threads", self.threads, "an integer >= 0 (0 = automatic)")
 
@@ -349,7 +360,9 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_coerce(args[0], v, path) for v in value)
         if len(args) != len(value):
-            raise ConfigError(f"{path}={list(value)!r} is invalid: expected a list of {len(args)} values.")
+            raise ConfigError(
+                f"{path}={list(value)!r} is invalid: expected a list of {len(args)} values."
+            )
         return tuple(_coerce(a, v, path) for a, v in zip(args, value, strict=True))
     if tp is bool:
         if isinstance(value, bool):
