@@ -88,3 +88,33 @@ def test_reproduce_quick_writes_page_and_figures(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr[-2000:]
     assert not re.search(r"^(train|retrain|resume) ", again.stdout, flags=re.MULTILINE)
     assert (docs / "results.md").read_text(encoding="utf-8").count("Verdict: **") >= 4
+
+    # One section alone (e.g. the best-model search beside another invocation): the runs are
+    # shared, the other sections are marked as not run, nothing is retrained.
+    docs2 = tmp_path / "docs2"
+    only = [*cmd[: cmd.index("--docs")], "--docs", str(docs2), *cmd[cmd.index("--docs") + 2 :]]
+    best = subprocess.run(
+        [*only, "--sections", "best"], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+    assert best.returncode == 0, best.stderr[-2000:]
+    assert not re.search(r"^(train|retrain|resume) ", best.stdout, flags=re.MULTILINE)
+    part = (docs2 / "results.md").read_text(encoding="utf-8")
+    assert part.count("Not run by this invocation (`--sections best`)") == 4
+    assert "Best: **best-conv-stride**" in part and "This page is incomplete" not in part
+
+
+def test_reproduce_sections_are_checked(tmp_path: Path) -> None:
+    script = str(ROOT / "benchmarks" / "reproduce.py")
+    for sections, message in (
+        ("claims,best", "the claims need presets, family, sweeps"),
+        ("bestt", "expected some of presets, family, sweeps, claims, best"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, script, "--quick", "--sections", sections, "--docs", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=tmp_path,
+        )
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+        assert not (tmp_path / "results.md").exists()
