@@ -155,3 +155,10 @@ class VAE(Autoencoder):
             blocks = "-".join(map(str, cfg.channels))
             body = f"conv {c}x{h}x{w} channels {blocks}, code {cfg.latent_dim}"
         return f"vae {body}, beta={cfg.beta:g}"
+
+    @property
+    def regularizer(self) -> str:
+        """The KL to the N(0, I) prior regularises the code (in the loss, not a layer)."""
+        base = super().regularizer
+        parts = (["kl-prior"] if self.config.beta > 0 else []) + ([base] if base != "none" else [])
+        return "+".join(parts) or "none"

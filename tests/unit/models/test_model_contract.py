@@ -109,7 +109,12 @@ def test_vae_with_input_noise(kind):
     model = small_model("vae", (1, 16, 16), noise=NoiseConfig(kind=kind, level=0.3))
     out = check_contract(model)
     assert set(out.parts) == {"reconstruction", "kl"}
-    assert model.regularizer == f"noise:{kind}"
+    assert model.regularizer == f"kl-prior+noise:{kind}"
+
+
+def test_vae_names_its_prior_as_regularizer():
+    assert small_model("vae", (1, 16, 16)).regularizer == "kl-prior"
+    assert small_model("vae", (1, 16, 16), beta=0.0).regularizer == "none"
 
 
 @pytest.mark.parametrize("name", list_presets())
