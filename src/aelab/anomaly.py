@@ -7,7 +7,13 @@ test image, and treat the test images of the other classes as anomalies. Two sco
 - ``reconstruction``: per-image mean squared reconstruction error;
 - ``code``: distance of the test code to the normal training codes, either the mean
   Euclidean distance to the ``k`` nearest normal codes (``knn``, default) or the distance
-  to the mean normal code (``mean``).
+  to the mean normal code (``mean``);
+- ``combined``: the sum of the two, each first put on a common scale: the log of the score,
+  standardised by its mean and standard deviation on held-out normal images (the normal
+  class's validation images; without a validation split, its training images, with each
+  image's own code left out of its neighbours). The two scores fail on different classes
+  (reconstruction error on classes an autoencoder reconstructs too well, code distance on
+  classes whose codes spread), so their standardised sum is better than either on average.
 
 Each score is summarised by AUROC and AUPRC (anomalies positive); ``run_protocol`` repeats
 this for several normal classes and writes a per-class table and ROC curves.
@@ -32,7 +38,8 @@ from aelab.errors import ConfigError, DataError, did_you_mean
 from aelab.inference import TrainedModel
 from aelab.metrics.anomaly import auprc, auroc, roc
 
-SCORES = ("reconstruction", "code")
+SCORES = ("reconstruction", "code", "combined")
+SHORT = {"reconstruction": "recon", "code": "code", "combined": "combined"}
 CODE_SCORES = ("knn", "mean")
 
 
@@ -111,19 +118,43 @@ def one_class_data(data: DatasetSplits, normal_class: int) -> DatasetSplits:
 
 
 def code_distance(
-    normal_codes: np.ndarray, codes: np.ndarray, *, method: str = "knn", k: int = 5
+    normal_codes: np.ndarray,
+    codes: np.ndarray,
+    *,
+    method: str = "knn",
+    k: int = 5,
+    leave_self_out: bool = False,
 ) -> np.ndarray:
-    """(M,) distance of each of ``codes`` (M, D) to the normal codes (N, D)."""
+    """(M,) distance of each of ``codes`` (M, D) to the normal codes (N, D). With
+    ``leave_self_out``, ``codes`` are the normal codes themselves and each one's own entry is
+    not counted among its neighbours (nor in the mean)."""
     if method not in CODE_SCORES:
         raise ConfigError(
             f"code score {method!r} is unknown; expected one of {', '.join(CODE_SCORES)}."
             + did_you_mean(method, CODE_SCORES)
         )
+    n = len(normal_codes)
+    if leave_self_out and n < 2:
+        raise DataError("leaving each code out of its own neighbours needs 2 or more codes.")
     if method == "mean":
+        if leave_self_out:  # the mean of the other n - 1 codes
+            others = (normal_codes.sum(0, keepdims=True) - codes) / (n - 1)
+            return np.linalg.norm(codes - others, axis=1)
         return np.linalg.norm(codes - normal_codes.mean(0, keepdims=True), axis=1)
-    nn = NearestNeighbors(n_neighbors=min(k, len(normal_codes))).fit(normal_codes)
+    extra = 1 if leave_self_out else 0
+    nn = NearestNeighbors(n_neighbors=min(k + extra, n)).fit(normal_codes)
     distances, _ = nn.kneighbors(codes)
-    return distances.mean(1)
+    return distances[:, extra:].mean(1)
+
+
+def standardise(scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """log(scores), standardised by the mean and spread of log(reference): scores of
+    different units on one scale, as many reference standard deviations above normal."""
+    eps = np.finfo(np.float64).tiny
+    log_s = np.log(np.maximum(np.asarray(scores, dtype=np.float64), eps))
+    log_r = np.log(np.maximum(np.asarray(reference, dtype=np.float64), eps))
+    spread = log_r.std()
+    return (log_s - log_r.mean()) / (spread if spread > 0 else 1.0)
 
 
 def score_model(
@@ -132,16 +163,29 @@ def score_model(
     test: Split,
     normal_class: int,
     *,
+    held_out: np.ndarray | None = None,
     code_score: str = "knn",
     k: int = 5,
 ) -> tuple[dict[str, dict[str, float]], dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """AUROC/AUPRC and ROC curves of both scores for a model trained on ``normal_class``."""
+    """AUROC/AUPRC and ROC curves of every score for a model trained on ``normal_class``.
+    ``held_out``: normal images the model did not train on, the reference scale of the
+    combined score (None: the training images, each code left out of its neighbours)."""
     is_anomaly = _labels(test, "test") != normal_class
+    train_codes = model.encode(normal_train)
+    recon = model.score(test.images)
+    code = code_distance(train_codes, model.encode(test.images), method=code_score, k=k)
+    if held_out is not None and len(held_out):
+        ref_recon = model.score(held_out)
+        ref_code = code_distance(train_codes, model.encode(held_out), method=code_score, k=k)
+    else:
+        ref_recon = model.score(normal_train)
+        ref_code = code_distance(
+            train_codes, train_codes, method=code_score, k=k, leave_self_out=True
+        )
     scores = {
-        "reconstruction": model.score(test.images),
-        "code": code_distance(
-            model.encode(normal_train), model.encode(test.images), method=code_score, k=k
-        ),
+        "reconstruction": recon,
+        "code": code,
+        "combined": standardise(recon, ref_recon) + standardise(code, ref_code),
     }
     metrics = {
         name: {"auroc": auroc(s, is_anomaly), "auprc": auprc(s, is_anomaly)}
@@ -173,8 +217,15 @@ def one_class(
     result = train(config, run_dir, data=sub, quiet=quiet, overwrite=run_dir is not None)
     seconds = time.perf_counter() - start
     model = TrainedModel(result.model, result.config, device=device)
+    held_out = sub.val.images if sub.val is not None else None
     metrics, curves = score_model(
-        model, sub.train.images, data.test, normal_class, code_score=code_score, k=k
+        model,
+        sub.train.images,
+        data.test,
+        normal_class,
+        held_out=held_out,
+        code_score=code_score,
+        k=k,
     )
     is_normal = _labels(data.test, "test") == normal_class
     names = data.classes or ()
@@ -212,22 +263,18 @@ def to_csv(results: list[ClassResult]) -> str:
 
 
 def to_markdown(results: list[ClassResult], *, title: str = "") -> str:
-    """A per-class table with the mean as its last row."""
-    head = "| class | name | AUROC (recon) | AUPRC (recon) | AUROC (code) | AUPRC (code) |"
-    lines = [f"## {title}", ""] if title else []
-    lines += [head, "|---:|:---|---:|---:|---:|---:|"]
-    for r in results:
-        m = r.metrics
-        lines.append(
-            f"| {r.normal_class} | {r.name} | {m['reconstruction']['auroc']:.4f} | "
-            f"{m['reconstruction']['auprc']:.4f} | {m['code']['auroc']:.4f} | "
-            f"{m['code']['auprc']:.4f} |"
-        )
-    s = summary(results)
-    lines.append(
-        f"| **mean** | | **{s['reconstruction_auroc']:.4f}** | {s['reconstruction_auprc']:.4f} "
-        f"| **{s['code_auroc']:.4f}** | {s['code_auprc']:.4f} |"
+    """A per-class table (AUROC and AUPRC of every score) with the mean as its last row."""
+    head = "| class | name | " + " | ".join(
+        f"AUROC ({SHORT[s]}) | AUPRC ({SHORT[s]})" for s in SCORES
     )
+    lines = [f"## {title}", ""] if title else []
+    lines += [head + " |", "|---:|:---|" + "---:|---:|" * len(SCORES)]
+    for r in results:
+        cells = [f"{r.metrics[s]['auroc']:.4f} | {r.metrics[s]['auprc']:.4f}" for s in SCORES]
+        lines.append(f"| {r.normal_class} | {r.name} | " + " | ".join(cells) + " |")
+    mean = summary(results)
+    cells = [f"**{mean[f'{s}_auroc']:.4f}** | {mean[f'{s}_auprc']:.4f}" for s in SCORES]
+    lines.append("| **mean** | | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -283,8 +330,9 @@ def run_protocol(
         results.append(r)
         if not quiet:
             print(
-                f"class {c} ({r.name}): AUROC recon {r.metrics['reconstruction']['auroc']:.4f}"
-                f"  code {r.metrics['code']['auroc']:.4f}  ({r.n_train} normal training images,"
+                f"class {c} ({r.name}): AUROC "
+                + "  ".join(f"{SHORT[s]} {r.metrics[s]['auroc']:.4f}" for s in SCORES)
+                + f"  ({r.n_train} normal training images,"
                 f" {r.train_seconds:.1f}s)",
                 flush=True,
             )
@@ -296,6 +344,7 @@ def run_protocol(
         "code_score": code_score,
         "k": k,
         "reconstruction_score": "per-image MSE",
+        "combined_score": "z(log MSE) + z(log code distance), z on held-out normal images",
     }
     payload = {**info, "mean": summary(results), "classes": [r.row() for r in results]}
     if out_dir is not None:

@@ -15,8 +15,9 @@ EPILOG = """examples:
 
 For each normal class C the model is trained only on C's training images (in memory,
 or into OUT/class-C with --save-runs); every test image is scored by its reconstruction
-error and by the distance of its code to the normal training codes, and the other
-classes are the anomalies. OUT gets anomaly.csv, anomaly.md, anomaly.json (AUROC and
+error, by the distance of its code to the normal training codes, and by their
+combination (the two log-scores standardised on held-out normal images and summed), and
+the other classes are the anomalies. OUT gets anomaly.csv, anomaly.md, anomaly.json (AUROC and
 AUPRC per class and their mean) and roc.png.
 """
 

@@ -7,7 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from aelab.anomaly import class_index, code_distance, one_class_data, run_protocol
+from aelab.anomaly import (
+    class_index,
+    code_distance,
+    one_class_data,
+    run_protocol,
+    standardise,
+)
 from aelab.errors import ConfigError, DataError
 from aelab.metrics.anomaly import auprc, auroc, roc
 
@@ -39,6 +45,27 @@ def test_code_distance():
         code_distance(normal, codes, method="median")
 
 
+def test_code_distance_leaving_each_code_out_of_its_neighbours():
+    normal = np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0]])
+    np.testing.assert_allclose(
+        code_distance(normal, normal, k=1, leave_self_out=True), [1.0, 1.0, 2.0]
+    )
+    # the mean of the other codes: (2, 0), (1.5, 0), (0.5, 0)
+    np.testing.assert_allclose(
+        code_distance(normal, normal, method="mean", leave_self_out=True), [2.0, 0.5, 2.5]
+    )
+    with pytest.raises(DataError, match="2 or more"):
+        code_distance(normal[:1], normal[:1], leave_self_out=True)
+
+
+def test_standardise_puts_scores_on_the_reference_scale():
+    reference = np.exp(np.array([0.0, 2.0]))  # log: mean 1, std 1
+    np.testing.assert_allclose(standardise(np.exp([1.0, 3.0, -1.0]), reference), [0, 2, -2])
+    # a constant reference (std 0) only shifts; zeros do not give -inf
+    out = standardise(np.array([0.0, 1.0]), np.ones(3))
+    assert np.isfinite(out).all() and out[1] == 0.0
+
+
 def test_one_class_data_keeps_only_the_normal_class(tiny_data):
     sub = one_class_data(tiny_data, 2)
     assert set(sub.train.labels) == {2} and set(sub.val.labels) == {2}
@@ -58,8 +85,11 @@ def test_protocol_on_planted_structure(tiny_data, tmp_path):
     # chance is 0.5: a model of one bar reconstructs bars at other angles badly
     assert payload["mean"]["reconstruction_auroc"] > 0.8, payload["mean"]
     assert payload["mean"]["code_auroc"] > 0.6, payload["mean"]
+    assert payload["mean"]["combined_auroc"] > 0.8, payload["mean"]
+    assert {"reconstruction_auroc", "code_auroc", "combined_auroc"} <= set(payload["classes"][0])
     for name in ("anomaly.csv", "anomaly.md", "anomaly.json", "roc.png"):
         assert (tmp_path / name).stat().st_size > 0
     saved = json.loads((tmp_path / "anomaly.json").read_text())
     assert saved["mean"] == pytest.approx(payload["mean"])
-    assert "**mean**" in (tmp_path / "anomaly.md").read_text()
+    table = (tmp_path / "anomaly.md").read_text()
+    assert "**mean**" in table and "AUROC (combined)" in table
