@@ -2,9 +2,10 @@
 downsampling.
 
 Encoder: one block per entry of ``channels`` (conv ``kernel`` x ``kernel``, activation,
-halving the size by a stride-2 conv or a 2x2 max-pool), then an optional dense
-``bottleneck`` to ``latent_dim``. Decoder: the mirror, doubling the size by a stride-2
-transposed conv or by nearest upsampling followed by a conv; the last layer outputs logits.
+halving the size by a stride-2 conv or a 2x2 max-pool, then ``depth - 1`` more size-keeping
+convs), then an optional dense ``bottleneck`` to ``latent_dim``. Decoder: the mirror
+(``depth - 1`` size-keeping convs, then doubling the size by a stride-2 transposed conv or
+by nearest upsampling followed by a conv); the last layer outputs logits.
 Without a bottleneck the code is the last feature map, flattened: R4's CNN-AE (channels
 16, 32, pool, transpose) has a 32x7x7 code, ``latent_dim = 1568``.
 """
@@ -25,6 +26,7 @@ from aelab.models.registry import register_model
 class ConvConfig(ModelConfig):
     """channels: encoder feature maps per block (the decoder mirrors them). kernel: odd
     size. downsample: ``stride`` or ``pool``. upsample: ``transpose`` or ``upsample``.
+    depth: convs per block (1 = the resizing conv alone; each extra one keeps the size).
     bottleneck: a dense layer to ``latent_dim`` (otherwise latent_dim must equal the last
     feature map's size). code_activation: ``auto`` = relu (sigmoid under KL sparsity,
     linear under top-k)."""
@@ -34,6 +36,7 @@ class ConvConfig(ModelConfig):
     kernel: int = 3
     downsample: str = "stride"
     upsample: str = "transpose"
+    depth: int = 1
     bottleneck: bool = True
     activation: str = "relu"
     code_activation: str = "auto"
@@ -41,6 +44,7 @@ class ConvConfig(ModelConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_conv_geometry(self, self.channels, self.kernel, self.downsample, self.upsample)
+        check(self.depth >= 1, "depth", self.depth, "at least 1 conv per block")
         check_activation("activation", self.activation)
         check_code(self, self.code_activation)
         shape = code_shape(self, self.channels)
@@ -101,29 +105,49 @@ def conv_encoder(
     downsample: str,
     activation: str,
     last: str,
+    depth: int = 1,
 ) -> list[nn.Module]:
-    """Blocks halving the size; ``last`` is the activation of the final block."""
+    """Blocks halving the size, each followed by ``depth - 1`` size-keeping convs; ``last``
+    is the activation of the final block's last conv."""
     layers: list[nn.Module] = []
     stride = 2 if downsample == "stride" else 1
+    pad = kernel // 2
     for i, out in enumerate(channels):
-        layers.append(nn.Conv2d(in_channels, out, kernel, stride=stride, padding=kernel // 2))
-        act = last if i == len(channels) - 1 else activation
+        final = i == len(channels) - 1
+        layers.append(nn.Conv2d(in_channels, out, kernel, stride=stride, padding=pad))
+        act = last if final and depth == 1 else activation
         if act != "identity":
             layers.append(make_activation(act))
         if downsample == "pool":
             layers.append(nn.MaxPool2d(2))
+        for j in range(1, depth):
+            layers.append(nn.Conv2d(out, out, kernel, padding=pad))
+            act = last if final and j == depth - 1 else activation
+            if act != "identity":
+                layers.append(make_activation(act))
         in_channels = out
     return layers
 
 
 def conv_decoder(
-    channels: tuple[int, ...], out_channels: int, kernel: int, upsample: str, activation: str
+    channels: tuple[int, ...],
+    out_channels: int,
+    kernel: int,
+    upsample: str,
+    activation: str,
+    depth: int = 1,
 ) -> list[nn.Module]:
-    """The mirror of ``conv_encoder``: blocks doubling the size, ending in logits."""
+    """The mirror of ``conv_encoder``: blocks of ``depth - 1`` size-keeping convs and one
+    doubling the size, ending in logits."""
     sizes = [*channels[::-1], out_channels]
     layers: list[nn.Module] = []
     for i in range(len(channels)):
         cin, cout = sizes[i], sizes[i + 1]
+        for _ in range(1, depth):
+            layers += [
+                nn.Conv2d(cin, cin, kernel, padding=kernel // 2),
+                make_activation(activation),
+            ]
         if upsample == "transpose":
             layers.append(
                 nn.ConvTranspose2d(
@@ -151,10 +175,21 @@ class ConvAutoencoder(Autoencoder):
         code_act = code_activation(config, config.code_activation, config.activation)
         last = config.activation if config.bottleneck else code_act
         encoder = conv_encoder(
-            c_in, config.channels, config.kernel, config.downsample, config.activation, last
+            c_in,
+            config.channels,
+            config.kernel,
+            config.downsample,
+            config.activation,
+            last,
+            depth=config.depth,
         )
         decoder = conv_decoder(
-            config.channels, c_in, config.kernel, config.upsample, config.activation
+            config.channels,
+            c_in,
+            config.kernel,
+            config.upsample,
+            config.activation,
+            depth=config.depth,
         )
         encoder.append(nn.Flatten())
         if config.bottleneck:
@@ -173,7 +208,8 @@ class ConvAutoencoder(Autoencoder):
         c, h, w = self.input_shape
         blocks = "-".join(map(str, cfg.channels))
         code = f"dense {cfg.latent_dim}" if cfg.bottleneck else f"{cfg.latent_dim} (feature map)"
+        depth = f" x{cfg.depth}" if cfg.depth > 1 else ""
         return (
-            f"conv {c}x{h}x{w} channels {blocks} k{cfg.kernel} "
+            f"conv {c}x{h}x{w} channels {blocks}{depth} k{cfg.kernel} "
             f"{cfg.downsample}/{cfg.upsample}, code {code}"
         )

@@ -122,6 +122,28 @@ def test_conv_variants_on_32x32_rgb(down, up):
     assert model.reconstruct(x).shape == x.shape
 
 
+def test_conv_depth_adds_size_keeping_convs_to_every_block():
+    shallow = create_model(ConvConfig(channels=(4, 8), latent_dim=5, input_shape=MNIST))
+    cfg = ConvConfig(channels=(4, 8), depth=3, latent_dim=5, input_shape=MNIST)
+    model = create_model(cfg)
+    convs = [m for m in model.encoder if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.stride[0]) for c in convs] == [
+        (1, 4, 2),
+        (4, 4, 1),
+        (4, 4, 1),
+        (4, 8, 2),
+        (8, 8, 1),
+        (8, 8, 1),
+    ]
+    extra = 2 * (4 * 4 * 9 + 4) + 2 * (8 * 8 * 9 + 8)  # per side: two more convs per block
+    assert model.num_parameters() == shallow.num_parameters() + 2 * extra
+    x = torch.rand(2, *MNIST)
+    assert model.encode(x).shape == (2, 5) and model.reconstruct(x).shape == x.shape
+    assert "channels 4-8 x3" in model.describe()
+    with pytest.raises(ConfigError, match="depth"):
+        ConvConfig(channels=(4, 8), depth=0, latent_dim=5, input_shape=MNIST)
+
+
 # --------------------------------------------------------------------------- lstm
 
 
