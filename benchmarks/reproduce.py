@@ -19,6 +19,7 @@ import dataclasses
 import fnmatch
 import io
 import itertools
+import os
 import platform
 import sys
 import time
@@ -187,6 +188,8 @@ class Context:
     missing: dict[str, str] = field(default_factory=dict)  # dataset -> why
     failures: dict[str, str] = field(default_factory=dict)
     figures: list[str] = field(default_factory=list)
+    readme: Path | None = None  # the README whose results block this invocation rewrites
+    highlights: list[str] = field(default_factory=list)  # the page's lines for the README
     quiet: bool = True
     log: Callable[[str], None] = print
 
@@ -383,7 +386,8 @@ def section_reproductions(ctx: Context) -> tuple[list[str], dict[str, dict[str, 
         ("train_time_s", "wall s", ".1f"),
         ("pca_ratio", "MSE / PCA", ".3g"),
     ]
-    lines.append(markdown_table([rows[n] for n in configs if n in rows], cols))
+    table = markdown_table([rows[n] for n in configs if n in rows], cols)
+    lines.append(table)
     if skipped:
         lines.append(f"\nNot run (data absent on this machine): {', '.join(skipped)}.\n")
     r1 = rows.get("r1-fashion-sparse")
@@ -397,6 +401,8 @@ def section_reproductions(ctx: Context) -> tuple[list[str], dict[str, dict[str, 
             diff = "n/a" if ours is None else f"{ours - KERAS_R1[key]:+.4f}"
             lines.append(f"| test {key.upper()} | {num(ours)} | {KERAS_R1[key]:.4f} | {diff} |")
         lines.append("")
+        ctx.highlights += lines[-5:]
+    ctx.highlights += ["Every reference preset whose data is present:\n", table, ""]
     r4 = {n: runs[n] for n in ("r4-fc", "r4-cnn", "r4-sparse", "r4-rnn", "r4-vae") if n in runs}
     if len(r4) >= 2:
         cmp = compare_runs(
@@ -489,6 +495,11 @@ def section_family(ctx: Context) -> tuple[list[str], dict[str, Path]]:
         bars = ctx.publish(result.comparison.files["losses"], "family_losses.png")
         if grid:
             lines.append(f"\n![The same test images reconstructed by every family]({grid})\n")
+            ctx.highlights += [
+                f"The same test images reconstructed by every model of the family study "
+                f"(code size 32, {ctx.profile.study_epochs} epoch(s) each):\n",
+                f"![The same test images reconstructed by every family]({grid})\n",
+            ]
         lines.append(f"![Test BCE and MSE per family]({bars})\n")
     return lines, runs
 
@@ -1089,6 +1100,11 @@ def section_best(
         f"\nBest: **{best['name']}**, test MSE {best['test_mse']:.5f}; target "
         f"{'met' if met else 'not met'} ({verdict(met, 'met', 'not met')}). Its config:\n"
     )
+    ctx.highlights.append(
+        f"Best model at code size 32 (section 5): **{best['name']}**, test MSE "
+        f"{best['test_mse']:.5f} after {best.get('epochs')} epochs (target ≤ {BEST_TARGET_MSE}: "
+        f"{'met' if met else 'not met'}).\n"
+    )
     config_text = (Path(best["path"]) / "config.toml").read_text(encoding="utf-8")
     lines.append("```toml\n" + config_text.strip() + "\n```\n")
     return lines
@@ -1149,6 +1165,34 @@ def header(ctx: Context, wall: float, train_seconds: float) -> list[str]:
     return [*lines, ""]
 
 
+README_START = "<!-- reproduce.py:results -->"
+README_END = "<!-- /reproduce.py:results -->"
+
+
+def write_readme_block(ctx: Context, page_header: list[str]) -> bool:
+    """Rewrite the README's block between README_START and README_END with the page's
+    headline (mode, date, machine; R1 beside Keras; the presets; the family figure; the best
+    model). False, touching nothing, when the README has no such block."""
+    if ctx.readme is None or not ctx.readme.exists():
+        return False
+    text = ctx.readme.read_text(encoding="utf-8")
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        return False
+    rel = Path(os.path.relpath(ctx.docs, ctx.readme.parent)).as_posix()
+    page = f"{rel}/results.md"
+    facts = [ln for ln in page_header if ln.startswith(("- Mode:", "- Date:", "- Machine:"))]
+    lines = [
+        f"Written by `benchmarks/reproduce.py` with [{page}]({page}) (do not edit by hand):\n",
+        *facts,
+        "",
+        *(ln.replace("](figures/", f"]({rel}/figures/") for ln in ctx.highlights),
+    ]
+    block = README_START + "\n" + "\n".join(lines).strip() + "\n" + README_END
+    atomic_write_text(ctx.readme, text[:start] + block + text[end + len(README_END) :])
+    return True
+
+
 def total_train_seconds(out: Path) -> float:
     total = 0.0
     for metrics in out.rglob("metrics.json"):
@@ -1180,8 +1224,10 @@ def reproduce(ctx: Context) -> Path:
             lines.append("")
         if pending:
             lines.append(f"## Not yet run\n\n**This page is incomplete**: {pending}.\n")
-        page = header(ctx, time.perf_counter() - start, total_train_seconds(ctx.out)) + lines
-        atomic_write_text(path, "\n".join(page) + "\n")
+        top = header(ctx, time.perf_counter() - start, total_train_seconds(ctx.out))
+        atomic_write_text(path, "\n".join(top + lines) + "\n")
+        if pending is None and ctx.sections == tuple(TITLES) and write_readme_block(ctx, top):
+            ctx.log(f"updated the results block of {ctx.readme}")
 
     def section(name: str, run: Callable[[], Any], empty: Any) -> Any:
         """Run section ``name`` (or note that this invocation skips it), then write the page
@@ -1260,6 +1306,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "need presets, family and sweeps. Runs are shared, so invocations with different "
         "sections can run side by side and a final one with all sections writes the whole page",
     )
+    parser.add_argument(
+        "--readme",
+        default="README.md",
+        help=f"README whose block between {README_START} and {README_END} gets the page's "
+        "headline when every section ran (default README.md; skipped when it has no block)",
+    )
     parser.add_argument("--verbose", action="store_true", help="show training progress")
     return parser.parse_args(argv)
 
@@ -1323,6 +1375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         presets=tuple(p.strip() for p in args.presets.split(",") if p.strip()),
         members=tuple(m.strip() for m in args.members.split(",")) if args.members else None,
         sections=sections,
+        readme=Path(args.readme),
         quiet=not args.verbose,
     )
     figures = ctx.docs / "figures"

@@ -21,6 +21,12 @@ def test_reproduce_quick_writes_page_and_figures(tmp_path: Path) -> None:
     data = tmp_path / "fake-fashion"
     write_idx_dataset(data, n_train=96, n_test=24)
     docs = tmp_path / "docs"
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "# Project\n\nBefore.\n<!-- reproduce.py:results -->\nstale\n"
+        "<!-- /reproduce.py:results -->\nAfter.\n",
+        encoding="utf-8",
+    )
     cmd = [
         sys.executable,
         str(ROOT / "benchmarks" / "reproduce.py"),
@@ -43,6 +49,8 @@ def test_reproduce_quick_writes_page_and_figures(tmp_path: Path) -> None:
         "r1-fashion-sparse",
         "--members",
         "vanilla,sparse-l1",
+        "--readme",
+        str(readme),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -83,6 +91,14 @@ def test_reproduce_quick_writes_page_and_figures(tmp_path: Path) -> None:
         size = (docs / "figures" / name).stat().st_size
         assert 1000 < size <= 300 * 1024, (name, size)
 
+    # The README's results block carries the headline, its links pointing into docs/.
+    front = readme.read_text(encoding="utf-8")
+    assert front.startswith("# Project\n\nBefore.\n") and front.endswith("After.\n")
+    assert "stale" not in front and "[docs/results.md](docs/results.md)" in front
+    assert "Mode: **quick**" in front and "| r1-fashion-sparse |" in front
+    assert "| test BCE | 0." in front and "Best model at code size 32" in front
+    assert "](docs/figures/family_grid.png)" in front
+
     # Resumable: a second invocation trains nothing and rewrites the page.
     again = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
@@ -93,6 +109,7 @@ def test_reproduce_quick_writes_page_and_figures(tmp_path: Path) -> None:
     # shared, the other sections are marked as not run, nothing is retrained.
     docs2 = tmp_path / "docs2"
     only = [*cmd[: cmd.index("--docs")], "--docs", str(docs2), *cmd[cmd.index("--docs") + 2 :]]
+    before = readme.read_text(encoding="utf-8")
     best = subprocess.run(
         [*only, "--sections", "best"], capture_output=True, text=True, check=False, cwd=tmp_path
     )
@@ -101,6 +118,7 @@ def test_reproduce_quick_writes_page_and_figures(tmp_path: Path) -> None:
     part = (docs2 / "results.md").read_text(encoding="utf-8")
     assert part.count("Not run by this invocation (`--sections best`)") == 4
     assert "Best: **best-conv-stride**" in part and "This page is incomplete" not in part
+    assert readme.read_text(encoding="utf-8") == before  # a partial page leaves the README
 
 
 def test_reproduce_sections_are_checked(tmp_path: Path) -> None:
