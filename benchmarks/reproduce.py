@@ -69,6 +69,7 @@ class Profile:
     val_size: int | None = None
     probe_train_limit: int = 10000
     max_epochs: int | None = None  # --max-epochs: caps every run's epochs (R1, best excepted)
+    cap_presets: bool = True  # False (--full-presets): section 1 keeps the presets' epochs
 
 
 def capped(profile: Profile, max_epochs: int) -> Profile:
@@ -99,10 +100,9 @@ def cap_note(profile: Profile) -> str | None:
         return None
     return (
         f"> **Epochs capped at {profile.max_epochs}** (`--max-epochs {profile.max_epochs}`): "
-        "the runs in this section did NOT train for the references' full epochs (R1 and the "
-        "best-model search excepted: R1 keeps its full epochs so that it can be compared with "
-        "Keras, the best-model candidates their 50 because the target is set at 50): the other "
-        "numbers are short-training results, not reproductions of the references' results.\n"
+        "the runs in this section did NOT train for the references' full epochs (R1 excepted: "
+        "it keeps its full epochs so that it can be compared with Keras): the other numbers "
+        "are short-training results, not reproductions of the references' results.\n"
     )
 
 
@@ -352,7 +352,7 @@ def section_reproductions(ctx: Context) -> tuple[list[str], dict[str, dict[str, 
             continue
         epochs = ctx.profile.preset_epochs
         cap = ctx.profile.max_epochs
-        if cap is not None and not cap_exempt(name):
+        if cap is not None and ctx.profile.cap_presets and not cap_exempt(name):
             epochs = min(epochs or load_preset(name).train.epochs, cap)
         configs[name] = ctx.config(name, epochs=epochs)
     runs = run_many(ctx, configs, "presets")
@@ -363,7 +363,7 @@ def section_reproductions(ctx: Context) -> tuple[list[str], dict[str, dict[str, 
         + (
             f"its own epochs capped at {ctx.profile.max_epochs} (R1 keeps its full epochs; "
             "the *epochs* column gives each run's)"
-            if ctx.profile.max_epochs is not None
+            if ctx.profile.max_epochs is not None and ctx.profile.cap_presets
             else "its own epochs"
             if ctx.profile.preset_epochs is None
             else f"{ctx.profile.preset_epochs} epoch(s)"
@@ -1133,6 +1133,12 @@ def header(ctx: Context, wall: float, train_seconds: float) -> list[str]:
             f"full {load_preset('r1-fashion-sparse').train.epochs} epochs, so that its comparison "
             "with the Keras figures is made at the same epochs; the best-model candidates "
             f"(section 5) train their {ctx.profile.best_epochs} epochs, the target's budget"
+            + (
+                ""
+                if ctx.profile.cap_presets
+                else "; every preset of section 1 trains its own full epochs (`--full-presets`): "
+                "section 1 is a reproduction at the references' epochs"
+            )
         )
     lines = [
         "# aelab results\n",
@@ -1216,8 +1222,15 @@ def reproduce(ctx: Context) -> Path:
         that says which sections it lacks)."""
         lines = list(body)
         note = cap_note(ctx.profile)
-        if note:  # every section says plainly that its epochs are capped
-            lines = [x for ln in lines for x in ([ln, note] if ln.startswith("## ") else [ln])]
+        if note:  # every capped section says plainly that its epochs are capped
+            uncapped = {TITLES["best"] + "\n"} | (
+                set() if ctx.profile.cap_presets else {TITLES["presets"] + "\n"}
+            )
+            lines = [
+                x
+                for ln in lines
+                for x in ([ln, note] if ln.startswith("## ") and ln not in uncapped else [ln])
+            ]
         if ctx.failures:
             lines.append("## Failed runs\n")
             lines += [f"- `{k}`: {v}" for k, v in ctx.failures.items()]
@@ -1291,6 +1304,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "the page says so in its header and in every section",
     )
     parser.add_argument(
+        "--full-presets",
+        action="store_true",
+        help="with --max-epochs: section 1 still trains every preset at its own epochs",
+    )
+    parser.add_argument(
         "--presets",
         default="*",
         help="comma-separated globs of the presets to reproduce (default all)",
@@ -1339,6 +1357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("reproduce: --max-epochs must be at least 1", file=sys.stderr)
             return 2
         profile = capped(profile, args.max_epochs)
+    if args.full_presets:
+        profile = dataclasses.replace(profile, cap_presets=False)
     sections = tuple(s.strip() for s in args.sections.split(",") if s.strip())
     unknown = [s for s in sections if s not in TITLES]
     if unknown or not sections:

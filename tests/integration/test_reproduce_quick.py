@@ -136,3 +136,30 @@ def test_reproduce_sections_are_checked(tmp_path: Path) -> None:
         )
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
         assert not (tmp_path / "results.md").exists()
+
+
+def test_full_presets_keeps_section_one_uncapped(tmp_path: Path) -> None:
+    data = tmp_path / "fake-fashion"
+    write_idx_dataset(data, n_train=64, n_test=16)
+    docs = tmp_path / "docs"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "reproduce.py"),
+            *("--quick", "--max-epochs", "1", "--full-presets", "--sections", "presets"),
+            *("--dataset", f"fashion-mnist=idx:{data}", "--out", str(tmp_path / "runs")),
+            *("--docs", str(docs), "--train-limit", "64", "--test-limit", "16"),
+            *("--val-size", "16", "--presets", "r3-fashion-vanilla"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    page = (docs / "results.md").read_text(encoding="utf-8")
+    assert "trains its own full epochs (`--full-presets`)" in page
+    section1 = page.split("## 1. Reproductions of the reference presets\n", 1)[1]
+    assert not section1.lstrip().startswith("> **Epochs capped")  # section 1 is not capped
+    assert "| r3-fashion-vanilla |" in section1
+    assert page.count("> **Epochs capped at 1**") == 3  # sections 2-4 (not run here); not 5
