@@ -184,12 +184,34 @@ def anomaly_section(args: argparse.Namespace, preset: str) -> dict[str, Any]:
     return payload
 
 
+def carry_over(report: dict[str, Any], previous: Path) -> None:
+    """A section skipped here (--skip-probes / --skip-anomaly) keeps its results from the
+    previous report in the same folder, with the command that produced them, so the two
+    halves can run at different times (or side by side) into one report."""
+    if not previous.exists():
+        return
+    old = json.loads(previous.read_text())
+    for key in ("probes", "anomaly"):
+        if key not in report and key in old:
+            report[key] = old[key]
+            report.setdefault("carried_over", {})[key] = {
+                "command": old.get("carried_over", {}).get(key, {}).get("command")
+                or old["command"],
+                "finished_at": old.get("finished_at"),
+            }
+
+
 def markdown(report: dict[str, Any]) -> str:
     s = report["settings"]
     lines = [
         "# Downstream benchmark: Fashion-MNIST",
         "",
         f"Command: `{report['command']}`  ",
+        *(
+            f"The {key} section is carried over from an earlier run (`{c['command']}`, "
+            f"finished {c['finished_at']}).  "
+            for key, c in report.get("carried_over", {}).items()
+        ),
         f"Machine: {report['environment']['machine']}; torch {report['environment']['torch_version']}; "
         f"git {report['environment']['git_commit'] or 'unknown'}; {report['finished_at']}",
         "",
@@ -319,6 +341,7 @@ def main() -> None:
         report["probes"] = probe_section(args)
     if not args.skip_anomaly:
         report["anomaly"] = [anomaly_section(args, preset) for preset in args.anomaly_presets]
+    carry_over(report, args.out_dir / "downstream_bench.json")
     report["wall_time_s"] = round(time.perf_counter() - start, 1)
     report["finished_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
     args.out_dir.mkdir(parents=True, exist_ok=True)
