@@ -46,7 +46,12 @@ def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, Any]) -
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    save_model(model, str(tmp), metadata={k: str(v) for k, v in metadata.items()})
+    save_model(  # channels-last conv weights (see Autoencoder.init_weights) stored contiguous
+        model,
+        str(tmp),
+        metadata={k: str(v) for k, v in metadata.items()},
+        force_contiguous=True,
+    )
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)

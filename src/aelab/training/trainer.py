@@ -257,6 +257,7 @@ class _Run:
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
+            match_param_layouts(self.optimizer)
             if self.scheduler is not None and state.get("scheduler"):
                 self.scheduler.load_state_dict(state["scheduler"])
             if self.scaler is not None and state.get("scaler"):
@@ -636,6 +637,23 @@ def build_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimize
         return kinds[tc.optimizer](params, fused=fused, **kwargs)
     except (RuntimeError, TypeError, ValueError):
         return kinds[tc.optimizer](params, foreach=True, **kwargs)
+
+
+def match_param_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give every per-parameter state tensor (Adam's moments, momentum) its parameter's
+    memory layout. ``load_state_dict`` keeps the layout the state was saved with, and the
+    fused CPU Adam of torch 2.13 reads state and parameter as flat buffers: a contiguous
+    moment beside a channels-last conv weight (a run saved before conv models went
+    channels-last, or on another layout) silently updates the wrong elements."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            for key, value in optimizer.state.get(p, {}).items():
+                if (
+                    isinstance(value, Tensor)
+                    and value.shape == p.shape
+                    and value.stride() != p.stride()
+                ):
+                    optimizer.state[p][key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
 
 
 def build_scheduler(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from training_doubles import tiny_config
@@ -88,3 +90,47 @@ def test_missing_checkpoints_and_bad_names(run, tmp_path):
 def test_no_temp_files_left(run):
     leftovers = [p.name for p in run.rglob("*") if ".tmp" in p.name]
     assert leftovers == []
+
+
+@pytest.mark.parametrize("family", ["conv", "vae"])
+def test_channels_last_conv_weights_round_trip(family, tiny, tmp_path):
+    """Conv models train channels-last (Autoencoder.init_weights); their checkpoint is
+    written contiguous and loads back into a channels-last model with the same outputs."""
+    if family == "vae":
+        cfg = tiny_config("vae").override(["model.encoder=conv", "model.channels=[8,16]"])
+    else:
+        cfg = tiny_config("conv").override(["model.channels=[8,16]"])
+    trained = train(cfg.override(["train.epochs=1"]), tmp_path / "run", data=tiny, quiet=True)
+    weights = [p for p in trained.model.parameters() if p.dim() == 4]
+    assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
+    assert any(not p.is_contiguous() for p in weights)  # really NHWC, not a no-op
+    loaded, _ = load_run(tmp_path / "run", checkpoint="last")
+    x = torch.as_tensor(tiny.test.images[:16]).float() / 255
+    trained.model.eval()
+    with torch.no_grad():
+        assert torch.equal(trained.model.encode(x), loaded.encode(x))
+        assert torch.equal(trained.model(x), loaded(x))
+
+
+def test_resumed_optimizer_state_takes_the_parameter_layout():
+    """A moment saved contiguous (older runs) beside a channels-last weight: fused Adam
+    reads both as flat buffers, so without the realignment the update would be scrambled."""
+    from aelab.training.trainer import match_param_layouts
+
+    torch.manual_seed(0)
+    w = torch.nn.Parameter(torch.randn(8, 4, 3, 3))
+    reference = torch.optim.Adam([w], fused=True)
+    w.grad = torch.randn_like(w)
+    reference.step()
+    saved = copy.deepcopy(reference.state_dict())  # as if read back from disk
+
+    w_nhwc = torch.nn.Parameter(w.detach().clone().contiguous(memory_format=torch.channels_last))
+    resumed = torch.optim.Adam([w_nhwc], fused=True)
+    resumed.load_state_dict(saved)
+    match_param_layouts(resumed)
+    assert resumed.state[w_nhwc]["exp_avg"].stride() == w_nhwc.stride()
+    grad = torch.randn_like(w)
+    w.grad, w_nhwc.grad = grad.clone(), grad.contiguous(memory_format=torch.channels_last)
+    reference.step()
+    resumed.step()
+    torch.testing.assert_close(w_nhwc.detach(), w.detach())
