@@ -398,7 +398,7 @@ def section_reproductions(ctx: Context) -> tuple[list[str], dict[str, dict[str, 
         ("l0", "L0", ".1f"),
         ("dead_units", "dead", ""),
         ("train_time_s", "wall s", ".1f"),
-        ("pca_ratio", "MSE / PCA", ".3g"),
+        ("pca_ratio", "MSE / PCA", "#.3g"),
     ]
     table = markdown_table([rows[n] for n in configs if n in rows], cols)
     lines.append(table)
@@ -481,7 +481,7 @@ def section_family(ctx: Context) -> tuple[list[str], dict[str, Path]]:
         ("test_ssim", "SSIM", ".4f"),
         ("l0", "L0", ".1f"),
         ("dead_units", "dead", ""),
-        ("pca_ratio", "MSE / PCA", ".3g"),
+        ("pca_ratio", "MSE / PCA", "#.3g"),
         ("probe_logreg_acc", "logreg acc", ".3f"),
         ("probe_knn_acc", "5-NN acc", ".3f"),
         ("probe_kmeans_nmi", "k-means NMI", ".3f"),
@@ -627,6 +627,8 @@ def section_sweeps(ctx: Context) -> tuple[list[str], dict[str, Any]]:
                 "pca": pca,
                 "dense_p": d.get("parameters"),
                 "conv_p": c.get("parameters"),
+                "dense_dead": d.get("dead_units"),
+                "conv_dead": c.get("dead_units"),
             }
         )
     lines.append(f"### Code size ({p.sweep_epochs} epoch(s) each)\n")
@@ -638,11 +640,26 @@ def section_sweeps(ctx: Context) -> tuple[list[str], dict[str, Any]]:
                 ("dense", "dense MSE", ".5f"),
                 ("conv", "conv MSE", ".5f"),
                 ("pca", "PCA MSE", ".5f"),
+                ("dense_dead", "dense dead units", ""),
+                ("conv_dead", "conv dead units", ""),
                 ("dense_p", "dense params", ","),
                 ("conv_p", "conv params", ","),
             ],
         )
     )
+    collapsed = [
+        f"{fam} at code {size}"
+        for size in p.code_sizes
+        for fam in ("dense", "conv")
+        if (row := found[f"code-{fam}"].get(size)) and row.get("dead_units") == int(size)
+    ]
+    if collapsed:
+        lines.append(
+            f"\nEvery code unit is dead (zero on every test image) for {', '.join(collapsed)}: "
+            "the ReLU code collapsed during training and the decoder outputs one image for "
+            "every input, so those points measure a failed run, not the capacity of the "
+            "bottleneck (a linear code, `model.code_activation=identity`, cannot die this way).\n"
+        )
     fig = sweep_lines("code size", series, title="Fashion-MNIST · test MSE against code size")
     lines.append(f"\n![Test MSE against code size]({ctx.save(fig, 'code_size.png')})\n")
 
@@ -849,6 +866,14 @@ def claim_conv(ctx: Context, found: dict[str, Any]) -> list[str]:
         )
         + ").\n",
     ]
+    dead = [s for s, _, _ in pairs if conv[s].get("dead_units") == int(s)]
+    if dead:
+        alive = [(s, d, c) for s, d, c in pairs if s not in dead]
+        lines.append(
+            f"The conv code collapsed (every unit dead) at code {', '.join(dead)}: leaving those "
+            f"runs out, conv wins at {sum(c < d for _, d, c in alive)} of {len(alive)} sizes. "
+            "The verdict below counts them: the R3 recipe (ReLU code) is what was tested.\n"
+        )
     conv32 = conv.get("32")
     equal = None
     if conv32 and conv32.get("parameters"):
@@ -1120,7 +1145,14 @@ def section_best(
         f"{'met' if met else 'not met'}).\n"
     )
     config_text = (Path(best["path"]) / "config.toml").read_text(encoding="utf-8")
-    lines.append("```toml\n" + config_text.strip() + "\n```\n")
+    # The saved description is the base preset's ("max-pool, BCE"), which the overrides
+    # changed: the page shows the settings themselves.
+    shown = [ln for ln in config_text.strip().splitlines() if not ln.startswith("description =")]
+    lines.append(
+        f"(`preset` names the base the overrides were applied to; `{best['path']}/config.toml` "
+        "holds it in full.)\n"
+    )
+    lines.append("```toml\n" + "\n".join(shown) + "\n```\n")
     return lines
 
 
@@ -1163,7 +1195,11 @@ def header(ctx: Context, wall: float, train_seconds: float) -> list[str]:
         f"- Machine: {machine()}, Python {platform.python_version()}, torch {torch.__version__}",
         f"- aelab {__version__}" + (f", commit {commit[:12]}" if commit else ""),
         f"- Wall time of this invocation: {wall:.0f} s; training time of all runs on the page "
-        f"(including runs finished by earlier, resumed invocations): {train_seconds:.0f} s",
+        f"(including runs finished by earlier, resumed invocations): {train_seconds:.0f} s. "
+        "A run's *wall s* is its training time summed over every invocation that trained it "
+        "(a run extended to more epochs keeps its earlier seconds), taken while other jobs "
+        "may have shared the CPUs: upper bounds, not benchmarks (`benchmarks/train_bench.py` "
+        "measures speed)",
     ]
     limits = [
         f"{k} {v}"

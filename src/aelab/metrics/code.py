@@ -107,14 +107,17 @@ def project_2d(codes: np.ndarray, *, method: str = "pca", seed: int = 0) -> np.n
     codes = np.asarray(codes, dtype=np.float32)
     if codes.shape[1] == 1:
         return np.concatenate([codes, np.zeros_like(codes)], axis=1)
+    if method not in ("pca", "tsne"):
+        raise ValueError(f"unknown projection {method!r}: expected 'pca' or 'tsne'")
+    if len(codes) and np.ptp(codes, axis=0).max() == 0:
+        # every code is the same (e.g. all units of a ReLU code dead): one point, no axes
+        return np.zeros((len(codes), 2), dtype=np.float32)
     if method == "tsne":
         from sklearn.manifold import TSNE
 
         codes = codes[:TSNE_MAX_POINTS]
         perplexity = float(min(30, max(2, (len(codes) - 1) // 3)))
         return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(codes)
-    if method != "pca":
-        raise ValueError(f"unknown projection {method!r}: expected 'pca' or 'tsne'")
     from sklearn.decomposition import PCA
 
     return PCA(2, random_state=seed).fit_transform(codes)

@@ -59,3 +59,15 @@ def test_project_2d(method):
 def test_project_2d_rejects_unknown_method():
     with pytest.raises(ValueError, match="unknown projection"):
         project_2d(np.zeros((4, 3)), method="umap")
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_project_2d_of_identical_codes_is_one_point_without_warnings(method):
+    """A dead ReLU code (every unit 0 for every image) has no variance to project: one
+    point at the origin, not NaNs and sklearn's divide-by-zero warning."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        points = project_2d(np.zeros((30, 4), dtype=np.float32), method=method)
+    assert points.shape == (30, 2) and not points.any()
