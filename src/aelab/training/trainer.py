@@ -207,9 +207,14 @@ class _Run:
                     f"cannot resume {run_dir}: it holds no run ({CONFIG} missing). "
                     f"Start a new run with --out {run_dir}."
                 )
-            check_same_run(RunConfig.load(run_dir / CONFIG), self.config, run_dir)
+            saved = RunConfig.load(run_dir / CONFIG)
+            check_same_run(saved, self.config, run_dir)
             path = ckpt.state_path(run_dir)
-            return ckpt.load_state(path) if path.exists() else None
+            state = ckpt.load_state(path) if path.exists() else None
+            if self.ctx.is_main and saved != self.config:
+                # e.g. extended to more epochs: the folder describes the run it now holds
+                self.config.save(run_dir / CONFIG)
+            return state
         error: CheckpointError | None = None
         if self.ctx.is_main:
             try:

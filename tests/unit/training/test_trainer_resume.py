@@ -6,8 +6,10 @@ import pytest
 import torch
 from training_doubles import FAULTS, tiny_config
 
+from aelab.config import RunConfig
 from aelab.errors import CheckpointError, TrainingError
 from aelab.rundir import is_complete, read_history, read_metrics
+from aelab.sweep import run_state
 from aelab.training import load_run, train
 from aelab.training.checkpoint import load_state, state_path
 
@@ -28,6 +30,9 @@ def test_resume_continues_exactly(tiny, tmp_path):
     assert losses(resumed.history) == losses(full.history)
     assert losses(read_history(tmp_path / "run")) == losses(full.history)
     assert read_metrics(tmp_path / "run")["run"]["epochs_completed"] == 4
+    # config.toml now describes the 4-epoch run: a sweep sees it trained, not to resume
+    assert RunConfig.load(tmp_path / "run" / "config.toml").train.epochs == 4
+    assert run_state(tmp_path / "run", cfg4) == "evaluate"  # trained; train() does not evaluate
 
 
 def test_resume_of_a_finished_run_does_nothing(tiny, tmp_path):
