@@ -1136,8 +1136,8 @@ def section_best(
         )
     )
     lines.append(
-        f"\nBest: **{best['name']}**, test MSE {best['test_mse']:.5f}; target "
-        f"{'met' if met else 'not met'} ({verdict(met, 'met', 'not met')}). Its config:\n"
+        f"\nBest: **{best['name']}**, test MSE {best['test_mse']:.5f}; target ≤ "
+        f"{BEST_TARGET_MSE}: {verdict(met, 'met', 'not met')}. Its config:\n"
     )
     ctx.highlights.append(
         f"Best model at code size 32 (section 5): **{best['name']}**, test MSE "
