@@ -233,9 +233,10 @@ class Autoencoder(nn.Module):
     def init_weights(self) -> None:
         """Apply ``config.init`` (``torch`` defaults or ``keras`` Glorot/zeros); families call
         this at the end of ``__init__``. Models with 2-D convolutions are then stored
-        channels-last: oneDNN's NHWC kernels train r3-fashion-conv about 1.6x faster per step
-        on CPU (1 thread, batch 256: ~250 ms against ~420 ms); outputs keep their logical
-        shape, and checkpoints are written contiguous."""
+        channels-last: oneDNN's NHWC kernels train r3-fashion-conv 1.41x and R4's CNN 1.28x
+        faster per step on one CPU thread, the strided conv alike (1.01x)
+        (``benchmarks/conv_layout_bench.py``); outputs keep their logical shape, and
+        checkpoints are written contiguous."""
         init_weights(self, self.config.init)
         if any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in self.modules()):
             self.to(memory_format=torch.channels_last)
