@@ -15,7 +15,6 @@ import argparse
 import copy
 import json
 import os
-import platform
 import statistics
 import time
 from datetime import datetime, timezone
@@ -25,6 +24,7 @@ import torch
 
 import aelab
 from aelab.presets import load_preset
+from train_bench import machine  # benchmarks/ is on sys.path when run as a script
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODELS = {  # name -> (preset, overrides)
@@ -41,18 +41,6 @@ MODELS = {  # name -> (preset, overrides)
         ],
     ),
 }
-
-
-def machine() -> str:
-    cpu = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} CPUs"
 
 
 def step_ms(
@@ -100,7 +88,7 @@ def bench(name: str, rounds: int, steps: int) -> dict:
 def markdown(report: dict) -> str:
     lines = [
         "# conv_layout_bench: channels-last vs contiguous conv training steps\n",
-        f"Machine: {report['machine']}, torch {report['torch']}, {report['threads']} thread(s); "
+        f"Machine: {report['machine']}, {report['threads']} thread(s); "
         f"{report['date']}; load average at the end {report['load']}. Median of "
         f"{report['rounds']} interleaved rounds of {report['steps']} steps each "
         "(forward, loss, backward, fused Adam).\n",
@@ -134,7 +122,6 @@ def main() -> None:
         models.append(result)
     report = {
         "machine": machine(),
-        "torch": torch.__version__,
         "threads": args.threads,
         "rounds": args.rounds,
         "steps": args.steps,

@@ -233,8 +233,8 @@ class Autoencoder(nn.Module):
     def init_weights(self) -> None:
         """Apply ``config.init`` (``torch`` defaults or ``keras`` Glorot/zeros); families call
         this at the end of ``__init__``. Models with 2-D convolutions are then stored
-        channels-last: oneDNN's NHWC kernels train r3-fashion-conv 1.41x and R4's CNN 1.28x
-        faster per step on one CPU thread, the strided conv alike (1.01x)
+        channels-last: oneDNN's NHWC kernels train r3-fashion-conv 1.50x and R4's CNN 1.29x
+        faster per step on one CPU thread, the strided conv alike (0.98x)
         (``benchmarks/conv_layout_bench.py``); outputs keep their logical shape, and
         checkpoints are written contiguous."""
         init_weights(self, self.config.init)
