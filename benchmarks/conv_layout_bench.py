@@ -24,22 +24,14 @@ import torch
 
 import aelab
 from aelab.presets import load_preset
-from train_bench import machine  # benchmarks/ is on sys.path when run as a script
+from reproduce import BEST_CANDIDATES  # benchmarks/ is on sys.path when run as a script
+from train_bench import machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODELS = {  # name -> (preset, overrides)
     "r3-fashion-conv": ("r3-fashion-conv", []),
     "r4-cnn": ("r4-cnn", []),
-    "best-conv-stride-b64": (
-        "r3-fashion-conv",
-        [
-            "model.downsample=stride",
-            "model.upsample=transpose",
-            "model.code_activation=identity",
-            "model.loss=mse",
-            "train.batch_size=64",
-        ],
-    ),
+    "best-conv-stride-b64": ("r3-fashion-conv", list(BEST_CANDIDATES["conv-stride-b64"])),
 }
 
 

@@ -647,15 +647,15 @@ def section_sweeps(ctx: Context) -> tuple[list[str], dict[str, Any]]:
             ],
         )
     )
-    collapsed = [
+    dead_runs = [
         f"{fam} at code {size}"
         for size in p.code_sizes
         for fam in ("dense", "conv")
-        if (row := found[f"code-{fam}"].get(size)) and row.get("dead_units") == int(size)
+        if collapsed(found[f"code-{fam}"].get(size), size)
     ]
-    if collapsed:
+    if dead_runs:
         lines.append(
-            f"\nEvery code unit is dead (zero on every test image) for {', '.join(collapsed)}: "
+            f"\nEvery code unit is dead (zero on every test image) for {', '.join(dead_runs)}: "
             "the ReLU code collapsed during training and the decoder outputs one image for "
             "every input, so those points measure a failed run, not the capacity of the "
             "bottleneck (a linear code, `model.code_activation=identity`, cannot die this way).\n"
@@ -814,6 +814,11 @@ def section_claims(
     return lines
 
 
+def collapsed(row: dict[str, Any] | None, size: str) -> bool:
+    """Every code unit of a run at code ``size`` is dead: it reconstructs one image for all."""
+    return bool(row) and row.get("dead_units") == int(size)
+
+
 def claim_bottleneck(found: dict[str, Any]) -> list[str]:
     rows = found.get("code-dense", {})
     sizes = sorted(rows, key=int)
@@ -866,7 +871,7 @@ def claim_conv(ctx: Context, found: dict[str, Any]) -> list[str]:
         )
         + ").\n",
     ]
-    dead = [s for s, _, _ in pairs if conv[s].get("dead_units") == int(s)]
+    dead = [s for s, _, _ in pairs if collapsed(conv[s], s)]
     if dead:
         alive = [(s, d, c) for s, d, c in pairs if s not in dead]
         lines.append(
