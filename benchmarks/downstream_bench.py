@@ -6,7 +6,7 @@
    10,000 test images; the same probes on PCA at each model's code size and on the raw
    pixels. Reference (REFERENCE-SYSTEMS protocol, measured here): PCA-32 scores 81.5%
    logistic regression, 85.2% 5-NN and 0.515 k-means NMI.
-2. One-class anomaly detection (``aelab.anomaly``): for each of the 10 classes, a model
+2. One-class anomaly detection (``aelab.reuse.anomaly``): for each of the 10 classes, a model
    trained only on that class's training images scores every test image; AUROC and AUPRC
    of the reconstruction error, of the code distance (5-NN) and of their combination (the
    two log-scores standardised on held-out normal images and summed), per class and their
@@ -35,14 +35,14 @@ from typing import Any
 
 import numpy as np
 
-from aelab.anomaly import SCORES, run_protocol, to_markdown
 from aelab.config import DataConfig, RunConfig
 from aelab.data import load_dataset
 from aelab.data.splits import DatasetSplits
-from aelab.embed import embed_images
-from aelab.inference import TrainedModel, load
 from aelab.metrics.downstream import pca_features, probe
 from aelab.presets import load_preset
+from aelab.reuse.anomaly import SCORES, run_protocol, to_markdown
+from aelab.reuse.embed import embed_images
+from aelab.reuse.inference import TrainedModel, load
 from aelab.rundir import environment, read_metrics
 from aelab.training import train
 

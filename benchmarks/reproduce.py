@@ -4,8 +4,8 @@
     python benchmarks/reproduce.py --quick      # 1 epoch on a subset: checks the pipeline
     python benchmarks/reproduce.py              # the references' epochs: the real numbers
 
-Everything goes through aelab's own APIs (``aelab.sweep.run_configs`` / ``run_sweep``,
-``aelab.family_study``, ``aelab.compare``, ``aelab.probe``, ``aelab.training.load_run``):
+Everything goes through aelab's own APIs (``aelab.studies.sweep.run_configs`` / ``run_sweep``,
+``aelab.studies.family_study``, ``aelab.studies.compare``, ``aelab.reuse.probe``, ``aelab.training.load_run``):
 no side code paths. Runs live under ``--out``; a finished run is never retrained, so an
 interrupted reproduction is resumed by running the same command again. Every number on the
 page is computed in the invocation that writes it (reference figures quoted from
@@ -32,14 +32,14 @@ from typing import Any
 import numpy as np
 
 from aelab import __version__
-from aelab.compare import compare_runs, format_value, markdown_table, summarize_run
 from aelab.config import DataConfig, RunConfig
 from aelab.errors import AelabError
-from aelab.family_study import run_family_study
 from aelab.metrics.code import ACTIVE_THRESHOLD
 from aelab.presets import list_presets, load_preset
 from aelab.rundir import atomic_write_text, git_commit, machine, read_metrics
-from aelab.sweep import Vary, run_configs, run_sweep
+from aelab.studies.compare import compare_runs, format_value, markdown_table, summarize_run
+from aelab.studies.family_study import run_family_study
+from aelab.studies.sweep import Vary, run_configs, run_sweep
 
 DATASETS = ("fashion-mnist", "mnist", "cifar10")
 KERAS_R1 = {"bce": 0.2846, "mse": 0.0130}  # REFERENCE-SYSTEMS.md, R1 (reference, not measured here)
@@ -309,7 +309,7 @@ def run_many(ctx: Context, configs: dict[str, RunConfig], folder: str) -> dict[s
 
 
 def sweep(ctx: Context, folder: str, base: RunConfig, vary: Vary, epochs: int) -> dict[str, Path]:
-    """A sweep through ``aelab.sweep.run_sweep``; returns value text -> run dir."""
+    """A sweep through ``aelab.studies.sweep.run_sweep``; returns value text -> run dir."""
     result = run_sweep(
         base,
         [vary],
@@ -519,15 +519,15 @@ def section_family(ctx: Context) -> tuple[list[str], dict[str, Path]]:
 
 
 def run_probes(ctx: Context, runs: dict[str, Path]) -> dict[str, dict[str, Any]]:
-    """The downstream section of each run, probing (aelab.probe) those that lack it.
+    """The downstream section of each run, probing (aelab.reuse.probe) those that lack it.
 
     The PCA and raw-pixel probes depend only on the data and the code size, not on the
     model, and the pixel probe (k-means and 5-NN on 784-d images) costs minutes: the first
-    run of each code size is probed in full by ``aelab.probe.probe_run``; the others probe
+    run of each code size is probed in full by ``aelab.reuse.probe.probe_run``; the others probe
     only their own codes (the same ``aelab.metrics.downstream.probe`` on the same split and
     train limit) and reuse those references."""
     try:
-        import aelab.probe  # noqa: F401
+        import aelab.reuse.probe  # noqa: F401
     except ImportError:  # the reuse package is optional for this page
         return {}
     from threadpoolctl import threadpool_limits
@@ -558,7 +558,7 @@ def run_probes(ctx: Context, runs: dict[str, Path]) -> dict[str, dict[str, Any]]
 
 def probe_one(ctx: Context, run_dir: Path, reference: dict[str, Any] | None) -> dict[str, Any]:
     """The downstream section of one run: in full, or its codes only given ``reference``."""
-    from aelab.probe import probe_run
+    from aelab.reuse.probe import probe_run
 
     if reference is not None:
         return probe_codes_only(ctx, run_dir, reference)
@@ -568,10 +568,10 @@ def probe_one(ctx: Context, run_dir: Path, reference: dict[str, Any] | None) -> 
 def probe_codes_only(ctx: Context, run_dir: Path, reference: dict[str, Any]) -> dict[str, Any]:
     """``probe_run`` for the autoencoder's codes only, with the PCA/pixel ``reference``
     section of another run of the same code size and data; merged into metrics.json."""
-    from aelab.embed import embed_images, run_data
-    from aelab.inference import load
     from aelab.metrics.downstream import probe
-    from aelab.probe import rerender_report
+    from aelab.reuse.embed import embed_images, run_data
+    from aelab.reuse.inference import load
+    from aelab.reuse.probe import rerender_report
     from aelab.rundir import merge_metrics
 
     model = load(run_dir)
@@ -786,7 +786,7 @@ def denoising_scores(run_dir: Path, level: float, seed: int = 0) -> dict[str, fl
     corruption as training), against the clean images; and the noisy input's own MSE."""
     import torch
 
-    from aelab.evaluate import reconstruct_images
+    from aelab.evaluation.evaluate import reconstruct_images
     from aelab.layers.noise import gaussian
 
     model, _, data = test_images(run_dir)

@@ -15,7 +15,7 @@ from aelab.errors import AelabError, CheckpointError, ConfigError, DataError, Tr
 
 # public name -> (module, attribute)
 _LAZY: dict[str, tuple[str, str]] = {
-    "load": ("aelab.inference", "load"),
+    "load": ("aelab.reuse.inference", "load"),
     "build_model": ("aelab.api", "build_model"),
     "train": ("aelab.training", "train"),
     "load_dataset": ("aelab.data", "load_dataset"),

@@ -3,8 +3,11 @@
 A run is fully described by a :class:`RunConfig` (data + model + train). The saved
 ``config.toml`` of a run is complete: loading it and training again gives the same run.
 
-Model configs are polymorphic: each family registers its own subclass of
-:class:`ModelConfig` (see ``aelab.models.registry``); the ``family`` key picks it.
+Each concern's config lives beside the code it configures (``DataConfig`` in
+``aelab.data.config``, ``ModelConfig`` in ``aelab.models.base``, the regularisers' in
+``aelab.layers``); this module holds the training config, the run config that joins
+them and the TOML/override machinery. Model configs are polymorphic: each family
+registers its own subclass of :class:`ModelConfig`; the ``family`` key picks it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,12 @@ from typing import Any, Union
 
 import tomli_w
 
-from aelab.errors import ConfigError, did_you_mean
+from aelab.data.config import DataConfig
+from aelab.errors import ConfigError, check, check_choice, did_you_mean
+from aelab.layers.noise import NoiseConfig
+from aelab.layers.sparsity import SparsityConfig
+from aelab.models.base import ModelConfig
+from aelab.models.registry import config_class
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,151 +35,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
-def check(ok: bool, name: str, value: Any, allowed: str) -> None:
-    """Raise a ConfigError naming the field, the value and the allowed range unless ``ok``."""
-    if not ok:
-        raise ConfigError(f"{name}={value!r} is invalid: expected {allowed}.")
-
-
-def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        hint = did_you_mean(str(value), choices)
-        raise ConfigError(
-            f"{name}={value!r} is invalid: expected one of {', '.join(choices)}.{hint}"
-        )
-
-
 # --------------------------------------------------------------------------- sections
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """Where the images come from and how they are split.
-
-    dataset: ``mnist``, ``fashion-mnist``, ``cifar10``, ``folder:PATH``, ``npy:PATH``, ``npz:PATH``.
-    validation: ``split`` holds out ``val_size`` training images (deterministic by seed);
-    ``test`` reports the test set as validation data each epoch, as Keras'
-    ``validation_data=`` does (parity runs only: no model selection on it); ``none``.
-    """
-
-    dataset: str = "fashion-mnist"
-    data_dir: str | None = None
-    validation: str = "split"
-    val_size: int = 10000
-    train_limit: int = 0
-    test_limit: int = 0
-    image_size: tuple[int, int] | None = None
-    mode: str | None = None
-    mmap: bool = False
-
-    def __post_init__(self) -> None:
-        check(
-            bool(self.dataset), "dataset", self.dataset, "a dataset name or folder:/npy:/npz: path"
-        )
-        check_choice("validation", self.validation, ("split", "test", "none"))
-        check(self.val_size >= 0, "val_size", self.val_size, "an integer >= 0")
-        check(self.train_limit >= 0, "train_limit", self.train_limit, "an integer >= 0 (0 = all)")
-        check(self.test_limit >= 0, "test_limit", self.test_limit, "an integer >= 0 (0 = all)")
-        if self.image_size is not None:
-            check(
-                len(self.image_size) == 2 and min(self.image_size) > 0,
-                "image_size",
-                self.image_size,
-                "[height, width] with both > 0",
-            )
-        if self.mode is not None:
-            check_choice("mode", self.mode, ("L", "RGB"))
-
-
-@dataclass(frozen=True)
-class SparsityConfig:
-    """A sparsity regulariser on the code; applies to every non-variational family.
-
-    kind: ``none``; ``l1`` (activity penalty ``weight * sum_j |z_j|`` per sample, batch mean,
-    as Keras' ``activity_regularizer=l1``); ``kl`` (KL(rho || mean activation) on a
-    sigmoid-bounded code, times ``weight``); ``topk`` (keep the ``k`` largest activations
-    per sample; ``aux_weight`` scales an auxiliary loss that revives dead units).
-    """
-
-    kind: str = "none"
-    weight: float = 0.0
-    rho: float = 0.05
-    k: int = 0
-    aux_weight: float = 1.0 / 32
-
-    def __post_init__(self) -> None:
-        check_choice("kind", self.kind, ("none", "l1", "kl", "topk"))
-        check(self.weight >= 0, "weight", self.weight, "a number >= 0")
-        check(0 < self.rho < 1, "rho", self.rho, "a target rate strictly between 0 and 1")
-        check(self.k >= 0, "k", self.k, "an integer >= 0")
-        check(self.aux_weight >= 0, "aux_weight", self.aux_weight, "a number >= 0")
-        if self.kind == "topk":
-            check(self.k >= 1, "k", self.k, "an integer >= 1 for kind='topk'")
-
-
-@dataclass(frozen=True)
-class NoiseConfig:
-    """Input corruption for denoising; applied in training only, the target stays clean.
-
-    kind: ``none``; ``gaussian`` (std ``level``, clipped to [0, 1]); ``mask`` (each pixel
-    zeroed with probability ``level``); ``saltpepper`` (each pixel set to 0 or 1 with
-    probability ``level``).
-    """
-
-    kind: str = "none"
-    level: float = 0.0
-
-    def __post_init__(self) -> None:
-        check_choice("kind", self.kind, ("none", "gaussian", "mask", "saltpepper"))
-        check(self.level >= 0, "level", self.level, "a number >= 0")
-        if self.kind in ("mask", "saltpepper"):
-            check(self.level <= 1, "level", self.level, "a probability in [0, 1]")
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Fields every family shares. Families subclass this with their own fields.
-
-    loss: ``bce`` or ``mse``. reduction: ``mean`` (mean over pixels, then over the batch,
-    as Keras does) or ``sum`` (sum over pixels, mean over the batch).
-    init: ``torch`` (PyTorch defaults) or ``keras`` (Glorot-uniform kernels, zero biases).
-    input_shape: (channels, height, width); filled from the data when left unset.
-    """
-
-    family: str = "dense"
-    latent_dim: int = 32
-    loss: str = "bce"
-    reduction: str = "mean"
-    init: str = "torch"
-    input_shape: tuple[int, int, int] | None = None
-    sparsity: SparsityConfig = field(default_factory=SparsityConfig)
-    noise: NoiseConfig = field(default_factory=NoiseConfig)
-
-    def __post_init__(self) -> None:
-        check(self.latent_dim >= 1, "latent_dim", self.latent_dim, "an integer >= 1")
-        check_choice("loss", self.loss, ("bce", "mse"))
-        check_choice("reduction", self.reduction, ("mean", "sum"))
-        check_choice("init", self.init, ("torch", "keras"))
-        if self.input_shape is not None:
-            check(
-                len(self.input_shape) == 3 and min(self.input_shape) > 0,
-                "input_shape",
-                self.input_shape,
-                "[channels, height, width] with all > 0",
-            )
-        if self.sparsity.kind == "topk":
-            check(
-                self.sparsity.k <= self.latent_dim,
-                "sparsity.k",
-                self.sparsity.k,
-                f"at most latent_dim={self.latent_dim}",
-            )
-
-    @classmethod
-    def _resolve_subclass(cls, data: dict[str, Any]) -> type[ModelConfig]:
-        from aelab.models.registry import config_class
-
-        return config_class(data.get("family", cls.family))
 
 
 @dataclass(frozen=True)
@@ -310,9 +174,9 @@ def from_dict(cls: type, data: dict[str, Any], path: str = "") -> Any:
     """Build dataclass ``cls`` from a plain dict, checking keys and types recursively."""
     if not isinstance(data, dict):
         raise ConfigError(f"[{path or cls.__name__}] must be a table, found {data!r}.")
-    resolve = getattr(cls, "_resolve_subclass", None)
-    if resolve is not None:
-        cls = resolve(data)
+    if cls is ModelConfig:
+        # Polymorphic: the ``family`` key picks the family's own config class.
+        cls = config_class(data.get("family", ModelConfig.family))
     hints = typing.get_type_hints(cls)
     known = {f.name for f in fields(cls)}
     for key in data:
@@ -440,3 +304,18 @@ def apply_overrides(cfg: RunConfig, assignments: list[str]) -> RunConfig:
         return RunConfig.from_dict(data)
     except ConfigError as exc:
         raise ConfigError(f"override {', '.join(assignments)}: {exc}") from None
+
+
+__all__ = [  # the section configs are re-exported: one import for a whole run's config
+    "DataConfig",
+    "ModelConfig",
+    "NoiseConfig",
+    "RunConfig",
+    "SparsityConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "from_dict",
+    "load_toml",
+    "parse_value",
+    "to_dict",
+]

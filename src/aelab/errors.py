@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 
 class AelabError(Exception):
@@ -33,3 +34,18 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """' Did you mean 'x'?' when a close match exists, else ''."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def check(ok: bool, name: str, value: Any, allowed: str) -> None:
+    """Raise a ConfigError naming the field, the value and the allowed range unless ``ok``."""
+    if not ok:
+        raise ConfigError(f"{name}={value!r} is invalid: expected {allowed}.")
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    """Raise a ConfigError naming the field, the value and the choices, with a suggestion."""
+    if value not in choices:
+        hint = did_you_mean(str(value), choices)
+        raise ConfigError(
+            f"{name}={value!r} is invalid: expected one of {', '.join(choices)}.{hint}"
+        )

@@ -51,10 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aelab.anomaly import run_protocol, to_markdown
     from aelab.cli.train import resolve_config
     from aelab.data import load_dataset
     from aelab.errors import ConfigError
+    from aelab.reuse.anomaly import run_protocol, to_markdown
     from aelab.training.device import resolve_device
 
     if args.k < 1:

@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aelab.compare import compare_runs
+    from aelab.studies.compare import compare_runs
 
     if args.images < 1:
         args._parser.error(f"--images {args.images} is invalid: expected an integer >= 1")

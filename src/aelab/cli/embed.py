@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aelab.embed import embed_run
+    from aelab.reuse.embed import embed_run
 
     codes, labels = embed_run(
         args.run,

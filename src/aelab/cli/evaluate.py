@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aelab.evaluate import evaluate_run
+    from aelab.evaluation.evaluate import evaluate_run
 
     evaluate_run(
         args.run, tsne=args.tsne, device=args.device, quiet=args.quiet, checkpoint=args.checkpoint

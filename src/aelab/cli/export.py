@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aelab.export import export
+    from aelab.reuse.export import export
     from aelab.training import load_run
 
     model, _ = load_run(args.run, checkpoint=args.checkpoint, device="cpu")

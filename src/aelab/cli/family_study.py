@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aelab.family_study import run_family_study
+    from aelab.studies.family_study import run_family_study
 
     if args.latent_dim < 1:
         args._parser.error(f"--latent-dim {args.latent_dim} is invalid: expected an integer >= 1")

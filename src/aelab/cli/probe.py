@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from aelab.metrics.downstream import format_table
-    from aelab.probe import probe_run
+    from aelab.reuse.probe import probe_run
 
     results = probe_run(
         args.run,

@@ -63,7 +63,7 @@ def batch_overrides(args: argparse.Namespace) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from aelab.config import RunConfig
     from aelab.presets import load_preset
-    from aelab.sweep import parse_vary, run_sweep
+    from aelab.studies.sweep import parse_vary, run_sweep
 
     sets = batch_overrides(args)
     base = load_preset(args.preset) if args.preset else RunConfig.load(args.config)

@@ -145,11 +145,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def evaluate(run_dir: Path, data, *, quiet: bool) -> None:
-    """Test metrics, figures and report.html of the finished run (aelab.evaluate)."""
+    """Test metrics, figures and report.html of the finished run (aelab.evaluation.evaluate)."""
     try:
-        from aelab.evaluate import evaluate_run
+        from aelab.evaluation.evaluate import evaluate_run
     except ModuleNotFoundError as exc:
-        if exc.name != "aelab.evaluate":
+        if exc.name != "aelab.evaluation.evaluate":
             raise
         return  # evaluation not installed in this build: the run itself is complete
     evaluate_run(run_dir, data=data, quiet=quiet)

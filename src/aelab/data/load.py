@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from aelab.config import DataConfig
 from aelab.data import arrays, cifar, idx, prepared
+from aelab.data.config import DataConfig
 from aelab.data.download import fetch
 from aelab.data.folder import read_folder
 from aelab.data.resolve import Located, not_found_error, search

@@ -7,11 +7,31 @@ image. Inputs are float images in [0, 1] and corrupted images stay in [0, 1].
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from aelab.config import NoiseConfig
+from aelab.errors import check, check_choice
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    """Input corruption for denoising; applied in training only, the target stays clean.
+
+    kind: ``none``; ``gaussian`` (std ``level``, clipped to [0, 1]); ``mask`` (each pixel
+    zeroed with probability ``level``); ``saltpepper`` (each pixel set to 0 or 1 with
+    probability ``level``).
+    """
+
+    kind: str = "none"
+    level: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_choice("kind", self.kind, ("none", "gaussian", "mask", "saltpepper"))
+        check(self.level >= 0, "level", self.level, "a number >= 0")
+        if self.kind in ("mask", "saltpepper"):
+            check(self.level <= 1, "level", self.level, "a probability in [0, 1]")
 
 
 def gaussian(x: Tensor, level: float) -> Tensor:

@@ -21,11 +21,39 @@ Each is a module with two roles:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from aelab.config import SparsityConfig
+from aelab.errors import check, check_choice
+
+
+@dataclass(frozen=True)
+class SparsityConfig:
+    """A sparsity regulariser on the code; applies to every non-variational family.
+
+    kind: ``none``; ``l1`` (activity penalty ``weight * sum_j |z_j|`` per sample, batch mean,
+    as Keras' ``activity_regularizer=l1``); ``kl`` (KL(rho || mean activation) on a
+    sigmoid-bounded code, times ``weight``); ``topk`` (keep the ``k`` largest activations
+    per sample; ``aux_weight`` scales an auxiliary loss that revives dead units).
+    """
+
+    kind: str = "none"
+    weight: float = 0.0
+    rho: float = 0.05
+    k: int = 0
+    aux_weight: float = 1.0 / 32
+
+    def __post_init__(self) -> None:
+        check_choice("kind", self.kind, ("none", "l1", "kl", "topk"))
+        check(self.weight >= 0, "weight", self.weight, "a number >= 0")
+        check(0 < self.rho < 1, "rho", self.rho, "a target rate strictly between 0 and 1")
+        check(self.k >= 0, "k", self.k, "an integer >= 0")
+        check(self.aux_weight >= 0, "aux_weight", self.aux_weight, "a number >= 0")
+        if self.kind == "topk":
+            check(self.k >= 1, "k", self.k, "an integer >= 1 for kind='topk'")
+
 
 AuxLoss = Callable[[Tensor], Tensor]  # code -> reconstruction loss of decoding it
 

@@ -30,13 +30,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from aelab.config import ModelConfig, check
-from aelab.errors import ConfigError, DataError
+from aelab.errors import ConfigError, DataError, check, check_choice
 from aelab.layers.activations import check_activation
 from aelab.layers.fused_bce import bce_with_logits_sum
 from aelab.layers.init import init_weights
-from aelab.layers.noise import build_noise
-from aelab.layers.sparsity import build_sparsity
+from aelab.layers.noise import NoiseConfig, build_noise
+from aelab.layers.sparsity import SparsityConfig, build_sparsity
 
 
 @dataclass
@@ -47,6 +46,49 @@ class LossOutput:
     total: Tensor
     parts: dict[str, Tensor]
     stats: dict[str, Tensor] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Fields every family shares. Families subclass this with their own fields.
+
+    loss: ``bce`` or ``mse``. reduction: ``mean`` (mean over pixels, then over the batch,
+    as Keras does) or ``sum`` (sum over pixels, mean over the batch).
+    init: ``torch`` (PyTorch defaults) or ``keras`` (Glorot-uniform kernels, zero biases).
+    input_shape: (channels, height, width); filled from the data when left unset.
+    """
+
+    family: str = "dense"
+    latent_dim: int = 32
+    loss: str = "bce"
+    reduction: str = "mean"
+    init: str = "torch"
+    input_shape: tuple[int, int, int] | None = None
+    sparsity: SparsityConfig = field(default_factory=SparsityConfig)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+
+    def __post_init__(self) -> None:
+        check(self.latent_dim >= 1, "latent_dim", self.latent_dim, "an integer >= 1")
+        check_choice("loss", self.loss, ("bce", "mse"))
+        check_choice("reduction", self.reduction, ("mean", "sum"))
+        check_choice("init", self.init, ("torch", "keras"))
+        if self.input_shape is not None:
+            check(
+                len(self.input_shape) == 3 and min(self.input_shape) > 0,
+                "input_shape",
+                self.input_shape,
+                "[channels, height, width] with all > 0",
+            )
+        if self.sparsity.kind == "topk":
+            check(
+                self.sparsity.k <= self.latent_dim,
+                "sparsity.k",
+                self.sparsity.k,
+                f"at most latent_dim={self.latent_dim}",
+            )
 
 
 # --------------------------------------------------------------------------- config helpers

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from aelab.config import ModelConfig, check, check_choice
+from aelab.errors import check, check_choice
 from aelab.layers.activations import check_activation, make_activation
-from aelab.models.base import Autoencoder, check_code, code_activation, image_shape
+from aelab.models.base import Autoencoder, ModelConfig, check_code, code_activation, image_shape
 from aelab.models.registry import register_model
 
 

@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from aelab.config import ModelConfig, check
+from aelab.errors import check
 from aelab.layers.activations import check_activation, make_activation
-from aelab.models.base import Autoencoder, check_code, code_activation
+from aelab.models.base import Autoencoder, ModelConfig, check_code, code_activation
 from aelab.models.registry import register_model
 
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from aelab.config import SparsityConfig, check
+from aelab.errors import check
+from aelab.layers.sparsity import SparsityConfig
 from aelab.models.base import LossOutput
 from aelab.models.dense import DenseAutoencoder, DenseConfig
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from aelab.config import ModelConfig, check, check_choice
+from aelab.errors import check, check_choice
 from aelab.layers.activations import make_activation
-from aelab.models.base import Autoencoder, check_code, code_activation
+from aelab.models.base import Autoencoder, ModelConfig, check_code, code_activation
 from aelab.models.registry import register_model
 
 

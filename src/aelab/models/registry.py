@@ -1,13 +1,20 @@
-"""A small registry of model families, like timm's: name -> (config class, module class)."""
+"""A small registry of model families, like timm's: name -> (config class, module class).
+
+The built-in families register when their modules are imported; a lookup imports them
+by name first (``BUILTIN``), so code that only needs the registry never imports a family
+statically and the registry has no import cycle with the families that use it.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import TypeVar
 
-from aelab.config import ModelConfig
 from aelab.errors import ConfigError, did_you_mean
-from aelab.models.base import Autoencoder
+from aelab.models.base import Autoencoder, ModelConfig
+
+BUILTIN = ("aelab.models.dense", "aelab.models.conv", "aelab.models.lstm", "aelab.models.vae")
 
 _FAMILIES: dict[str, tuple[type[ModelConfig], type[Autoencoder]]] = {}
 
@@ -31,8 +38,7 @@ def register_model(name: str, config_class: type[ModelConfig]) -> Callable[[M], 
 
 
 def _lookup(name: str) -> tuple[type[ModelConfig], type[Autoencoder]]:
-    import aelab.models  # noqa: F401  (importing the package registers every family)
-
+    load_families()
     try:
         return _FAMILIES[name]
     except KeyError:
@@ -42,9 +48,14 @@ def _lookup(name: str) -> tuple[type[ModelConfig], type[Autoencoder]]:
         ) from None
 
 
-def list_models() -> list[str]:
-    import aelab.models  # noqa: F401
+def load_families() -> None:
+    """Import the built-in family modules (each registers itself on import)."""
+    for module in BUILTIN:
+        importlib.import_module(module)
 
+
+def list_models() -> list[str]:
+    load_families()
     return sorted(_FAMILIES)
 
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from aelab.config import ModelConfig, check, check_choice
+from aelab.errors import check, check_choice
 from aelab.layers.activations import check_activation, make_activation
-from aelab.models.base import Autoencoder, LossOutput, code_stats
+from aelab.models.base import Autoencoder, LossOutput, ModelConfig, code_stats
 from aelab.models.conv import check_conv_geometry, code_shape, conv_decoder, conv_encoder
 from aelab.models.dense import mlp
 from aelab.models.registry import register_model

@@ -25,7 +25,7 @@ def render_comparison(
 ) -> Path:
     """Write ``out_dir/comparison.html`` from the rows (``compare.COLUMNS`` keys), the notes
     and ``figures`` (``(stem, caption)`` of PNGs already saved in ``out_dir``); return it."""
-    from aelab.compare import format_value
+    from aelab.studies.compare import format_value
 
     out = Path(out_dir)
     table = [[format_value(row.get(c.key), c.fmt) for c in columns] for row in rows]

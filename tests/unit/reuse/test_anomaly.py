@@ -7,15 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from aelab.anomaly import (
+from aelab.errors import ConfigError, DataError
+from aelab.metrics.anomaly import auprc, auroc, roc
+from aelab.reuse.anomaly import (
     class_index,
     code_distance,
     one_class_data,
     run_protocol,
     standardise,
 )
-from aelab.errors import ConfigError, DataError
-from aelab.metrics.anomaly import auprc, auroc, roc
 
 from .conftest import tiny_config
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import aelab
-from aelab.embed import embed_run, load_codes, save_codes
 from aelab.errors import ConfigError, DataError
+from aelab.reuse.embed import embed_run, load_codes, save_codes
 
 
 @pytest.mark.parametrize("suffix", [".npy", ".npz", ".csv"])

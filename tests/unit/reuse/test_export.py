@@ -10,8 +10,8 @@ import torch
 from aelab.api import build_model
 from aelab.config import ModelConfig
 from aelab.errors import ConfigError
-from aelab.export import PARTS, example_input, export, part_module
 from aelab.models.registry import config_class, list_models
+from aelab.reuse.export import PARTS, example_input, export, part_module
 from aelab.training import load_run
 
 ort = pytest.importorskip("onnxruntime")

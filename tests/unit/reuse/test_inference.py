@@ -9,7 +9,7 @@ import torch
 
 import aelab
 from aelab.errors import ConfigError, DataError
-from aelab.inference import TrainedModel
+from aelab.reuse.inference import TrainedModel
 
 
 @pytest.fixture(scope="module")

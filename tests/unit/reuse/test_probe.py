@@ -8,7 +8,7 @@ import pytest
 
 from aelab.errors import DataError
 from aelab.metrics.downstream import PROBES, compare, format_table, probe
-from aelab.probe import probe_run
+from aelab.reuse.probe import probe_run
 from aelab.rundir import read_metrics
 
 

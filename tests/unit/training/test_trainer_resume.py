@@ -9,7 +9,7 @@ from training_doubles import FAULTS, tiny_config
 from aelab.config import RunConfig
 from aelab.errors import CheckpointError, TrainingError
 from aelab.rundir import is_complete, read_history, read_metrics
-from aelab.sweep import run_state
+from aelab.studies.sweep import run_state
 from aelab.training import load_run, train
 from aelab.training.checkpoint import load_state, state_path
 

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from aelab.config import RunConfig
 from aelab.data.splits import DatasetSplits, Split
 from aelab.errors import ConfigError, DataError, did_you_mean
-from aelab.inference import TrainedModel
+from aelab.reuse.inference import TrainedModel
 
 SPLITS = ("train", "val", "test")
 
@@ -152,7 +152,7 @@ def embed_run(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Codes and labels of ``split`` of the run's dataset (or ``dataset``); saved to ``out``
     when given. Returns (codes (N, latent_dim) float32, labels (N,) int64 or None)."""
-    from aelab.inference import load
+    from aelab.reuse.inference import load
 
     if out is not None:
         _suffix(Path(out))  # fail on a bad file name before any work

@@ -1,11 +1,11 @@
-"""aelab.family_study: every member under one protocol."""
+"""aelab.studies.family_study: every member under one protocol."""
 
 from __future__ import annotations
 
 import pytest
 
 from aelab.errors import ConfigError
-from aelab.family_study import STUDY, study_configs
+from aelab.studies.family_study import STUDY, study_configs
 
 
 def test_study_covers_every_family_under_one_protocol() -> None:

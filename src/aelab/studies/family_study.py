@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aelab.config import RunConfig
 from aelab.errors import ConfigError
-from aelab.sweep import RunOutcome, raise_failures, run_configs
+from aelab.studies.sweep import RunOutcome, raise_failures, run_configs
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ def run_family_study(
 ) -> StudyResult:
     """Train (or finish) every member into ``out_dir/<member>`` and write the comparison
     (table, loss bars, reconstruction grid, HTML) into ``out_dir``."""
-    from aelab.compare import compare_runs
+    from aelab.studies.compare import compare_runs
 
     configs = study_configs(
         dataset, latent_dim=latent_dim, epochs=epochs, seed=seed, sets=sets, members=members

@@ -224,7 +224,7 @@ def reconstruction_grid(
     import numpy as np
 
     from aelab.data import load_dataset
-    from aelab.evaluate import reconstruct_images
+    from aelab.evaluation.evaluate import reconstruct_images
     from aelab.training import load_run
     from aelab.viz.reconstructions import pick_examples
     from aelab.viz.reconstructions import reconstruction_grid as grid_figure

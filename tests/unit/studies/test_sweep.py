@@ -1,4 +1,4 @@
-"""aelab.sweep: the grid, run naming, resumption (only missing runs retrain) and plots."""
+"""aelab.studies.sweep: the grid, run naming, resumption (only missing runs retrain) and plots."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from aelab.errors import ConfigError
 from aelab.rundir import merge_metrics, read_metrics
-from aelab.sweep import (
+from aelab.studies.sweep import (
     Vary,
     grid,
     parse_vary,

@@ -36,7 +36,7 @@ from aelab.rundir import (
 Log = Callable[[str], None]
 SWEEP_MANIFEST = "sweep.json"
 STATE_FILE = "last.state.pt"
-# Metrics drawn against the varied value (keys of aelab.compare.COLUMNS).
+# Metrics drawn against the varied value (keys of aelab.studies.compare.COLUMNS).
 SWEEP_METRICS = ("test_mse", "test_bce", "test_ssim", "test_psnr", "l0", "pca_ratio")
 
 
@@ -207,7 +207,7 @@ class _DataCache:
 def _run_in_process(
     name: str, cfg: RunConfig, run_dir: Path, state: str, cache: _DataCache, quiet: bool, log: Log
 ) -> None:
-    from aelab.evaluate import evaluate_run
+    from aelab.evaluation.evaluate import evaluate_run
     from aelab.training import train
 
     data = cache.get(cfg)
@@ -332,7 +332,7 @@ class SweepResult:
     out_dir: Path
     points: dict[str, dict[str, str]]  # run name -> {key: value text}
     outcome: RunOutcome
-    comparison: Any = None  # aelab.compare.Comparison
+    comparison: Any = None  # aelab.studies.compare.Comparison
 
 
 def sweep_configs(
@@ -362,7 +362,7 @@ def sweep_figures(
 ) -> dict[str, tuple[Any, str]]:
     """One line-plot figure per varied key: every metric against that key's values, one line
     per combination of the other keys. ``rows`` are comparison rows named like the points."""
-    from aelab.compare import COLUMN_BY_KEY
+    from aelab.studies.compare import COLUMN_BY_KEY
     from aelab.viz.comparison import sweep_lines
 
     by_name = {r["name"]: r for r in rows}
@@ -402,7 +402,7 @@ def run_sweep(
 ) -> SweepResult:
     """Run (or finish) the sweep into ``out_dir``, then write the comparison and the sweep
     plots there. Runs that failed are left out of the comparison and listed in the error."""
-    from aelab.compare import compare_runs, current_comparison, summarize_run
+    from aelab.studies.compare import compare_runs, current_comparison, summarize_run
 
     if not varies:
         raise ConfigError("a sweep needs at least one --vary key=v1,v2,...")

@@ -1,4 +1,4 @@
-"""aelab.compare: the table, its notes, the figures and the HTML page of many runs."""
+"""aelab.studies.compare: the table, its notes, the figures and the HTML page of many runs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from aelab.compare import (
+from aelab.errors import CheckpointError
+from aelab.studies.compare import (
     COLUMNS,
     _dataset_mismatch,
     compare_runs,
@@ -18,7 +19,6 @@ from aelab.compare import (
     markdown_table,
     summarize_run,
 )
-from aelab.errors import CheckpointError
 
 
 def handmade_run(path: Path, metrics: dict | None) -> Path:
@@ -124,7 +124,7 @@ def test_compare_three_runs(three_runs: list[Path], tmp_path: Path) -> None:
 
 
 def test_grid_has_one_row_per_run(three_runs: list[Path], tmp_path: Path) -> None:
-    from aelab.compare import reconstruction_grid
+    from aelab.studies.compare import reconstruction_grid
 
     fig, notes = reconstruction_grid({p.name: p for p in three_runs}, n_images=5)
     assert not notes
@@ -143,7 +143,7 @@ def test_compare_notes_a_run_without_checkpoints(three_runs: list[Path], tmp_pat
 
 
 def test_reuse_keeps_a_current_comparison_only(three_runs: list[Path], tmp_path: Path) -> None:
-    from aelab.compare import current_comparison
+    from aelab.studies.compare import current_comparison
 
     out = tmp_path / "cmp3"
     assert current_comparison(three_runs[:2], out) is None

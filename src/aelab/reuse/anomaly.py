@@ -35,8 +35,8 @@ from sklearn.neighbors import NearestNeighbors
 from aelab.config import RunConfig
 from aelab.data.splits import DatasetSplits, Split
 from aelab.errors import ConfigError, DataError, did_you_mean
-from aelab.inference import TrainedModel
 from aelab.metrics.anomaly import auprc, auroc, roc
+from aelab.reuse.inference import TrainedModel
 
 SCORES = ("reconstruction", "code", "combined")
 SHORT = {"reconstruction": "recon", "code": "code", "combined": "combined"}

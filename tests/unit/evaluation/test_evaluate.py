@@ -10,7 +10,7 @@ import fakedata
 from aelab.api import build_model
 from aelab.config import RunConfig
 from aelab.errors import DataError
-from aelab.evaluate import FigureInputs, evaluate_run, write_figures
+from aelab.evaluation.evaluate import FigureInputs, evaluate_run, write_figures
 from aelab.metrics.code import encode_images
 from aelab.models import list_models
 

@@ -14,8 +14,8 @@ import numpy as np
 
 from aelab.data.splits import DatasetSplits, Split
 from aelab.errors import DataError
-from aelab.inference import TrainedModel
 from aelab.metrics.downstream import compare
+from aelab.reuse.inference import TrainedModel
 
 
 def _labelled(split: Split, name: str, limit: int) -> tuple[np.ndarray, np.ndarray]:
@@ -38,7 +38,7 @@ def probe_model(
 ) -> dict[str, dict[str, float]]:
     """The "downstream" section for ``model`` on ``data``: probes fitted on (the first
     ``train_limit`` of) the train split, scored on the test split."""
-    from aelab.embed import embed_images
+    from aelab.reuse.embed import embed_images
 
     train_images, train_y = _labelled(data.train, "train", train_limit)
     test_images, test_y = _labelled(data.test, "test", 0)
@@ -80,8 +80,8 @@ def probe_run(
 ) -> dict[str, dict[str, float]]:
     """Probe the run in ``run_dir`` on its own dataset (or ``dataset``, or ``data`` given in
     memory); with ``write``, merge the result into metrics.json and re-render the report."""
-    from aelab.embed import run_data
-    from aelab.inference import load
+    from aelab.reuse.embed import run_data
+    from aelab.reuse.inference import load
     from aelab.rundir import merge_metrics
 
     model = load(run_dir, checkpoint=checkpoint, device=device)

@@ -1,0 +1,46 @@
+"""DataConfig: which images a run uses and how they are split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aelab.errors import check, check_choice
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the images come from and how they are split.
+
+    dataset: ``mnist``, ``fashion-mnist``, ``cifar10``, ``folder:PATH``, ``npy:PATH``, ``npz:PATH``.
+    validation: ``split`` holds out ``val_size`` training images (deterministic by seed);
+    ``test`` reports the test set as validation data each epoch, as Keras'
+    ``validation_data=`` does (parity runs only: no model selection on it); ``none``.
+    """
+
+    dataset: str = "fashion-mnist"
+    data_dir: str | None = None
+    validation: str = "split"
+    val_size: int = 10000
+    train_limit: int = 0
+    test_limit: int = 0
+    image_size: tuple[int, int] | None = None
+    mode: str | None = None
+    mmap: bool = False
+
+    def __post_init__(self) -> None:
+        check(
+            bool(self.dataset), "dataset", self.dataset, "a dataset name or folder:/npy:/npz: path"
+        )
+        check_choice("validation", self.validation, ("split", "test", "none"))
+        check(self.val_size >= 0, "val_size", self.val_size, "an integer >= 0")
+        check(self.train_limit >= 0, "train_limit", self.train_limit, "an integer >= 0 (0 = all)")
+        check(self.test_limit >= 0, "test_limit", self.test_limit, "an integer >= 0 (0 = all)")
+        if self.image_size is not None:
+            check(
+                len(self.image_size) == 2 and min(self.image_size) > 0,
+                "image_size",
+                self.image_size,
+                "[height, width] with both > 0",
+            )
+        if self.mode is not None:
+            check_choice("mode", self.mode, ("L", "RGB"))
