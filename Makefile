@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint data clean
+.PHONY: setup demo test lint imports data clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,12 @@ test: setup
 	@$(PY) -m pytest -q -n 2 --dist loadgroup; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 1; fi; exit $$rc
 
-lint: setup
+# The architecture contracts (.importlinter): layers in order, no cycles, a trainer that
+# imports no model family. CI runs this before the tests.
+imports: setup
+	$(VENV)/bin/lint-imports
+
+lint: imports
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m ruff format --check src tests benchmarks
 

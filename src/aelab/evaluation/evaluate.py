@@ -336,7 +336,8 @@ def evaluate_run(
     plus ``"figures"`` (written paths) and ``"report"`` (the report's path).
     """
     from aelab.report import render_report
-    from aelab.report.render import format_number, run_name
+    from aelab.report.render import run_name
+    from aelab.report.tables import format_number
     from aelab.rundir import merge_metrics, read_history, read_metrics
     from aelab.training import load_run
     from aelab.training.device import resolve_device

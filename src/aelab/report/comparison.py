@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from aelab.report.render import _environment
+from aelab.report.tables import format_value
 from aelab.rundir import atomic_write_text
 
 COMPARISON = "comparison.html"
@@ -25,8 +26,6 @@ def render_comparison(
 ) -> Path:
     """Write ``out_dir/comparison.html`` from the rows (``compare.COLUMNS`` keys), the notes
     and ``figures`` (``(stem, caption)`` of PNGs already saved in ``out_dir``); return it."""
-    from aelab.studies.compare import format_value
-
     out = Path(out_dir)
     table = [[format_value(row.get(c.key), c.fmt) for c in columns] for row in rows]
     embedded = [

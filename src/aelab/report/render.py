@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from aelab.errors import CheckpointError
+from aelab.report.tables import format_number
 from aelab.rundir import CONFIG, atomic_write_text, read_metrics
 from aelab.viz import FIGURES
 
@@ -33,21 +33,6 @@ def _environment() -> jinja2.Environment:
     env.filters["num"] = format_number
     env.filters["tojson_compact"] = lambda v: json.dumps(v, separators=(", ", ": "))
     return env
-
-
-def format_number(value: Any, digits: int = 4) -> str:
-    """Numbers for people: 4 significant digits, ints as they are, None as a dash."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return f"{value:.{digits}g}"
-    return str(value)
 
 
 def _definitions() -> dict[str, str]:

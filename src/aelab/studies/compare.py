@@ -17,6 +17,7 @@ from typing import Any
 
 from aelab.config import load_toml
 from aelab.errors import AelabError, CheckpointError
+from aelab.report.tables import format_value
 from aelab.rundir import CONFIG, atomic_write_text, read_metrics
 
 
@@ -148,19 +149,6 @@ def _unique_names(rows: list[dict[str, Any]]) -> None:
 
 
 # --------------------------------------------------------------------------- tables
-
-
-def format_value(value: Any, fmt: str = "") -> str:
-    """Markdown cell text: blank for missing, "inf" for infinite, else ``fmt`` applied."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and math.isinf(value):
-        return "inf"
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    if fmt and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return format(value, fmt)
-    return str(value)
 
 
 def markdown_table(
