@@ -569,9 +569,9 @@ def probe_codes_only(ctx: Context, run_dir: Path, reference: dict[str, Any]) -> 
     """``probe_run`` for the autoencoder's codes only, with the PCA/pixel ``reference``
     section of another run of the same code size and data; merged into metrics.json."""
     from aelab.metrics.downstream import probe
+    from aelab.report import render_report as rerender_report
     from aelab.reuse.embed import embed_images, run_data
     from aelab.reuse.inference import load
-    from aelab.reuse.probe import rerender_report
     from aelab.rundir import merge_metrics
 
     model = load(run_dir)
@@ -906,7 +906,7 @@ def claim_identity(ctx: Context) -> list[str]:
     """Overcomplete codes with and without regularisation, tested on random-noise images."""
     import torch
 
-    from aelab.metrics.reconstruction import reconstruction_metrics
+    from aelab.evaluation.evaluate import reconstruction_metrics
 
     head = '### "Regularisation (sparsity, noise) prevents the identity map" (R3)\n'
     if "fashion-mnist" not in ctx.available:
@@ -982,7 +982,8 @@ def claim_identity(ctx: Context) -> list[str]:
 def unit_purity(run_dir: Path, k: int = 20) -> float | None:
     """Interpretability proxy: for each live code unit, the share of its ``k`` most-activating
     test images that belong to their most common class; averaged over live units."""
-    from aelab.metrics.code import encode_images, top_activating
+    from aelab.metrics.code import top_activating
+    from aelab.models.apply import encode_images
 
     model, _, data = test_images(run_dir)
     if data.test.labels is None:

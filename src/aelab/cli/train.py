@@ -146,12 +146,8 @@ def run(args: argparse.Namespace) -> int:
 
 def evaluate(run_dir: Path, data, *, quiet: bool) -> None:
     """Test metrics, figures and report.html of the finished run (aelab.evaluation.evaluate)."""
-    try:
-        from aelab.evaluation.evaluate import evaluate_run
-    except ModuleNotFoundError as exc:
-        if exc.name != "aelab.evaluation.evaluate":
-            raise
-        return  # evaluation not installed in this build: the run itself is complete
+    from aelab.evaluation.evaluate import evaluate_run
+
     evaluate_run(run_dir, data=data, quiet=quiet)
 
 

@@ -26,6 +26,7 @@ from aelab.errors import CheckpointError
 from aelab.rundir import CHECKPOINTS, atomic_write_bytes
 
 STATE_FORMAT = 1
+STATE_FILE = "last.state.pt"  # the resume state, beside the weights in checkpoints/
 _LOAD_ERRORS = (OSError, RuntimeError, ValueError, KeyError, SafetensorError)
 
 
@@ -38,7 +39,7 @@ def weights_path(run_dir: str | Path, name: str) -> Path:
 
 
 def state_path(run_dir: str | Path) -> Path:
-    return checkpoint_dir(run_dir) / "last.state.pt"
+    return checkpoint_dir(run_dir) / STATE_FILE
 
 
 def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, Any]) -> None:
@@ -68,7 +69,7 @@ def read_weights_metadata(path: str | Path) -> dict[str, str]:
     except _LOAD_ERRORS as exc:
         raise CheckpointError(
             f"checkpoint {path} is corrupt or not a safetensors file ({exc}); "
-            "re-train, or resume from checkpoints/last.state.pt."
+            f"re-train, or resume from checkpoints/{STATE_FILE}."
         ) from None
 
 
