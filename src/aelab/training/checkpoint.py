@@ -23,6 +23,7 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 
 from aelab.errors import CheckpointError
+from aelab.models.base import Autoencoder
 from aelab.rundir import CHECKPOINTS, atomic_write_bytes
 
 STATE_FORMAT = 1
@@ -73,11 +74,13 @@ def read_weights_metadata(path: str | Path) -> dict[str, str]:
         ) from None
 
 
-def load_weights(model: nn.Module, path: str | Path, *, device: str | torch.device = "cpu") -> dict:
+def load_weights(
+    model: Autoencoder, path: str | Path, *, device: str | torch.device = "cpu"
+) -> dict:
     """Load weights from ``path`` into ``model`` (shapes and names must match exactly)."""
     metadata = read_weights_metadata(path)
-    family = getattr(getattr(model, "config", None), "family", None)
-    if family is not None and metadata.get("family", family) != family:
+    family = model.config.family
+    if metadata.get("family", family) != family:
         raise CheckpointError(
             f"checkpoint {path} holds a '{metadata['family']}' model, not '{family}'; "
             "load it with the config.toml of its own run."
