@@ -33,16 +33,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TextIO
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+import torch
 
 from aelab.config import RunConfig
-from aelab.errors import TrainingError
+from aelab.data.splits import DatasetSplits
+from aelab.errors import ConfigError, TrainingError
+from aelab.models.base import Autoencoder
 from aelab.rundir import FINISHED, write_history
 from aelab.training import checkpoint as ckpt
+from aelab.training.distributed import DistContext
 from aelab.training.progress import Progress, format_seconds
-
-if TYPE_CHECKING:  # pragma: no cover
-    from aelab.training.trainer import Trainer
 
 
 @dataclass
@@ -111,6 +114,29 @@ class LossWindow:
     bad: tuple[int, str, str] | None = None
 
 
+class Trainer(Protocol):
+    """What a callback sees of :class:`aelab.training.trainer.Trainer` (a Protocol, so
+    this module does not import the loop that imports it)."""
+
+    config: RunConfig
+    run_dir: Path | None
+    writes: bool  # this process writes run_dir (it has one and is rank 0)
+    data: DatasetSplits
+    model: Autoencoder
+    optimizer: torch.optim.Optimizer
+    state: EpochState
+    ctx: DistContext
+    device: torch.device
+    threads: int
+    precision: str
+    precision_note: str | None
+    steps_per_epoch: int
+
+    def request_stop(self, reason: str, status: str = "stopped") -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+
 class Callback:
     """Base class: every hook does nothing. Subclass and override what you need."""
 
@@ -135,6 +161,11 @@ class Callback:
 def default_callbacks(config: RunConfig, *, validation: bool, quiet: bool) -> list[Callback]:
     """The built-in callbacks ``config`` asks for, in the order they run."""
     tc = config.train
+    if tc.early_stopping and not validation:
+        raise ConfigError(
+            "train.early_stopping needs validation data, but data.validation='none'; "
+            "set data.validation='split' or train.early_stopping=0."
+        )
     callbacks: list[Callback] = [ProgressCallback(quiet=quiet), TerminateOnNaN()]
     if validation:
         callbacks.append(EarlyStopping(patience=tc.early_stopping, min_delta=tc.min_delta))

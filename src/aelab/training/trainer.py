@@ -36,7 +36,7 @@ from aelab.models.registry import create_model
 from aelab.rundir import CONFIG, claim, merge_metrics, run_summary, saved_config, write_history
 from aelab.training import checkpoint as ckpt
 from aelab.training import distributed as ddp
-from aelab.training.callbacks import Callback, EpochState, LossWindow, default_callbacks
+from aelab.training.callbacks import Callback, EpochState, default_callbacks
 from aelab.training.device import (
     auto_threads,
     autocast,
@@ -45,10 +45,8 @@ from aelab.training.device import (
     resolve_precision,
     tune_cpu_allocator,
 )
+from aelab.training.meter import LossMeter
 from aelab.training.optim import build_optimizer, build_scheduler, match_param_layouts
-
-# Loss values are checked for NaN/inf (one host sync) once per this many steps.
-CHECK_EVERY = 50
 
 
 @dataclass
@@ -96,9 +94,15 @@ def train(
         if device.type == "cpu":
             tune_cpu_allocator()
         trainer = Trainer(
-            config, run_dir, data, ctx=ctx, device=device, threads=threads, quiet=quiet,
+            config,
+            run_dir,
+            data,
+            ctx=ctx,
+            device=device,
+            threads=threads,
+            quiet=quiet,
             callbacks=callbacks,
-        )  # fmt: skip
+        )
         with cpu_threads(threads):
             return trainer.fit(resume=resume, overwrite=overwrite)
     finally:
@@ -132,11 +136,6 @@ class Trainer:
             raise ConfigError(
                 f"train.batch_size={tc.batch_size} must be divisible by the number of "
                 f"processes ({ctx.world_size}): it is the global batch, split across ranks."
-            )
-        if tc.early_stopping and data.val is None:
-            raise ConfigError(
-                "train.early_stopping needs validation data, but data.validation='none'; "
-                "set data.validation='split' or train.early_stopping=0."
             )
         self.config = config
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -269,9 +268,14 @@ class Trainer:
         tc, ws, rank = self.config.train, self.ctx.world_size, self.ctx.rank
         images = as_tensor(self.data.train.images)
         train_batches = Batcher(
-            images, tc.batch_size // ws, shuffle=tc.shuffle, seed=tc.seed,
-            device=self.device, rank=rank, world_size=ws,
-        )  # fmt: skip
+            images,
+            tc.batch_size // ws,
+            shuffle=tc.shuffle,
+            seed=tc.seed,
+            device=self.device,
+            rank=rank,
+            world_size=ws,
+        )
         if self.data.val is None:
             return train_batches, None
         val_images = as_tensor(self.data.val.images)[rank::ws]
@@ -387,59 +391,6 @@ class Trainer:
 
 
 # --------------------------------------------------------------------------- pieces
-
-
-class LossMeter:
-    """Per-step loss vectors kept on the device; summed and checked for NaN/inf once per
-    ``CHECK_EVERY`` steps, which is the only time the host waits for the device."""
-
-    def __init__(self, names: list[str], device: torch.device, ctx: ddp.DistContext) -> None:
-        self.names = names
-        self.device = device
-        self.ctx = ctx
-        self.window = torch.empty(CHECK_EVERY, len(names), device=device)
-        self.sizes: list[int] = []
-        self.sums = torch.zeros(len(names), device=device, dtype=torch.float64)
-        self.count = 0
-        self.steps = 0
-
-    def add(self, values: Tensor, n: int) -> bool:
-        """Record one step; True when the window is full and must be flushed."""
-        self.window[len(self.sizes)].copy_(values)
-        self.sizes.append(n)
-        return len(self.sizes) == CHECK_EVERY
-
-    def flush(self, epoch: int, step: int, steps: int) -> LossWindow:
-        """Fold the window into the sums; the window names the first NaN/inf, if any."""
-        rows = self.window[: len(self.sizes)]
-        finite = torch.isfinite(rows)
-        local_bad = not bool(finite.all())
-        bad = None
-        if ddp.any_rank(local_bad, self.ctx, self.device):
-            bad = self._first_bad(rows, finite) if local_bad else None
-            bad = bad or (self.steps + 1, "loss", "non-finite on another rank")
-        weights = torch.tensor(self.sizes, device=self.device, dtype=torch.float64)
-        self.sums += weights @ rows.double()
-        self.count += sum(self.sizes)
-        self.steps += len(self.sizes)
-        self.sizes.clear()
-        running = float(self.sums[0]) / max(1, self.count)
-        return LossWindow(epoch=epoch, step=step, steps=steps, running_loss=running, bad=bad)
-
-    def _first_bad(self, rows: Tensor, finite: Tensor) -> tuple[int, str, str]:
-        bad_steps = (~finite).any(dim=1).nonzero()
-        i = int(bad_steps[0])
-        bad_parts = (~finite[i]).nonzero().flatten().tolist()
-        # Name the part that went bad rather than the total it propagates into.
-        j = next((p for p in bad_parts if p != 0), bad_parts[0])
-        value = float(rows[i, j])
-        return self.steps + i + 1, self.names[j], "nan" if value != value else str(value)
-
-    def means(self) -> list[float]:
-        """Mean of every part over this epoch's images (summed over ranks)."""
-        totals = torch.cat([self.sums, self.sums.new_tensor([self.count])])
-        totals = ddp.all_reduce_sum(totals, self.ctx).tolist()
-        return [v / totals[-1] for v in totals[:-1]]
 
 
 def named(prefix: str, names: list[str], values: list[float]) -> dict[str, float]:
