@@ -21,8 +21,10 @@ A callback overrides any of:
 ``trainer`` exposes ``config`` (RunConfig), ``run_dir`` (Path or None), ``writes`` (this
 process writes the run directory: it has one and is rank 0), ``model``, ``optimizer``,
 ``state`` (:class:`EpochState`) and ``request_stop(reason)``: the loop finishes the
-current epoch and its callbacks, then stops, like Keras' ``stop_training``. Under DDP a
-stop asked on any rank stops every rank.
+current epoch and its callbacks, then stops, like Keras' ``stop_training``; the run ends
+``stopped`` (``early_stopped`` when :class:`EarlyStopping` asks), the state saved with the
+last checkpoint says so and a resume has nothing left to train. Under DDP a stop asked on
+any rank stops every rank.
 
 Built in, assembled from the config by :func:`default_callbacks`: :class:`ProgressCallback`,
 :class:`TerminateOnNaN`, :class:`EarlyStopping` (when there is validation data) and

@@ -20,18 +20,6 @@ from aelab.training.callbacks import (
 )
 from aelab.training.checkpoint import load_state, read_weights_metadata, state_path, weights_path
 
-COLUMNS = [
-    "epoch",
-    "train_loss",
-    "train_reconstruction",
-    "train_sparsity",
-    "val_loss",
-    "val_reconstruction",
-    "val_sparsity",
-    "seconds",
-    "lr",
-]
-
 
 class Recorder(Callback):
     """Records every hook call."""
@@ -70,8 +58,10 @@ def test_a_callback_receives_every_epochs_logs_and_every_step(tiny):
     rec = Recorder()
     result = train(tiny_config(epochs=3), None, data=tiny, quiet=True, callbacks=[rec])
     assert [r["epoch"] for r in rec.logs] == [1, 2, 3]
-    assert all(list(logs) == COLUMNS for logs in rec.logs)
-    assert rec.logs == result.history
+    assert rec.logs == result.history  # the history rows, every column (test_trainer_loop)
+    assert all(
+        {"train_loss", "train_sparsity", "val_loss", "seconds", "lr"} <= set(r) for r in rec.logs
+    )
     assert rec.calls[0] == ("start", 0, True) and rec.calls[-1] == ("end", "completed")
     epoch_2 = [c for c in rec.calls if c[0] != "batch" and len(c) > 1 and c[1] == 2]
     assert epoch_2 == [("epoch_start", 2), ("epoch_end", 2)]
