@@ -842,13 +842,12 @@ def dense_with_params(ctx: Context, target: int) -> tuple[RunConfig, int]:
     """A dense autoencoder with one hidden layer (code 32) whose parameter count is closest
     to ``target``; the count is measured on the built model."""
     from aelab.api import build_model
-    from aelab.training.trainer import count_parameters
 
     def cfg_for(h: int) -> RunConfig:
         return ctx.config(f"r3-{DS}-deep", f"model.hidden=[{h}]", "model.latent_dim=32")
 
     def count(h: int) -> int:
-        return count_parameters(build_model(cfg_for(h), input_shape=(1, 28, 28)))
+        return build_model(cfg_for(h), input_shape=(1, 28, 28)).num_parameters()
 
     p1, p2 = count(1), count(2)
     h = max(1, round((target - p1) / max(p2 - p1, 1)) + 1)

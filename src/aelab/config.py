@@ -140,6 +140,18 @@ class RunConfig:
         return apply_overrides(self, assignments)
 
 
+def with_input_shape(config: RunConfig, shape: tuple[int, int, int]) -> RunConfig:
+    """``config`` with ``model.input_shape`` filled from the data (checked when already set)."""
+    current = config.model.input_shape
+    if current is not None and tuple(current) != tuple(shape):
+        raise ConfigError(
+            f"model.input_shape={list(current)} does not match the data ({list(shape)}); "
+            "remove model.input_shape from the config to take it from the data."
+        )
+    model = dataclasses.replace(config.model, input_shape=tuple(shape))
+    return dataclasses.replace(config, model=model)
+
+
 # --------------------------------------------------------------------------- dict <-> dataclass
 
 

@@ -107,10 +107,10 @@ def resolve_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from aelab.config import with_input_shape
     from aelab.rundir import default_run_dir
     from aelab.training import train
     from aelab.training.distributed import context_from_env
-    from aelab.training.trainer import with_input_shape
 
     cfg = resolve_config(args)
     main_rank = context_from_env().is_main

@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aelab.config import RunConfig, parse_value
+from aelab.config import RunConfig, parse_value, with_input_shape
 from aelab.errors import AelabError, CheckpointError, ConfigError, TrainingError
 from aelab.rundir import (
     CHECKPOINTS,
     CONFIG,
     atomic_write_text,
+    check_same_run,
     holds_run,
     is_complete,
     read_metrics,
@@ -142,8 +143,6 @@ def point_config(
 def check_finished_run(run_dir: Path, cfg: RunConfig) -> RunConfig:
     """The saved config of the finished run in ``run_dir``; a ConfigError when it was made
     from a config other than ``cfg`` (fields that only say how it ran aside, as for resume)."""
-    from aelab.training.trainer import check_same_run, with_input_shape
-
     saved = RunConfig.load(run_dir / CONFIG)
     wanted = cfg
     if cfg.model.input_shape is None and saved.model.input_shape is not None:
