@@ -263,3 +263,15 @@ def raise_failures(outcome: RunOutcome) -> None:
             f"{len(outcome.failed)} run(s) failed ({lines}). Fix the cause and re-run the same "
             "command: finished runs are skipped."
         )
+
+
+def total_train_seconds(out_dir: Path) -> float:
+    """The training seconds of every run under ``out_dir``, summed over the invocations
+    that trained each (``run.wall_time_s`` of each metrics.json); unreadable ones count 0."""
+    total = 0.0
+    for metrics in Path(out_dir).rglob("metrics.json"):
+        try:
+            total += float(read_metrics(metrics.parent).get("run", {}).get("wall_time_s") or 0.0)
+        except AelabError:
+            continue
+    return total
