@@ -44,7 +44,8 @@ class Vary:
             object.__setattr__(self, "labels", tuple(str(v) for v in self.values))
         if len(self.labels) != len(self.values):
             raise ConfigError(
-                f"vary {self.key}: {len(self.labels)} labels for {len(self.values)} values."
+                f"vary {self.key}: {len(self.labels)} labels for {len(self.values)} values; "
+                "expected one label per value."
             )
 
     @property
