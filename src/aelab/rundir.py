@@ -24,12 +24,11 @@ import shutil
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from aelab import __version__
+from aelab.config import RunConfig
 from aelab.errors import CheckpointError
-
-if TYPE_CHECKING:
-    from aelab.config import RunConfig
 
 CONFIG = "config.toml"
 HISTORY = "history.csv"
@@ -202,8 +201,6 @@ def clear_run(run_dir: Path) -> None:
 
 def saved_config(run_dir: Path, config: RunConfig) -> RunConfig:
     """The config saved in ``run_dir``, checked to be the run ``config`` would resume."""
-    from aelab.config import RunConfig
-
     if not (run_dir / CONFIG).exists():
         raise CheckpointError(
             f"cannot resume {run_dir}: it holds no run ({CONFIG} missing). "
@@ -310,21 +307,16 @@ def git_commit() -> str | None:
 def machine() -> str:
     """'Linux x86_64, 2 CPUs' plus the GPU name when CUDA is present."""
     text = f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs"
-    try:
-        import torch
+    import torch  # lazily: the CLI's quick commands never reach here
 
-        if torch.cuda.is_available():
-            text += f", {torch.cuda.get_device_name(0)}"
-    except ImportError:  # pragma: no cover
-        pass
+    if torch.cuda.is_available():
+        text += f", {torch.cuda.get_device_name(0)}"
     return text
 
 
 def environment() -> dict[str, Any]:
     """Versions, git commit and machine, for metrics.json and checkpoints."""
     import torch
-
-    from aelab import __version__
 
     return {
         "aelab_version": __version__,

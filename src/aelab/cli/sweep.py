@@ -5,6 +5,7 @@ missing runs."""
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 HELP = "train a grid of configs (cartesian product of --vary values) and compare them"
 EPILOG = """examples:
@@ -52,12 +53,16 @@ def add_batch_arguments(parser: argparse.ArgumentParser, member: str) -> None:
     parser.add_argument("--quiet", action="store_true", help="print only the plan and errors")
 
 
-def batch_overrides(args: argparse.Namespace) -> list[str]:
-    """--set overrides plus data.data_dir from --data-dir; checks --jobs and --epochs."""
+def batch_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """--set values (parsed here, once) plus data.data_dir from --data-dir; checks --jobs
+    and --epochs."""
+    from aelab.config import parse_assignment
+
     for flag, value in (("--jobs", args.jobs), ("--epochs", args.epochs)):
         if value is not None and value < 1:
             args._parser.error(f"{flag} {value} is invalid: expected an integer >= 1")
-    return list(args.sets) + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
+    sets = dict(parse_assignment(text) for text in args.sets)
+    return {**sets, "data.data_dir": args.data_dir} if args.data_dir else sets
 
 
 def run(args: argparse.Namespace) -> int:

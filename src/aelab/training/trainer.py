@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from aelab import __version__
 from aelab.config import RunConfig, with_input_shape
+from aelab.data import load_dataset
 from aelab.data.batcher import Batcher
 from aelab.data.splits import DatasetSplits
 from aelab.errors import CheckpointError, ConfigError, TrainingError, check_choice
@@ -86,8 +87,6 @@ def train(
     started = ddp.setup(ctx, device)
     try:
         if data is None:
-            from aelab.data import load_dataset
-
             data = load_dataset(config.data, seed=config.train.seed, progress=not quiet)
         config = with_input_shape(config, data.shape)
         threads = config.train.threads or auto_threads(ctx.world_size)
