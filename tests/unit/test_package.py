@@ -26,3 +26,17 @@ def test_cli_without_command_prints_help_and_exits_2():
     out = subprocess.run([sys.executable, "-m", "aelab"], capture_output=True, text=True)
     assert out.returncode == 2
     assert "usage: aelab" in out.stdout
+
+
+@pytest.mark.parametrize("argv", [["data", "list"], ["presets"], ["--help"]])
+def test_listing_commands_import_no_heavy_library(argv):
+    # `aelab data list` and `aelab presets` answer in well under a second: torch alone
+    # takes 1.5 s to import, matplotlib and scikit-learn most of another.
+    code = (
+        "import sys\n"
+        "from aelab.cli.main import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'matplotlib', 'sklearn') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
