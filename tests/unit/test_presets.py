@@ -149,3 +149,11 @@ def test_presets_json_lists_every_preset(capsys):
     assert {r["name"]: r["params"] for r in rows}["r1-fashion-sparse"] == PARAMS[
         "r1-fashion-sparse"
     ]
+
+
+def test_listing_without_an_index_entry_is_computed(tmp_path, monkeypatch):
+    from aelab.cli import presets as presets_cli
+
+    shipped = presets_cli.rows()
+    monkeypatch.setattr(presets_cli, "_index_path", lambda: tmp_path / "missing.json")
+    assert presets_cli.rows() == shipped

@@ -6,10 +6,12 @@ import argparse
 import hashlib
 import json
 import warnings
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from aelab.cli.options import add_json_option, print_json
+from aelab.presets import list_presets, load_preset, preset_path  # no torch until loaded
 
 INDEX_NAME = "index.json"  # beside the presets' TOML files: their listing, precomputed
 
@@ -46,7 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _row(name: str) -> dict[str, Any]:
     """One line of the listing, computed: load the preset and build its model (torch)."""
     from aelab.api import build_model
-    from aelab.presets import load_preset
 
     cfg = load_preset(name)
     with warnings.catch_warnings():
@@ -62,26 +63,16 @@ def _row(name: str) -> dict[str, Any]:
 
 
 def _toml_digest(name: str) -> str:
-    from aelab.presets import preset_path
-
     return hashlib.sha256(preset_path(name).read_bytes()).hexdigest()
 
 
 def _index_path() -> Path:
-    from aelab.presets import preset_path
-
-    return preset_path(list_names()[0]).with_name(INDEX_NAME)
-
-
-def list_names() -> list[str]:
-    from aelab.presets import list_presets
-
-    return list_presets()
+    return Path(str(resources.files("aelab.presets").joinpath(INDEX_NAME)))
 
 
 def build_index() -> dict[str, dict[str, Any]]:
     """The listing of every preset keyed by name, each row with the SHA-256 of its TOML."""
-    return {name: {**_row(name), "toml_sha256": _toml_digest(name)} for name in list_names()}
+    return {name: {**_row(name), "toml_sha256": _toml_digest(name)} for name in list_presets()}
 
 
 def write_index() -> Path:
@@ -99,7 +90,7 @@ def rows() -> list[dict[str, Any]]:
     path = _index_path()
     index = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     out = []
-    for name in list_names():
+    for name in list_presets():
         row = index.get(name)
         if row is None or row.get("toml_sha256") != _toml_digest(name):
             row = _row(name)
@@ -129,7 +120,6 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     from aelab.api import build_model
     from aelab.models.summary import summary
-    from aelab.presets import load_preset
 
     cfg = load_preset(args.name)
     if args.overrides:
