@@ -59,6 +59,7 @@ examples:
   aelab --quiet train --preset r1-fashion-sparse --epochs 1
 """
 
+TOP_LEVEL = "all_"  # dest prefix of the common options given before the subcommand
 # (flags, dest, help) of the options every subcommand accepts.
 COMMON_OPTIONS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("-q", "--quiet"), "quiet", "print only results and errors (no status or progress)"),
@@ -89,7 +90,7 @@ def _add_common_options(parser: argparse.ArgumentParser, *, prefix: str = "") ->
 
 def _merge_common(args: argparse.Namespace) -> None:
     for _, dest, _ in COMMON_OPTIONS:
-        setattr(args, dest, bool(getattr(args, dest, False) or getattr(args, f"all_{dest}")))
+        setattr(args, dest, bool(getattr(args, dest, False) or getattr(args, TOP_LEVEL + dest)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"aelab {__version__}")
-    _add_common_options(parser, prefix="all_")
+    _add_common_options(parser, prefix=TOP_LEVEL)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in SUBCOMMANDS.items():
         module = importlib.import_module(f"aelab.cli.{module_name}")
