@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from aelab.cli.options import log, out_dir
+
 HELP = "train a grid of configs (cartesian product of --vary values) and compare them"
 EPILOG = """examples:
   aelab sweep --preset r3-fashion-vanilla --vary model.latent_dim=2,4,8,16,32,64 --out runs/code-size
@@ -48,9 +50,11 @@ def add_batch_arguments(parser: argparse.ArgumentParser, member: str) -> None:
         "--jobs", type=int, default=1, help="runs trained at once as subprocesses (default 1)"
     )
     parser.add_argument(
-        "--out", required=True, help=f"output folder: one run directory per {member}"
+        "--out",
+        required=True,
+        type=out_dir,
+        help=f"output folder: one run directory per {member}",
     )
-    parser.add_argument("--quiet", action="store_true", help="print only the plan and errors")
 
 
 def batch_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -77,5 +81,5 @@ def run(args: argparse.Namespace) -> int:
         base, varies, args.out, sets=sets, epochs=args.epochs, jobs=args.jobs, quiet=args.quiet
     )
     if result.comparison is not None:
-        print(f"page: {result.comparison.files['html']}")
+        log.info(f"page: {result.comparison.files['html']}")
     return 0
