@@ -5,6 +5,11 @@ missing runs."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from aelab.cli.train import add_track_argument
 
 HELP = "train a grid of configs (cartesian product of --vary values) and compare them"
 EPILOG = """examples:
@@ -12,6 +17,7 @@ EPILOG = """examples:
   aelab sweep --preset r3-fashion-sparse --vary model.sparsity.weight=1e-6,1e-5,1e-4 \\
       --vary model.latent_dim=32,64 --epochs 10 --jobs 2 --out runs/l1-sweep
   aelab sweep --config my.toml --vary model.hidden=[256],[512,256] --set data.train_limit=5000 --out runs/depth
+  aelab sweep --preset r3-fashion-vanilla --vary train.lr=1e-3,3e-3 --track mlflow --out runs/lr
 
 Finished runs are skipped: re-run the same command to finish an interrupted sweep.
 """
@@ -50,6 +56,7 @@ def add_batch_arguments(parser: argparse.ArgumentParser, member: str) -> None:
         "--out", required=True, help=f"output folder: one run directory per {member}"
     )
     parser.add_argument("--quiet", action="store_true", help="print only the plan and errors")
+    add_track_argument(parser)
 
 
 def batch_overrides(args: argparse.Namespace) -> list[str]:
@@ -57,7 +64,24 @@ def batch_overrides(args: argparse.Namespace) -> list[str]:
     for flag, value in (("--jobs", args.jobs), ("--epochs", args.epochs)):
         if value is not None and value < 1:
             args._parser.error(f"{flag} {value} is invalid: expected an integer >= 1")
-    return list(args.sets) + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
+    sets = list(args.sets) + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
+    if args.track:
+        from aelab.training.trackers import track_override
+
+        sets.append(track_override(dict.fromkeys(args.track)))
+    return sets
+
+
+@contextlib.contextmanager
+def tracked_study(args: argparse.Namespace, kind: str, params: dict[str, Any]) -> Iterator[None]:
+    """With --track: the study's parent run (MLflow), its runs nested under it."""
+    if not args.track:
+        yield
+        return
+    from aelab.training.trackers import study_run
+
+    with study_run(args.out, args.track, kind=kind, params=params):
+        yield
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,9 +92,11 @@ def run(args: argparse.Namespace) -> int:
     sets = batch_overrides(args)
     base = load_preset(args.preset) if args.preset else RunConfig.load(args.config)
     varies = [parse_vary(v) for v in args.vary]
-    result = run_sweep(
-        base, varies, args.out, sets=sets, epochs=args.epochs, jobs=args.jobs, quiet=args.quiet
-    )
+    params = {"base": args.preset or args.config, **{f"vary.{v.key}": v.texts for v in varies}}
+    with tracked_study(args, "sweep", params):
+        result = run_sweep(
+            base, varies, args.out, sets=sets, epochs=args.epochs, jobs=args.jobs, quiet=args.quiet
+        )
     if result.comparison is not None:
         print(f"page: {result.comparison.files['html']}")
     return 0

@@ -386,4 +386,8 @@ def evaluate_run(
         f"{len(figures)} figures in {time.perf_counter() - start:.1f} s"
     )
     log(f"report: {report}")
+    if config.train.track:
+        from aelab.training.trackers import log_finished_run
+
+        log_finished_run(run_dir, config.train.track)
     return {**sections, "figures": [str(p) for p in figures], "report": str(report)}

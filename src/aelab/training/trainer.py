@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from aelab.rundir import (
 )
 from aelab.training import checkpoint as ckpt
 from aelab.training import distributed as ddp
+from aelab.training.callbacks import Callback, EpochState
 from aelab.training.device import (
     auto_threads,
     autocast,
@@ -66,6 +68,7 @@ RUNTIME_FIELDS = {
     "train.compile",
     "train.checkpoint_every",
     "train.eval_batch_size",
+    "train.track",
 }
 
 
@@ -79,7 +82,7 @@ class TrainResult:
     run_dir: Path | None
     wall_time_s: float
     images_per_s: float
-    status: str = "completed"  # completed | early_stopped
+    status: str = "completed"  # completed | early_stopped | stopped (a callback asked)
     best_epoch: int | None = None
 
 
@@ -94,13 +97,15 @@ def train(
     resume: bool = False,
     overwrite: bool = False,
     quiet: bool = False,
+    callbacks: Sequence[Callback] = (),
 ) -> TrainResult:
     """Train ``config`` and write the run to ``run_dir`` (``None``: in memory, no files).
 
     ``data`` defaults to ``load_dataset(config.data, seed=config.train.seed)``.
     ``resume`` continues the run in ``run_dir`` from its last checkpoint; ``overwrite``
     replaces a run already there (otherwise that is an error). Under ``torchrun`` the job
-    is data-parallel (see :mod:`aelab.training.distributed`).
+    is data-parallel (see :mod:`aelab.training.distributed`). ``callbacks`` run after each
+    epoch (:mod:`aelab.training.callbacks`), after the trackers of ``train.track``.
     """
     ctx = ddp.context_from_env()
     device = resolve_device(config.train.device, ctx.local_rank)
@@ -114,8 +119,13 @@ def train(
         threads = config.train.threads or auto_threads(ctx.world_size)
         if device.type == "cpu":
             tune_cpu_allocator()
+        if config.train.track and ctx.is_main:
+            from aelab.training.trackers import create_trackers
+
+            callbacks = [*create_trackers(config.train.track, run_dir), *callbacks]
         with cpu_threads(threads):
-            return _Run(config, run_dir, data, ctx, device, threads, quiet).fit(resume, overwrite)
+            run = _Run(config, run_dir, data, ctx, device, threads, quiet, callbacks)
+            return run.fit(resume, overwrite)
     finally:
         ddp.teardown(started)
 
@@ -170,8 +180,10 @@ class _Run:
         device: torch.device,
         threads: int,
         quiet: bool,
+        callbacks: Sequence[Callback] = (),
     ) -> None:
         self.config = config
+        self.callbacks = list(callbacks)
         self.tc = config.train
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.writes = self.run_dir is not None and ctx.is_main
@@ -276,6 +288,23 @@ class _Run:
         if self.ctx.rank:
             torch.manual_seed(self.tc.seed + 7919 * self.ctx.rank + state["epoch"])
 
+    # -- the callback seam (aelab.training.callbacks) ------------------------------------
+
+    @property
+    def state(self) -> EpochState:
+        return EpochState.from_state(self._s)
+
+    def request_stop(self, reason: str) -> None:
+        """Stop after the current epoch's callbacks (status ``stopped``)."""
+        self._s["stopped"], self._s["stop_reason"] = True, reason
+        self.progress.message(f"stopping after epoch {self._s['epoch']}: {reason}")
+
+    def _end(self, s: dict[str, Any], start: float, status: str) -> TrainResult:
+        result = self._finish(s, start, status=status)
+        for callback in self.callbacks:
+            callback.on_train_end(self, status)
+        return result
+
     # -- the loop ----------------------------------------------------------------------
 
     def fit(self, resume: bool, overwrite: bool) -> TrainResult:
@@ -284,16 +313,18 @@ class _Run:
         fork_devices = [self.device.index or 0] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=fork_devices):
             self._build()
-            s = self._initial_state(state)
+            s = self._s = self._initial_state(state)
             self.start, self.wall_before = start, s["wall_time_s"]
             if state is not None:
                 self._restore(state)
             self._announce(s)
+            for callback in self.callbacks:
+                callback.on_train_start(self)
             try:
                 self._loop(s)
             except KeyboardInterrupt:
                 self.progress.close()
-                self._finish(s, start, status="interrupted")
+                self._end(s, start, "interrupted")
                 where = f" (epoch {s['epoch']})" if s["epoch"] else ""
                 if self.writes:
                     self.progress.message(
@@ -303,13 +334,15 @@ class _Run:
                 raise
             except TrainingError:
                 self.progress.close()
-                self._finish(s, start, status="diverged")
+                self._end(s, start, "diverged")
                 raise
             if self.tc.restore_best and s["best_weights"] is not None:
                 self.model.load_state_dict(s["best_weights"])
             self.model.eval()
-            status = "early_stopped" if s["stopped"] else "completed"
-            return self._finish(s, start, status=status)
+            status = "completed"
+            if s["stopped"]:
+                status = "stopped" if s.get("stop_reason") else "early_stopped"
+            return self._end(s, start, status)
 
     def _initial_state(self, state: dict[str, Any] | None) -> dict[str, Any]:
         s = {
@@ -319,6 +352,7 @@ class _Run:
             "best_epoch": None,
             "bad_epochs": 0,
             "stopped": False,
+            "stop_reason": None,
             "wall_time_s": 0.0,
             "train_seconds": 0.0,
             "train_images": 0,
@@ -410,6 +444,8 @@ class _Run:
             self._select(s, row)
             self.progress.end_epoch(epoch, row, seconds)
             s["wall_time_s"] = self.wall_before + time.perf_counter() - self.start
+            for callback in self.callbacks:
+                callback.on_epoch_end(self, epoch, row)
             last = epoch == tc.epochs or s["stopped"]
             if self.writes and (epoch % tc.checkpoint_every == 0 or last):
                 self._save(s)
