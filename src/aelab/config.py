@@ -259,6 +259,18 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
     raise TypeError(f"unsupported config type {tp!r} at {path}")  # a bug, not a user error
 
 
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested tables to dotted keys: ``{"model": {"latent_dim": 8}}`` -> ``{"model.latent_dim": 8}``."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out |= flatten(v, key + ".")
+        else:
+            out[key] = v
+    return out
+
+
 # --------------------------------------------------------------------------- overrides
 
 
@@ -322,6 +334,7 @@ __all__ = [  # the section configs are re-exported: one import for a whole run's
     "SparsityConfig",
     "TrainConfig",
     "apply_overrides",
+    "flatten",
     "from_dict",
     "load_toml",
     "parse_value",

@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "report",
     "sweep": "sweep",
     "train": "train",
+    "tune": "tune",
 }
 
 

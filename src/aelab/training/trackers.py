@@ -26,7 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from aelab.config import RunConfig
+from aelab.config import RunConfig, flatten
 from aelab.errors import ConfigError, did_you_mean
 from aelab.rundir import CONFIG, FINISHED, HISTORY, METRICS, read_metrics
 from aelab.training.callbacks import Callback
@@ -130,15 +130,11 @@ def require(module: str, tracker: str) -> ModuleType:
 
 def flat_params(config: RunConfig) -> dict[str, str]:
     """The resolved config as ``{"model.latent_dim": "32", ...}`` (lists as text)."""
-    from aelab.training.trainer import flatten
-
     return {k: str(v) for k, v in sorted(flatten(config.to_dict()).items())}
 
 
 def final_metrics(run_dir: Path) -> dict[str, float]:
     """Every number of metrics.json under its dotted key (``reconstruction.mse``)."""
-    from aelab.training.trainer import flatten
-
     flat = flatten(read_metrics(run_dir))
     return {
         k: float(v)

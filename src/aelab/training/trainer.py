@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from aelab import __version__
-from aelab.config import RunConfig
+from aelab.config import RunConfig, flatten
 from aelab.data.batcher import Batcher
 from aelab.data.splits import DatasetSplits
 from aelab.errors import CheckpointError, ConfigError, TrainingError
@@ -721,17 +721,6 @@ def as_tensor(images: np.ndarray) -> Tensor | np.memmap:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out |= flatten(v, key + ".")
-        else:
-            out[key] = v
-    return out
 
 
 def check_same_run(saved: RunConfig, config: RunConfig, run_dir: Path) -> None:
