@@ -18,7 +18,7 @@ from typing import Any
 from aelab.config import load_toml
 from aelab.errors import AelabError, CheckpointError
 from aelab.report.tables import format_value
-from aelab.rundir import CONFIG, atomic_write_text, read_metrics
+from aelab.rundir import CONFIG, atomic_write_text, is_complete, read_metrics
 
 
 @dataclass(frozen=True)
@@ -259,6 +259,20 @@ def loss_bars(rows: Sequence[dict[str, Any]], *, title: str = "test reconstructi
         "test BCE": [r.get("test_bce") for r in rows],
     }
     return metric_bars(names, metrics, title=title)
+
+
+def expand_run_dirs(paths: Sequence[str | Path]) -> list[Path]:
+    """Run directories as given; a folder of runs (sweep, family study, tune) as its
+    finished runs, in name order (pruned or unfinished trials are left out)."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir() and not (path / CONFIG).exists():
+            children = [d for d in sorted(path.iterdir()) if d.is_dir() and is_complete(d)]
+            if children:
+                out += children
+                continue
+        out.append(path)
+    return out
 
 
 def summarize_runs(run_dirs: Sequence[str | Path]) -> tuple[list[dict[str, Any]], list[str]]:
