@@ -61,6 +61,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--warmup-epochs", type=int, default=0, help="epochs of a trial never pruned (0)"
     )
     parser.add_argument("--no-prune", action="store_true", help="train every trial to the end")
+    parser.add_argument(
+        "--no-eval",
+        action="store_true",
+        help="train the trials only (no test metrics, figures, report); objective val_loss",
+    )
     parser.add_argument("--epochs", type=int, help="epochs of every trial (default: the config's)")
     parser.add_argument(
         "--set",
@@ -109,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         prune=not args.no_prune,
         startup_trials=args.startup_trials,
         warmup_epochs=args.warmup_epochs,
+        evaluate=not args.no_eval,
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar says it all
     params = {

@@ -121,7 +121,10 @@ def parse_search(text: str) -> SearchParam:
     if not sep or not rest:
         raise ConfigError(f"--search {text!r} is invalid: expected KEY=TYPE:..., {example}.")
     if kind == "categorical":
-        choices = tuple(parse_value(c) for c in rest.split(","))
+        # "none" is a choice here, not "unset" as in --set
+        choices = tuple(
+            c.strip() if parse_value(c) is None else parse_value(c) for c in rest.split(",")
+        )
         return SearchParam(key.strip(), kind, choices=choices)
     parts = rest.split(":")
     if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "log"):
@@ -201,6 +204,7 @@ class TuneConfig:
     prune: bool = True
     startup_trials: int = 5
     warmup_epochs: int = 0
+    evaluate: bool = True  # False: trials are trained only; the objective a training number
 
     def __post_init__(self) -> None:
         check_choice("direction", self.direction, ("minimize", "maximize"))
@@ -208,6 +212,13 @@ class TuneConfig:
         check(self.timeout is None or self.timeout > 0, "timeout", self.timeout, "seconds > 0")
         check(self.startup_trials >= 0, "startup_trials", self.startup_trials, "an integer >= 0")
         check(self.warmup_epochs >= 0, "warmup_epochs", self.warmup_epochs, "an integer >= 0")
+        key = OBJECTIVE_ALIASES.get(self.objective, self.objective)
+        check(
+            self.evaluate or key.startswith("run."),
+            "objective",
+            self.objective,
+            "val_loss or a run.* number when the trials are not evaluated (--no-eval)",
+        )
 
 
 def objective_value(run_dir: Path, objective: str) -> float:
@@ -428,7 +439,8 @@ class Tuner:
                 train(cfg, run_dir, data=data, overwrite=True, callbacks=[pruning])
                 if pruning.pruned_at is not None:
                     raise self.optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at}")
-                evaluate_run(run_dir, data=data)
+                if self.settings.evaluate:
+                    evaluate_run(run_dir, data=data)
             return objective_value(run_dir, self.settings.objective)
         except AelabError as exc:
             self.failures += 1

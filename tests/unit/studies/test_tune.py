@@ -1,0 +1,147 @@
+"""The search space, the objective and one in-process search: 6 trials with pruning on
+SQLite, resumed without retraining anything."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from aelab.config import RunConfig
+from aelab.errors import ConfigError
+from aelab.studies.tune import (
+    SearchParam,
+    TuneConfig,
+    check_space,
+    load_tune_file,
+    parse_search,
+    run_tune,
+    search_from_table,
+    toml_literal,
+    trial_config,
+)
+from conftest import tiny_config
+
+optuna = pytest.importorskip("optuna")
+
+
+# --------------------------------------------------------------------------- the space
+
+
+def test_search_flags_parse_to_typed_params():
+    assert parse_search("model.latent_dim=int:8:64:log") == SearchParam(
+        "model.latent_dim", "int", 8, 64, log=True
+    )
+    assert parse_search("train.lr=float:1e-4:1e-2") == SearchParam("train.lr", "float", 1e-4, 1e-2)
+    kind = parse_search("model.sparsity.kind=categorical:none,l1,topk")
+    assert kind.choices == ("none", "l1", "topk")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("model.latent_dim", "expected KEY=TYPE"),
+        ("model.latent_dim=int:8", r"expected KEY=int:LOW:HIGH\[:log\]"),
+        ("model.latent_dim=int:a:b", "must be numbers"),
+        ("model.latent_dim=int:64:8", "below high"),
+        ("train.lr=float:0:1:log", "> 0 with log=true"),
+        ("model.latent_dim=uniform:1:2", r"expected one of int, float, categorical"),
+        ("latent_dim=int:1:2", "dotted config key"),
+    ],
+)
+def test_bad_search_flags_say_what_is_expected(text, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_search(text)
+
+
+def test_search_table_from_toml_and_unknown_fields(tmp_path):
+    path = tmp_path / "search.toml"
+    path.write_text(
+        '[model]\nfamily = "dense"\nlatent_dim = 8\n\n[search]\n'
+        '"model.latent_dim" = {type = "int", low = 8, high = 64, log = true}\n'
+        '"model.sparsity.kind" = {type = "categorical", choices = ["none", "l1"]}\n'
+    )
+    base, space = load_tune_file(path)
+    assert base.model.latent_dim == 8
+    assert [p.key for p in space] == ["model.latent_dim", "model.sparsity.kind"]
+    assert space[0] == parse_search("model.latent_dim=int:8:64:log")
+    with pytest.raises(ConfigError, match=r"unknown field 'hgh'.*Did you mean 'high'"):
+        search_from_table({"train.lr": {"type": "float", "low": 1e-4, "hgh": 1e-2}})
+
+
+def test_space_is_checked_against_the_config_before_any_trial():
+    base = RunConfig()
+    with pytest.raises(ConfigError, match="latent_dimm"):
+        check_space(base, [parse_search("model.latent_dimm=int:2:8")])
+    with pytest.raises(ConfigError, match="optimizer"):
+        check_space(base, [parse_search("train.optimizer=categorical:adam,adamm")])
+
+
+def test_trial_values_apply_as_typed_overrides():
+    space = [
+        parse_search("model.sparsity.kind=categorical:none,l1"),
+        parse_search("train.lr=float:1e-4:1"),
+    ]
+    cfg = trial_config(RunConfig(), space, {"model.sparsity.kind": "l1", "train.lr": 0.01})
+    assert cfg.model.sparsity.kind == "l1" and cfg.train.lr == 0.01
+    assert toml_literal("none") == '"none"'  # stays the string, not "unset"
+
+
+def test_tune_settings_are_validated():
+    with pytest.raises(ConfigError, match="direction"):
+        TuneConfig(direction="max")
+    with pytest.raises(ConfigError, match="trials"):
+        TuneConfig(trials=0)
+
+
+# --------------------------------------------------------------------------- a search
+
+
+def test_six_trials_with_pruning_then_a_rerun_trains_nothing(idx_dir, tmp_path):
+    base = tiny_config(idx_dir, "r3-fashion-vanilla", "train.epochs=3")
+    space = [
+        parse_search("model.latent_dim=int:2:16:log"),
+        parse_search("train.lr=float:1e-4:3e-2:log"),
+    ]
+    settings = TuneConfig(trials=6, seed=1, startup_trials=1)
+    out = tmp_path / "tune"
+    result = run_tune(base, space, out, settings, quiet=True, log=lambda msg: None)
+
+    study = optuna.load_study(study_name=settings.study_name, storage=f"sqlite:///{out}/study.db")
+    states = [t.state.name for t in study.trials]
+    assert len(states) == 6 and set(states) <= {"COMPLETE", "PRUNED"}
+    assert "PRUNED" in states and "COMPLETE" in states
+    assert result.finished == 6 and result.best_value == study.best_value
+    for trial in study.trials:
+        run_dir = out / f"trial-{trial.number:04d}"
+        assert trial.user_attrs["run_dir"] == run_dir.name
+        assert (run_dir / "train.log").read_text().count("# trial ") == 1
+        assert (
+            RunConfig.load(run_dir / "config.toml").model.latent_dim
+            == trial.params["model.latent_dim"]
+        )
+        if trial.state.name == "PRUNED":  # stopped by the pruner, after fewer epochs
+            assert len(trial.intermediate_values) < 3
+    best = RunConfig.load(out / "best.toml")
+    assert best.model.latent_dim == study.best_params["model.latent_dim"]
+    assert best.train.lr == study.best_params["train.lr"]
+    rows = list(csv.DictReader((out / "trials.csv").open()))
+    assert [r["number"] for r in rows] == [str(i) for i in range(6)]
+    for png in ("optimization_history", "intermediate_values", "param_importances"):
+        assert (out / f"{png}.png").stat().st_size > 0
+
+    logs = {p: p.stat().st_mtime_ns for p in out.glob("trial-*/train.log")}
+    again = run_tune(base, space, out, settings, quiet=True, log=lambda msg: None)
+    assert (
+        again.finished == 6
+        and len(
+            optuna.load_study(
+                study_name=settings.study_name, storage=f"sqlite:///{out}/study.db"
+            ).trials
+        )
+        == 6
+    )
+    assert {p: p.stat().st_mtime_ns for p in out.glob("trial-*/train.log")} == logs
+    # the same folder with another space is refused
+    with pytest.raises(ConfigError, match="another base config or space"):
+        run_tune(base, space[:1], out, settings, quiet=True, log=lambda msg: None)
