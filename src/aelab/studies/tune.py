@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -285,6 +286,15 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def trial_seed(seed: int, number: int) -> int:
+    """The sampler's seed for trial ``number``: a resumed search proposes what the
+    uninterrupted one would. Mixed by SeedSequence: RandomState(0) and RandomState(3) start
+    with nearly the same uniform draw (0.549, 0.551), so seed + number would repeat trials."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, number]).generate_state(1)[0])
+
+
 class _Surplus(AelabError):
     """This worker's trial would exceed the requested number: another worker has it."""
 
@@ -320,6 +330,7 @@ class Tuner:
         self.data_cache: dict[Any, Any] = {}
         self.failures = 0
         self.surplus = False
+        self.last_number = -1
         check_space(base, self.space)
         self.out.mkdir(parents=True, exist_ok=True)
         self._check_manifest()
@@ -418,6 +429,7 @@ class Tuner:
         from aelab.evaluation.evaluate import evaluate_run
         from aelab.training import train
 
+        self.last_number = trial.number
         TrialState = self.optuna.trial.TrialState
         states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
         trials = self.study.get_trials(deepcopy=False, states=states)
@@ -458,7 +470,10 @@ class Tuner:
         done = self.finished()
         where = s.storage or self.out / STUDY_DB
         self.log(f"tune: study {s.study_name!r} in {where}: {done}/{s.trials} trials finished")
-        bar = tqdm(total=s.trials, initial=done, desc="trials", unit="trial", disable=self.quiet)
+        # a bar on a terminal, one plain line per trial otherwise (CI logs)
+        tty = sys.stderr.isatty()
+        off = self.quiet or not tty
+        bar = tqdm(total=s.trials, initial=done, desc="trials", unit="trial", disable=off)
         self._show_best(bar)
         while done < s.trials and not self.surplus:
             if done + self.count("RUNNING") >= s.trials:
@@ -472,8 +487,7 @@ class Tuner:
                     f"{self.failures} trials failed in this session (see their train.log in "
                     f"{self.out}); fix the search space or the base config."
                 )
-            # Seeded per trial: a resumed search proposes what the uninterrupted one would.
-            self.study.sampler = sampler_class(seed=s.seed + len(self.study.trials))
+            self.study.sampler = sampler_class(seed=trial_seed(s.seed, len(self.study.trials)))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", self.optuna.exceptions.ExperimentalWarning)
                 self.study.optimize(self.objective, n_trials=1, catch=(AelabError,))
@@ -481,12 +495,23 @@ class Tuner:
             bar.update(now - done)
             done = now
             self._show_best(bar)
+            if not tty:
+                self.log(self._describe(self.last_number, done))
         bar.close()
         return self.write_outputs()
 
     def _show_best(self, bar: Any) -> None:
-        if self.count("COMPLETE"):
+        if self.count("COMPLETE") and not bar.disable:
             bar.set_postfix({"best": f"{self.study.best_value:.5g}"}, refresh=True)
+
+    def _describe(self, number: int, done: int) -> str:
+        """``trial 3: complete, reconstruction.mse 0.0412 (4/8 finished, best 0.0378)``."""
+        trial = self.study.get_trials(deepcopy=False)[number]
+        text = f"trial {number}: {trial.state.name.lower()}"
+        if trial.state.name == "COMPLETE":
+            text += f", {self.settings.objective} {trial.value:.5g}"
+        best = f", best {self.study.best_value:.5g}" if self.count("COMPLETE") else ""
+        return f"{text} ({done}/{self.settings.trials} finished{best})"
 
     # -- outputs ----------------------------------------------------------------------------
 
