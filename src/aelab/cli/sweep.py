@@ -92,7 +92,10 @@ def run(args: argparse.Namespace) -> int:
     sets = batch_overrides(args)
     base = load_preset(args.preset) if args.preset else RunConfig.load(args.config)
     varies = [parse_vary(v) for v in args.vary]
-    params = {"base": args.preset or args.config, **{f"vary.{v.key}": v.texts for v in varies}}
+    params = {
+        "base": args.preset or args.config,
+        **{f"vary.{v.key}": ",".join(v.texts) for v in varies},
+    }
     with tracked_study(args, "sweep", params):
         result = run_sweep(
             base, varies, args.out, sets=sets, epochs=args.epochs, jobs=args.jobs, quiet=args.quiet
