@@ -18,10 +18,10 @@ parent run (:func:`study_run`), found by the folder, so subprocess runs nest too
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -77,7 +77,10 @@ def create_trackers(specs: Sequence[str], run_dir: str | Path | None) -> list[Tr
         raise ConfigError(
             f"train.track={list(specs)} needs a run directory; train with one, or set train.track=[]."
         )
-    return [create_tracker(spec) for spec in specs]
+    trackers = [create_tracker(spec) for spec in specs]
+    for tracker in trackers:
+        tracker.prepare(Path(run_dir))
+    return trackers
 
 
 def log_finished_run(run_dir: str | Path, specs: Sequence[str]) -> None:
@@ -87,7 +90,7 @@ def log_finished_run(run_dir: str | Path, specs: Sequence[str]) -> None:
         tracker.log_run(Path(run_dir))
 
 
-@contextmanager
+@contextlib.contextmanager
 def study_run(
     out_dir: str | Path, specs: Sequence[str], *, kind: str, params: dict[str, Any]
 ) -> Iterator[None]:
@@ -162,6 +165,9 @@ class Tracker(Callback):
 
     def __init__(self, target: str | None = None) -> None:
         self.target = target
+
+    def prepare(self, run_dir: Path) -> None:
+        """Slow set-up (opening a store) before training starts, outside the run's time."""
 
     def log_run(self, run_dir: Path) -> None:
         """Log metrics.json's numbers and the run's files (after the evaluation)."""
@@ -249,19 +255,22 @@ class MlflowTracker(Tracker):
 
     # -- store, experiment, runs ------------------------------------------------------
 
+    def prepare(self, run_dir: Path) -> None:
+        self.connect(run_dir.parent)  # a new SQLite store migrates its schema: seconds
+
     def connect(self, folder: Path) -> None:
         """The client of the URI (default: the store in ``folder``) and the experiment."""
         uri = self.target or default_store(folder)
-        self.client = self.mlflow.MlflowClient(tracking_uri=uri)
-        experiment = self.client.get_experiment_by_name(EXPERIMENT)
-        if experiment is not None:
-            self.experiment_id = experiment.experiment_id
+        if self.client is not None and self.client.tracking_uri == uri:
             return
-        try:
-            location = sqlite_artifacts(uri)
-            self.experiment_id = self.client.create_experiment(EXPERIMENT, location)
-        except self.mlflow.exceptions.MlflowException:  # another process created it first
-            self.experiment_id = self.client.get_experiment_by_name(EXPERIMENT).experiment_id
+        client = self.mlflow.MlflowClient(tracking_uri=uri)
+        experiment = client.get_experiment_by_name(EXPERIMENT)
+        if experiment is None:
+            # another process may create it first
+            with contextlib.suppress(self.mlflow.exceptions.MlflowException):
+                client.create_experiment(EXPERIMENT, sqlite_artifacts(uri))
+            experiment = client.get_experiment_by_name(EXPERIMENT)
+        self.client, self.experiment_id = client, experiment.experiment_id
 
     def find(self, tag: str, path: Path) -> str | None:
         """The newest run whose ``tag`` names ``path``."""
