@@ -118,7 +118,12 @@ def resolve_config(args: argparse.Namespace):
     if getattr(args, "track", None):
         data["train"]["track"] = list(dict.fromkeys(args.track))
     cfg = RunConfig.from_dict(data)
-    return cfg.override(args.overrides) if args.overrides else cfg
+    cfg = cfg.override(args.overrides) if args.overrides else cfg
+    if cfg.train.track:
+        from aelab.training.trackers import check_track
+
+        check_track(cfg.train.track)
+    return cfg
 
 
 def run(args: argparse.Namespace) -> int:

@@ -400,7 +400,11 @@ class Tuner:
         return self.count("COMPLETE", "PRUNED")
 
     def fail_orphans(self) -> None:
-        """Fail the RUNNING trials of dead processes on this machine; retry their params."""
+        """Fail the RUNNING trials of dead workers and retry their params: at once for a
+        process of this machine, after its heartbeat went stale for one elsewhere."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", self.optuna.exceptions.ExperimentalWarning)
+            self.optuna.storages.fail_stale_trials(self.study)
         TrialState = self.optuna.trial.TrialState
         host = socket.gethostname()
         retry = self.retry()
@@ -465,7 +469,6 @@ class Tuner:
         from tqdm import tqdm
 
         s, sampler_class = self.settings, self.optuna.samplers.TPESampler
-        self.fail_orphans()
         start = time.monotonic()
         done = self.finished()
         where = s.storage or self.out / STUDY_DB
@@ -476,6 +479,7 @@ class Tuner:
         bar = tqdm(total=s.trials, initial=done, desc="trials", unit="trial", disable=off)
         self._show_best(bar)
         while done < s.trials and not self.surplus:
+            self.fail_orphans()
             if done + self.count("RUNNING") >= s.trials:
                 self.log("tune: the remaining trials are running in other workers")
                 break

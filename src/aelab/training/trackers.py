@@ -61,14 +61,21 @@ def list_trackers() -> list[str]:
     return sorted(_TRACKERS)
 
 
+def check_track(specs: Sequence[str]) -> list[str]:
+    """``specs`` when every name is a registered tracker (checked before any data loads)."""
+    for spec in specs:
+        name = spec.partition("=")[0]
+        if name not in _TRACKERS:
+            raise ConfigError(
+                f"train.track: unknown tracker {name!r}; known: {', '.join(list_trackers())}."
+                + did_you_mean(name, _TRACKERS)
+            )
+    return list(specs)
+
+
 def create_tracker(spec: str) -> Tracker:
     """A tracker from ``name`` or ``name=target`` (``mlflow=sqlite:///runs/mlflow.db``)."""
-    name, _, target = spec.partition("=")
-    if name not in _TRACKERS:
-        raise ConfigError(
-            f"train.track: unknown tracker {name!r}; known: {', '.join(list_trackers())}."
-            + did_you_mean(name, _TRACKERS)
-        )
+    name, _, target = check_track([spec])[0].partition("=")
     return _TRACKERS[name](target.strip() or None)
 
 
@@ -114,7 +121,7 @@ def track_override(specs: Sequence[str]) -> str:
     """The ``--set`` override giving every run of a study these trackers."""
     import json
 
-    return f"train.track={json.dumps(list(specs))}"  # a JSON string list is a TOML array
+    return f"train.track={json.dumps(check_track(specs))}"  # JSON strings: a TOML array
 
 
 # --------------------------------------------------------------------------- what is logged
@@ -352,6 +359,7 @@ __all__ = [
     "MlflowTracker",
     "TensorBoardTracker",
     "Tracker",
+    "check_track",
     "create_tracker",
     "create_trackers",
     "list_trackers",
