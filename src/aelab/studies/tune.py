@@ -331,6 +331,7 @@ class Tuner:
         self.failures = 0
         self.surplus = False
         self.last_number = -1
+        self.fatal: ConfigError | None = None
         check_space(base, self.space)
         self.out.mkdir(parents=True, exist_ok=True)
         self._check_manifest()
@@ -457,7 +458,11 @@ class Tuner:
                     raise self.optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at}")
                 if self.settings.evaluate:
                     evaluate_run(run_dir, data=data)
-            return objective_value(run_dir, self.settings.objective)
+            try:
+                return objective_value(run_dir, self.settings.objective)
+            except ConfigError as exc:  # a wrong --objective fails every trial: stop now
+                self.fatal = exc
+                raise
         except AelabError as exc:
             self.failures += 1
             self.log(f"trial {trial.number} failed: {exc}")
@@ -495,6 +500,8 @@ class Tuner:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", self.optuna.exceptions.ExperimentalWarning)
                 self.study.optimize(self.objective, n_trials=1, catch=(AelabError,))
+            if self.fatal is not None:
+                raise self.fatal
             now = self.finished()
             bar.update(now - done)
             done = now

@@ -103,7 +103,7 @@ def test_six_trials_with_pruning_then_a_rerun_trains_nothing(idx_dir, tmp_path):
         parse_search("model.latent_dim=int:2:16:log"),
         parse_search("train.lr=float:1e-4:3e-2:log"),
     ]
-    settings = TuneConfig(trials=6, seed=1, startup_trials=1)
+    settings = TuneConfig(trials=6, seed=1, startup_trials=1, evaluate=False)
     out = tmp_path / "tune"
     result = run_tune(base, space, out, settings, quiet=True, log=lambda msg: None)
 
@@ -158,3 +158,20 @@ def test_trial_seeds_are_deterministic_and_decorrelated():
     # seed + number would give 0.549 and 0.551 for trials 0 and 3: near-identical proposals
     gaps = np.diff(np.sort(first_draws))
     assert gaps.min() > 0.005
+
+
+def test_an_evaluated_trial_is_scored_by_its_metrics_json(idx_dir, tmp_path):
+    from aelab.rundir import read_metrics
+
+    base = tiny_config(idx_dir, "r3-fashion-vanilla")
+    space = [parse_search("model.latent_dim=int:2:8")]
+    settings = TuneConfig(trials=1, objective="reconstruction.mse", prune=False)
+    result = run_tune(base, space, tmp_path / "ok", settings, quiet=True, log=lambda msg: None)
+    mse = read_metrics(tmp_path / "ok" / "trial-0000")["reconstruction"]["mse"]
+    assert result.best_value == mse and (tmp_path / "ok" / "trial-0000" / "report.html").exists()
+    # a wrong objective stops the search at the first trial, naming the closest key
+    wrong = TuneConfig(trials=3, objective="run.best_val_los", evaluate=False)
+    with pytest.raises(ConfigError, match=r"Did you mean 'run\.best_val_loss'"):
+        run_tune(base, space, tmp_path / "bad", wrong, quiet=True, log=lambda msg: None)
+    bad = optuna.load_study(study_name="aelab-tune", storage=f"sqlite:///{tmp_path}/bad/study.db")
+    assert [t.state.name for t in bad.trials] == ["FAIL"]
