@@ -4,12 +4,12 @@
     python benchmarks/reproduce.py --quick      # 1 epoch on a subset: checks the pipeline
     python benchmarks/reproduce.py              # the references' epochs: the real numbers
 
-Everything goes through aelab's own APIs (``aelab.studies.sweep.run_configs`` / ``run_sweep``,
-``aelab.studies.family_study``, ``aelab.studies.compare``, ``aelab.reuse.probe``, ``aelab.training.load_run``):
-no side code paths. Runs live under ``--out``; a finished run is never retrained, so an
-interrupted reproduction is resumed by running the same command again. Every number on the
-page is computed in the invocation that writes it (reference figures quoted from
-REFERENCE-SYSTEMS.md are labelled as such).
+A list of sections, each calling aelab's own APIs (``aelab.studies.runner.run_configs``,
+``aelab.studies.sweep.run_sweep``, ``aelab.studies.family_study``, ``aelab.studies.compare``,
+``aelab.studies.claims``, ``aelab.reuse.probe``): no side code paths. Runs live under
+``--out``; a finished run is never retrained, so an interrupted reproduction is resumed by
+running the same command again. Every number on the page is computed in the invocation that
+writes it (reference figures quoted from REFERENCE-SYSTEMS.md are labelled as such).
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import fnmatch
-import io
 import itertools
 import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,14 +31,17 @@ from typing import Any
 import numpy as np
 
 from aelab import __version__
-from aelab.config import DataConfig, RunConfig
+from aelab.config import DataConfig, RunConfig, parse_assignment
 from aelab.errors import AelabError
 from aelab.metrics.code import ACTIVE_THRESHOLD
 from aelab.presets import list_presets, load_preset
-from aelab.rundir import atomic_write_text, git_commit, machine, read_metrics
+from aelab.report.page import Page, replace_block, shrink_png
+from aelab.rundir import git_commit, machine, read_metrics
+from aelab.studies import claims
 from aelab.studies.compare import compare_runs, format_value, markdown_table, summarize_run
 from aelab.studies.family_study import run_family_study
-from aelab.studies.sweep import Vary, run_configs, run_sweep
+from aelab.studies.runner import run_configs, total_train_seconds
+from aelab.studies.sweep import Vary, parse_vary, run_sweep
 
 DATASETS = ("fashion-mnist", "mnist", "cifar10")
 KERAS_R1 = {"bce": 0.2846, "mse": 0.0130}  # REFERENCE-SYSTEMS.md, R1 (reference, not measured here)
@@ -60,9 +62,9 @@ class Profile:
     sweep_epochs: int
     claim_epochs: int
     best_epochs: int
-    code_sizes: tuple[str, ...]
-    sparsity: dict[str, tuple[str, tuple[str, ...]]]  # kind -> (key, values)
-    noise_levels: tuple[str, ...]
+    code_sizes: tuple[int, ...]
+    sparsity: dict[str, Vary]  # mechanism -> its weights or k
+    noise_levels: tuple[float, ...]
     best_candidates: tuple[str, ...]
     train_limit: int = 0
     test_limit: int = 0
@@ -76,15 +78,14 @@ def capped(profile: Profile, max_epochs: int) -> Profile:
     """``profile`` with every epoch count capped at ``max_epochs`` (the presets' own epochs
     are capped per preset in section 1, where R1 keeps its full epochs). The best-model search
     keeps its epochs: its target is defined "within 50 epochs"."""
+    p, cap = profile, max_epochs
     return dataclasses.replace(
-        profile,
-        max_epochs=max_epochs,
-        preset_epochs=None
-        if profile.preset_epochs is None
-        else min(profile.preset_epochs, max_epochs),
-        study_epochs=min(profile.study_epochs, max_epochs),
-        sweep_epochs=min(profile.sweep_epochs, max_epochs),
-        claim_epochs=min(profile.claim_epochs, max_epochs),
+        p,
+        max_epochs=cap,
+        preset_epochs=None if p.preset_epochs is None else min(p.preset_epochs, cap),
+        study_epochs=min(p.study_epochs, cap),
+        sweep_epochs=min(p.sweep_epochs, cap),
+        claim_epochs=min(p.claim_epochs, cap),
     )
 
 
@@ -113,13 +114,13 @@ FULL = Profile(
     sweep_epochs=10,
     claim_epochs=10,
     best_epochs=50,
-    code_sizes=("2", "4", "8", "16", "32", "64", "128"),
+    code_sizes=(2, 4, 8, 16, 32, 64, 128),
     sparsity={
-        "l1": ("model.sparsity.weight", ("1e-6", "1e-5", "1e-4", "1e-3")),
-        "kl": ("model.sparsity.weight", ("1e-4", "1e-3", "1e-2", "1e-1")),
-        "topk": ("model.sparsity.k", ("2", "4", "8", "16")),
+        "l1": parse_vary("model.sparsity.weight=1e-6,1e-5,1e-4,1e-3"),
+        "kl": parse_vary("model.sparsity.weight=1e-4,1e-3,1e-2,1e-1"),
+        "topk": parse_vary("model.sparsity.k=2,4,8,16"),
     },
-    noise_levels=("0.1", "0.3", "0.5", "0.7"),
+    noise_levels=(0.1, 0.3, 0.5, 0.7),
     best_candidates=(
         "conv-stride",
         "conv-stride-b64",
@@ -134,22 +135,22 @@ QUICK = Profile(
     sweep_epochs=1,
     claim_epochs=1,
     best_epochs=1,
-    code_sizes=("4", "32"),
+    code_sizes=(4, 32),
     sparsity={
-        "l1": ("model.sparsity.weight", ("1e-5", "1e-3")),
-        "kl": ("model.sparsity.weight", ("1e-2",)),
-        "topk": ("model.sparsity.k", ("8",)),
+        "l1": parse_vary("model.sparsity.weight=1e-5,1e-3"),
+        "kl": parse_vary("model.sparsity.weight=1e-2"),
+        "topk": parse_vary("model.sparsity.k=8"),
     },
-    noise_levels=("0.3",),
+    noise_levels=(0.3,),
     best_candidates=("conv-stride",),
     train_limit=2000,
     test_limit=500,
     val_size=500,
     probe_train_limit=2000,
 )
-# Candidates of the best-model search at code size 32 (overrides of r3-<ds>-conv): strided
-# convs and transposed convs (5x cheaper on a CPU than R3's pool + upsample-conv), a linear
-# code, the MSE objective and a cosine schedule.
+# Candidates of the best-model search at code size 32 (overrides of r3-<ds>-conv, shown on
+# the page as written): strided convs and transposed convs (5x cheaper on a CPU than R3's
+# pool + upsample-conv), a linear code, the MSE objective and a cosine schedule.
 BEST_COMMON = (
     "model.downsample=stride",
     "model.upsample=transpose",
@@ -182,13 +183,15 @@ TITLES = {
 }
 CLAIM_INPUTS = ("presets", "family", "sweeps")
 SPARSITY_STUDY = ("vanilla", "sparse-l1", "sparse-kl", "sparse-topk")
+R4 = ("r4-fc", "r4-cnn", "r4-sparse", "r4-rnn", "r4-vae")
 IDENTITY_CODE = 1024
 DS = "fashion"  # the R3 presets used: r3-fashion-*
+Rows = dict[str, dict[str, Any]]  # run name (or swept value) -> comparison row
 
 
 @dataclass
 class Context:
-    """Where things go and how configs are adapted to this invocation."""
+    """Where things go, how configs are adapted to this invocation, and what it found."""
 
     profile: Profile
     out: Path
@@ -207,28 +210,47 @@ class Context:
     quiet: bool = True
     log: Callable[[str], None] = print
 
-    def data_sets(self, dataset: str) -> list[str]:
-        """Overrides that point a config of ``dataset`` at its files and apply the limits."""
+    def data_values(self, dataset: str) -> dict[str, Any]:
+        """Values that point a config of ``dataset`` at its files and apply the limits."""
         p = self.profile
-        sets = []
+        values: dict[str, Any] = {}
         if dataset in self.substitutes:
-            sets.append(f"data.dataset={self.substitutes[dataset]}")
+            values["data.dataset"] = self.substitutes[dataset]
         elif self.data_dir:
-            sets.append(f"data.data_dir={self.data_dir}")
-        if p.train_limit:
-            sets.append(f"data.train_limit={p.train_limit}")
-        if p.test_limit:
-            sets.append(f"data.test_limit={p.test_limit}")
+            values["data.data_dir"] = self.data_dir
+        limits = {"data.train_limit": p.train_limit, "data.test_limit": p.test_limit}
+        values.update({k: v for k, v in limits.items() if v})
         if p.val_size is not None:
-            sets.append(f"data.val_size={p.val_size}")
-        return sets
+            values["data.val_size"] = p.val_size
+        return values
 
-    def config(self, preset: str, *overrides: str, epochs: int | None = None) -> RunConfig:
+    def config(
+        self, preset: str, values: Mapping[str, Any] | None = None, epochs: int | None = None
+    ) -> RunConfig:
         cfg = load_preset(preset)
-        sets = self.data_sets(cfg.data.dataset) + list(overrides)
-        if epochs is not None:
-            sets.append(f"train.epochs={epochs}")
-        return cfg.override(sets)
+        merged = {**self.data_values(cfg.data.dataset), **(values or {})}
+        return cfg.with_values(merged if epochs is None else {**merged, "train.epochs": epochs})
+
+    def run(self, configs: dict[str, RunConfig], folder: str) -> dict[str, Path]:
+        """Train the configs into ``out/folder``; the finished runs by name."""
+        outcome = run_configs(configs, self.out / folder, quiet=self.quiet, log=self.log)
+        self.failures.update({f"{folder}/{n}": why for n, why in outcome.failed.items()})
+        return outcome.done
+
+    def sweep(self, folder: str, base: RunConfig, vary: Vary, epochs: int) -> dict[str, Path]:
+        """One-key sweep into ``out/folder``; the finished runs by value label."""
+        quiet, log = self.quiet, self.log
+        result = run_sweep(
+            base,
+            [vary],
+            self.out / folder,
+            epochs=epochs,
+            quiet=quiet,
+            log=log,
+            raise_on_failure=False,
+        )
+        self.failures.update({f"{folder}/{n}": w for n, w in result.outcome.failed.items()})
+        return result.by_label(vary.key)
 
     def publish(self, source: Path, name: str) -> str | None:
         """Copy a figure into docs/figures (shrunk to fit FIGURE_LIMIT); its page link."""
@@ -236,40 +258,14 @@ class Context:
             return None
         target = self.docs / "figures" / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        shrink_png(source, target)
+        shrink_png(source, target, FIGURE_LIMIT)
         self.figures.append(name)
         return f"figures/{name}"
 
     def save(self, fig: Any, name: str) -> str:
         from aelab.viz.save import save_figure
 
-        path = save_figure(fig, self.out / "figures" / name)
-        return self.publish(path, name) or ""
-
-
-def shrink_png(source: Path, target: Path) -> None:
-    """Copy ``source`` to ``target``; above FIGURE_LIMIT, re-encode with a palette and scale
-    down until it fits."""
-    from PIL import Image
-
-    data = source.read_bytes()
-    if len(data) <= FIGURE_LIMIT:
-        target.write_bytes(data)
-        return
-    image = Image.open(io.BytesIO(data)).convert("RGB")
-    scale = 1.0
-    while True:
-        size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
-        small = image.resize(size, Image.LANCZOS) if scale < 1 else image
-        buf = io.BytesIO()
-        small.quantize(colors=128).save(buf, format="PNG", optimize=True)
-        if buf.tell() <= FIGURE_LIMIT or scale < 0.2:
-            target.write_bytes(buf.getvalue())
-            return
-        scale *= 0.8
-
-
-# --------------------------------------------------------------------------- helpers
+        return self.publish(save_figure(fig, self.out / "figures" / name), name) or ""
 
 
 def check_datasets(ctx: Context) -> None:
@@ -278,11 +274,8 @@ def check_datasets(ctx: Context) -> None:
 
     for name in DATASETS:
         spec = ctx.substitutes.get(name, name)
-        cfg = DataConfig(
-            dataset=spec,
-            data_dir=None if name in ctx.substitutes else ctx.data_dir,
-            validation="none",
-        )
+        data_dir = None if name in ctx.substitutes else ctx.data_dir
+        cfg = DataConfig(dataset=spec, data_dir=data_dir, validation="none")
         try:
             data = load_dataset(cfg, download=False, progress=False)
         except AelabError as exc:
@@ -293,60 +286,12 @@ def check_datasets(ctx: Context) -> None:
         ctx.available[name] = f"{len(data.train):,} train / {len(data.test):,} test, {shape}{where}"
 
 
-def rows_of(run_dirs: dict[str, Path]) -> dict[str, dict[str, Any]]:
+def rows_of(run_dirs: Mapping[str, Path]) -> Rows:
     return {name: summarize_run(path)[0] for name, path in run_dirs.items()}
 
 
 def num(value: Any, fmt: str = ".4f") -> str:
     return format_value(value, fmt) or "n/a"
-
-
-def run_many(ctx: Context, configs: dict[str, RunConfig], folder: str) -> dict[str, Path]:
-    outcome = run_configs(configs, ctx.out / folder, quiet=ctx.quiet, log=ctx.log)
-    for name, why in outcome.failed.items():
-        ctx.failures[f"{folder}/{name}"] = why
-    return {n: outcome.done[n] for n in configs if n in outcome.done}
-
-
-def sweep(ctx: Context, folder: str, base: RunConfig, vary: Vary, epochs: int) -> dict[str, Path]:
-    """A sweep through ``aelab.studies.sweep.run_sweep``; returns value text -> run dir."""
-    result = run_sweep(
-        base,
-        [vary],
-        ctx.out / folder,
-        epochs=epochs,
-        quiet=ctx.quiet,
-        log=ctx.log,
-        raise_on_failure=False,
-    )
-    for name, why in result.outcome.failed.items():
-        ctx.failures[f"{folder}/{name}"] = why
-    by_value = {}
-    for name, point in result.points.items():
-        if name in result.outcome.done:
-            by_value[point[vary.key]] = result.outcome.done[name]
-    return by_value
-
-
-def test_images(run_dir: Path) -> tuple[Any, Any, Any]:
-    """(model, config, DatasetSplits) of a finished run."""
-    from aelab.data import load_dataset
-    from aelab.training import load_run
-
-    model, cfg = load_run(run_dir)
-    data = load_dataset(cfg.data, seed=cfg.train.seed, download=False, progress=False)
-    return model, cfg, data
-
-
-def scores(recon: np.ndarray, target: np.ndarray) -> dict[str, Any]:
-    """aelab's reconstruction scores of float images in [0, 1] against targets."""
-    import torch
-
-    from aelab.metrics.reconstruction import ReconstructionScores
-
-    acc = ReconstructionScores()
-    acc.update(torch.as_tensor(recon), torch.as_tensor(target))
-    return acc.result()
 
 
 def verdict(ok: bool | None, yes: str = "supported", no: str = "not supported") -> str:
@@ -355,77 +300,75 @@ def verdict(ok: bool | None, yes: str = "supported", no: str = "not supported") 
 
 # --------------------------------------------------------------------------- 1. reproductions
 
+PRESET_COLUMNS = [
+    ("name", "preset", ""),
+    ("dataset", "dataset", ""),
+    ("epochs", "epochs", ""),
+    ("parameters", "params", ","),
+    ("test_loss", "test loss", ".4f"),
+    ("test_bce", "BCE", ".4f"),
+    ("test_mse", "MSE", ".5f"),
+    ("test_psnr", "PSNR dB", ".2f"),
+    ("test_ssim", "SSIM", ".4f"),
+    ("l0", "L0", ".1f"),
+    ("dead_units", "dead", ""),
+    ("train_time_s", "wall s", ".1f"),
+    ("pca_ratio", "MSE / PCA", "#.3g"),
+]
 
-def section_reproductions(ctx: Context) -> tuple[list[str], dict[str, dict[str, Any]]]:
-    presets = [n for n in list_presets() if any(fnmatch.fnmatch(n, p) for p in ctx.presets)]
-    configs, skipped = {}, []
-    for name in presets:
-        ds = load_preset(name).data.dataset
-        if ds not in ctx.available:
-            skipped.append(f"{name} ({ds} not present)")
-            continue
-        epochs = ctx.profile.preset_epochs
-        cap = ctx.profile.max_epochs
-        if cap is not None and ctx.profile.cap_presets and not cap_exempt(name):
-            epochs = min(epochs or load_preset(name).train.epochs, cap)
-        configs[name] = ctx.config(name, epochs=epochs)
-    runs = run_many(ctx, configs, "presets")
+
+def preset_epochs(ctx: Context, name: str) -> int | None:
+    epochs, cap = ctx.profile.preset_epochs, ctx.profile.max_epochs
+    if cap is not None and ctx.profile.cap_presets and not cap_exempt(name):
+        return min(epochs or load_preset(name).train.epochs, cap)
+    return epochs
+
+
+def section_reproductions(ctx: Context) -> tuple[list[str], Rows]:
+    p = ctx.profile
+    presets = [n for n in list_presets() if any(fnmatch.fnmatch(n, pat) for pat in ctx.presets)]
+    datasets = {name: load_preset(name).data.dataset for name in presets}
+    skipped = [f"{n} ({ds} not present)" for n, ds in datasets.items() if ds not in ctx.available]
+    configs = {
+        name: ctx.config(name, epochs=preset_epochs(ctx, name))
+        for name, ds in datasets.items()
+        if ds in ctx.available
+    }
+    runs = ctx.run(configs, "presets")
     rows = rows_of(runs)
-    lines = [TITLES["presets"] + "\n"]
-    lines.append(
-        "Every preset whose data is present, trained at "
-        + (
-            f"its own epochs capped at {ctx.profile.max_epochs} (R1 keeps its full epochs; "
+    if p.max_epochs is not None and p.cap_presets:
+        epochs = (
+            f"its own epochs capped at {p.max_epochs} (R1 keeps its full epochs; "
             "the *epochs* column gives each run's)"
-            if ctx.profile.max_epochs is not None and ctx.profile.cap_presets
-            else "its own epochs"
-            if ctx.profile.preset_epochs is None
-            else f"{ctx.profile.preset_epochs} epoch(s)"
         )
-        + ". *test loss* is the objective as each reference defines it (its loss and reduction, "
-        "plus any penalty); BCE/MSE/PSNR/SSIM use the same definitions for every run.\n"
-    )
-    cols = [
-        ("name", "preset", ""),
-        ("dataset", "dataset", ""),
-        ("epochs", "epochs", ""),
-        ("parameters", "params", ","),
-        ("test_loss", "test loss", ".4f"),
-        ("test_bce", "BCE", ".4f"),
-        ("test_mse", "MSE", ".5f"),
-        ("test_psnr", "PSNR dB", ".2f"),
-        ("test_ssim", "SSIM", ".4f"),
-        ("l0", "L0", ".1f"),
-        ("dead_units", "dead", ""),
-        ("train_time_s", "wall s", ".1f"),
-        ("pca_ratio", "MSE / PCA", "#.3g"),
+    else:
+        epochs = "its own epochs" if p.preset_epochs is None else f"{p.preset_epochs} epoch(s)"
+    table = markdown_table(list(rows.values()), PRESET_COLUMNS)
+    lines = [
+        TITLES["presets"] + "\n",
+        f"Every preset whose data is present, trained at {epochs}. *test loss* is the objective "
+        "as each reference defines it (its loss and reduction, plus any penalty); "
+        "BCE/MSE/PSNR/SSIM use the same definitions for every run.\n",
+        table,
     ]
-    table = markdown_table([rows[n] for n in configs if n in rows], cols)
-    lines.append(table)
     if skipped:
         lines.append(f"\nNot run (data absent on this machine): {', '.join(skipped)}.\n")
-    r1 = rows.get("r1-fashion-sparse")
-    if r1:
-        lines.append(
-            "\n**R1 beside the Keras reference** (Keras figures quoted from REFERENCE-SYSTEMS.md):\n"
-        )
-        lines.append("| metric | aelab | Keras (reference) | difference |\n|---|---:|---:|---:|")
+    if r1 := rows.get("r1-fashion-sparse"):
+        keras = [
+            "\n**R1 beside the Keras reference** (Keras figures quoted from REFERENCE-SYSTEMS.md):\n",
+            "| metric | aelab | Keras (reference) | difference |\n|---|---:|---:|---:|",
+        ]
         for key, col in (("bce", "test_bce"), ("mse", "test_mse")):
             ours = r1.get(col)
             diff = "n/a" if ours is None else f"{ours - KERAS_R1[key]:+.4f}"
-            lines.append(f"| test {key.upper()} | {num(ours)} | {KERAS_R1[key]:.4f} | {diff} |")
-        lines.append("")
-        ctx.highlights += lines[-5:]
+            keras.append(f"| test {key.upper()} | {num(ours)} | {KERAS_R1[key]:.4f} | {diff} |")
+        lines += [*keras, ""]
+        ctx.highlights += [*keras, ""]
     ctx.highlights += ["Every reference preset whose data is present:\n", table, ""]
-    r4 = {n: runs[n] for n in ("r4-fc", "r4-cnn", "r4-sparse", "r4-rnn", "r4-vae") if n in runs}
+    r4 = [runs[n] for n in R4 if n in runs]
     if len(r4) >= 2:
-        cmp = compare_runs(
-            list(r4.values()),
-            ctx.out / "presets" / "r4-comparison",
-            title="R4 models",
-            log=None,
-            reuse=True,
-        )
+        where = ctx.out / "presets" / "r4-comparison"
+        cmp = compare_runs(r4, where, title="R4 models", log=None, reuse=True)
         grid = ctx.publish(cmp.files.get("grid", Path("-")), "r4_grid.png")
         bars = ctx.publish(cmp.files["losses"], "r4_losses.png")
         lines.append(
@@ -440,79 +383,75 @@ def section_reproductions(ctx: Context) -> tuple[list[str], dict[str, dict[str, 
 
 # --------------------------------------------------------------------------- 2. family study
 
+FAMILY_COLUMNS = [
+    ("name", "model", ""),
+    ("family", "family", ""),
+    ("regularizer", "regulariser", ""),
+    ("parameters", "params", ","),
+    ("test_bce", "BCE", ".4f"),
+    ("test_mse", "MSE", ".5f"),
+    ("test_ssim", "SSIM", ".4f"),
+    ("l0", "L0", ".1f"),
+    ("dead_units", "dead", ""),
+    ("pca_ratio", "MSE / PCA", "#.3g"),
+    ("probe_logreg_acc", "logreg acc", ".3f"),
+    ("probe_knn_acc", "5-NN acc", ".3f"),
+    ("probe_kmeans_nmi", "k-means NMI", ".3f"),
+]
+PROBE_COLUMNS = [
+    ("name", "representation", ""),
+    ("logreg_acc", "logreg acc", ".3f"),
+    ("knn_acc", "5-NN acc", ".3f"),
+    ("kmeans_nmi", "k-means NMI", ".3f"),
+]
+
 
 def section_family(ctx: Context) -> tuple[list[str], dict[str, Path]]:
     lines = [TITLES["family"] + "\n"]
     if "fashion-mnist" not in ctx.available:
         return [*lines, "Not run: Fashion-MNIST is not present.\n"], {}
+    p = ctx.profile
     result = run_family_study(
         ctx.out / "family",
         dataset="fashion-mnist",
         latent_dim=32,
-        epochs=ctx.profile.study_epochs,
-        sets=ctx.data_sets("fashion-mnist"),
+        epochs=p.study_epochs,
+        sets=ctx.data_values("fashion-mnist"),
         members=ctx.members,
         quiet=ctx.quiet,
         log=ctx.log,
         raise_on_failure=False,
     )
-    for name, why in result.outcome.failed.items():
-        ctx.failures[f"family/{name}"] = why
-    runs = {n: result.outcome.done[n] for n in result.configs if n in result.outcome.done}
+    ctx.failures.update({f"family/{n}": why for n, why in result.outcome.failed.items()})
+    runs = result.outcome.done
     probes = run_probes(ctx, runs)
     rows = rows_of(runs)
     for name, row in rows.items():
-        ae = probes.get(name, {}).get("autoencoder", {})
-        row.update({f"probe_{k}": v for k, v in ae.items()})
+        row.update(
+            {f"probe_{k}": v for k, v in probes.get(name, {}).get("autoencoder", {}).items()}
+        )
     seed = next(iter(result.configs.values())).train.seed if result.configs else 0
     lines.append(
-        f"{', '.join(result.configs)}: each {ctx.profile.study_epochs} epoch(s) on the same data "
+        f"{', '.join(result.configs)}: each {p.study_epochs} epoch(s) on the same data "
         f"and split, code size 32, seed {seed} (`aelab family-study`). Probes (`aelab probe`, "
-        f"fitted on the first {ctx.profile.probe_train_limit:,} training images): logistic "
+        f"fitted on the first {p.probe_train_limit:,} training images): logistic "
         "regression and 5-NN accuracy, k-means NMI on the test codes.\n"
     )
-    cols = [
-        ("name", "model", ""),
-        ("family", "family", ""),
-        ("regularizer", "regulariser", ""),
-        ("parameters", "params", ","),
-        ("test_bce", "BCE", ".4f"),
-        ("test_mse", "MSE", ".5f"),
-        ("test_ssim", "SSIM", ".4f"),
-        ("l0", "L0", ".1f"),
-        ("dead_units", "dead", ""),
-        ("pca_ratio", "MSE / PCA", "#.3g"),
-        ("probe_logreg_acc", "logreg acc", ".3f"),
-        ("probe_knn_acc", "5-NN acc", ".3f"),
-        ("probe_kmeans_nmi", "k-means NMI", ".3f"),
-    ]
-    lines.append(markdown_table([rows[n] for n in runs], cols))
-    reference = next((p for p in probes.values() if p), None)
-    if reference:
+    lines.append(markdown_table(list(rows.values()), FAMILY_COLUMNS))
+    if reference := next((p for p in probes.values() if p), None):
         lines.append("\nThe same probes on PCA-32 and on raw pixels (same split):\n")
-        ref_rows = [
-            {"name": k, **reference.get(k, {})} for k in ("pca", "pixels") if k in reference
-        ]
-        lines.append(
-            markdown_table(
-                ref_rows,
-                [
-                    ("name", "representation", ""),
-                    ("logreg_acc", "logreg acc", ".3f"),
-                    ("knn_acc", "5-NN acc", ".3f"),
-                    ("kmeans_nmi", "k-means NMI", ".3f"),
-                ],
-            )
-        )
+        refs = [{"name": k, **reference[k]} for k in ("pca", "pixels") if k in reference]
+        lines.append(markdown_table(refs, PROBE_COLUMNS))
     if result.comparison is not None:
         grid = ctx.publish(result.comparison.files.get("grid", Path("-")), "family_grid.png")
         bars = ctx.publish(result.comparison.files["losses"], "family_losses.png")
         if grid:
-            lines.append(f"\n![The same test images reconstructed by every family]({grid})\n")
+            picture = f"![The same test images reconstructed by every family]({grid})\n"
+            lines.append("\n" + picture)
             ctx.highlights += [
                 f"The same test images reconstructed by every model of the family study "
-                f"(code size 32, {ctx.profile.study_epochs} epoch(s) each):\n",
-                f"![The same test images reconstructed by every family]({grid})\n",
+                f"(code size 32, {p.study_epochs} epoch(s) each):\n",
+                picture,
             ]
         lines.append(f"![Test BCE and MSE per family]({bars})\n")
     return lines, runs
@@ -523,30 +462,27 @@ def run_probes(ctx: Context, runs: dict[str, Path]) -> dict[str, dict[str, Any]]
 
     The PCA and raw-pixel probes depend only on the data and the code size, not on the
     model, and the pixel probe (k-means and 5-NN on 784-d images) costs minutes: the first
-    run of each code size is probed in full by ``aelab.reuse.probe.probe_run``; the others probe
-    only their own codes (the same ``aelab.metrics.downstream.probe`` on the same split and
-    train limit) and reuse those references."""
-    try:
-        import aelab.reuse.probe  # noqa: F401
-    except ImportError:  # the reuse package is optional for this page
-        return {}
+    run of each code size is probed in full by ``aelab.reuse.probe.probe_run``; the others
+    probe only their own codes (the same ``aelab.metrics.downstream.probe`` on the same split
+    and train limit) and reuse those references."""
     from threadpoolctl import threadpool_limits
 
     out: dict[str, dict[str, Any]] = {}
     references: dict[int, dict[str, Any]] = {}  # latent_dim -> {"pca", "pixels"}
     for run_dir in runs.values():
-        section = read_metrics(run_dir).get("downstream")
-        latent = read_metrics(run_dir).get("run", {}).get("latent_dim")
+        metrics = read_metrics(run_dir)
+        section, latent = metrics.get("downstream"), metrics.get("run", {}).get("latent_dim")
         if section and "pca" in section and "pixels" in section:
             references.setdefault(latent, {k: section[k] for k in ("pca", "pixels")})
     for name, run_dir in runs.items():
-        section = read_metrics(run_dir).get("downstream")
-        latent = read_metrics(run_dir).get("run", {}).get("latent_dim")
+        metrics = read_metrics(run_dir)
+        section, latent = metrics.get("downstream"), metrics.get("run", {}).get("latent_dim")
         if not section:
             ctx.log(f"probe {name}")
             try:
-                with threadpool_limits(1):  # sklearn/BLAS threads spinning on a busy
-                    # 2-core machine made one probe take minutes instead of seconds
+                # sklearn/BLAS threads spinning on a busy 2-core machine made one probe take
+                # minutes instead of seconds
+                with threadpool_limits(1):
                     section = probe_one(ctx, run_dir, references.get(latent))
                 references.setdefault(latent, {k: section[k] for k in ("pca", "pixels")})
             except AelabError as exc:
@@ -557,33 +493,27 @@ def run_probes(ctx: Context, runs: dict[str, Path]) -> dict[str, dict[str, Any]]
 
 
 def probe_one(ctx: Context, run_dir: Path, reference: dict[str, Any] | None) -> dict[str, Any]:
-    """The downstream section of one run: in full, or its codes only given ``reference``."""
-    from aelab.reuse.probe import probe_run
-
-    if reference is not None:
-        return probe_codes_only(ctx, run_dir, reference)
-    return probe_run(run_dir, train_limit=ctx.profile.probe_train_limit, progress=False)
-
-
-def probe_codes_only(ctx: Context, run_dir: Path, reference: dict[str, Any]) -> dict[str, Any]:
-    """``probe_run`` for the autoencoder's codes only, with the PCA/pixel ``reference``
-    section of another run of the same code size and data; merged into metrics.json."""
+    """The downstream section of one run: in full (``probe_run``), or given the PCA/pixel
+    ``reference`` of another run of the same code size and data, its codes only (merged into
+    its metrics.json)."""
     from aelab.metrics.downstream import probe
+    from aelab.report import render_report as rerender_report
     from aelab.reuse.embed import embed_images, run_data
     from aelab.reuse.inference import load
-    from aelab.reuse.probe import rerender_report
+    from aelab.reuse.probe import probe_run
     from aelab.rundir import merge_metrics
 
+    if reference is None:
+        return probe_run(run_dir, train_limit=ctx.profile.probe_train_limit, progress=False)
     model = load(run_dir)
     data = run_data(model.config, None, progress=False)
     n = ctx.profile.probe_train_limit
     n = len(data.train) if n <= 0 else min(n, len(data.train))
-    train_y, test_y = np.asarray(data.train.labels[:n]), np.asarray(data.test.labels)
     ae = probe(
         embed_images(model, data.train.images[:n]),
-        train_y,
+        np.asarray(data.train.labels[:n]),
         embed_images(model, data.test.images),
-        test_y,
+        np.asarray(data.test.labels),
         n_classes=len(data.classes) if data.classes else None,
     )
     section = {"autoencoder": ae, **reference}
@@ -594,232 +524,174 @@ def probe_codes_only(ctx: Context, run_dir: Path, reference: dict[str, Any]) -> 
 
 # --------------------------------------------------------------------------- 3. sweeps
 
+CODE_COLUMNS = [
+    ("code", "code size", ""),
+    ("dense", "dense MSE", ".5f"),
+    ("conv", "conv MSE", ".5f"),
+    ("pca", "PCA MSE", ".5f"),
+    ("dense_dead", "dense dead units", ""),
+    ("conv_dead", "conv dead units", ""),
+    ("dense_p", "dense params", ","),
+    ("conv_p", "conv params", ","),
+]
+SPARSITY_COLUMNS = [
+    ("kind", "mechanism", ""),
+    ("value", "weight / k", ""),
+    ("l0", "L0", ".1f"),
+    ("dead_units", "dead", ""),
+    ("test_mse", "MSE", ".5f"),
+    ("test_bce", "BCE", ".4f"),
+]
+NOISE_COLUMNS = [
+    ("level", "σ", "g"),
+    ("clean", "MSE on clean input", ".5f"),
+    ("noisy", "MSE on noisy input", ".5f"),
+    ("input", "MSE of the noisy input itself", ".5f"),
+    ("ssim", "SSIM on noisy input", ".4f"),
+]
 
-def section_sweeps(ctx: Context) -> tuple[list[str], dict[str, Any]]:
-    from aelab.viz.comparison import sweep_lines, tradeoff_scatter
 
+def section_sweeps(ctx: Context) -> tuple[list[str], dict[str, Rows]]:
     lines = [TITLES["sweeps"] + "\n"]
-    found: dict[str, Any] = {}
     if "fashion-mnist" not in ctx.available:
-        return [*lines, "Not run: Fashion-MNIST is not present.\n"], found
+        return [*lines, "Not run: Fashion-MNIST is not present.\n"], {}
+    code_lines, found = sweep_code_size(ctx)
+    return [*lines, *code_lines, *sweep_sparsity(ctx), *sweep_noise(ctx)], found
+
+
+def sweep_code_size(ctx: Context) -> tuple[list[str], dict[str, Rows]]:
+    """Code size, dense and conv; PCA's error at each size beside them."""
+    from aelab.viz.comparison import sweep_lines
+
     p = ctx.profile
-    # Code size, dense and conv.
     code = Vary("model.latent_dim", p.code_sizes)
+    found: dict[str, Rows] = {}
     series: dict[str, tuple[list[Any], dict[str, list[Any]]]] = {}
-    table = []
     for fam, preset in (("dense", f"r3-{DS}-vanilla"), ("conv", f"r3-{DS}-conv")):
-        runs = sweep(ctx, f"sweep-code-{fam}", ctx.config(preset), code, p.sweep_epochs)
-        rows = rows_of(runs)
-        found[f"code-{fam}"] = rows
-        xs = [int(v) for v in p.code_sizes if v in rows]
+        runs = ctx.sweep(f"sweep-code-{fam}", ctx.config(preset), code, p.sweep_epochs)
+        rows = found[f"code-{fam}"] = rows_of(runs)
+        xs = [x for x in p.code_sizes if str(x) in rows]
         series[fam] = (xs, {"test MSE": [rows[str(x)]["test_mse"] for x in xs]})
         if fam == "dense":
             pca = [read_metrics(runs[str(x)]).get("pca", {}).get("mse") for x in xs]
             series["PCA"] = (xs, {"test MSE": pca})
+    table = []
     for size in p.code_sizes:
-        d, c = found["code-dense"].get(size, {}), found["code-conv"].get(size, {})
+        d, c = found["code-dense"].get(str(size), {}), found["code-conv"].get(str(size), {})
         pca = d.get("test_mse") / d["pca_ratio"] if d.get("pca_ratio") else None
         table.append(
-            {
-                "code": int(size),
-                "dense": d.get("test_mse"),
-                "conv": c.get("test_mse"),
-                "pca": pca,
-                "dense_p": d.get("parameters"),
-                "conv_p": c.get("parameters"),
-                "dense_dead": d.get("dead_units"),
-                "conv_dead": c.get("dead_units"),
-            }
+            {"code": size, "dense": d.get("test_mse"), "conv": c.get("test_mse"), "pca": pca}
+            | {f"{fam}_p": r.get("parameters") for fam, r in (("dense", d), ("conv", c))}
+            | {f"{fam}_dead": r.get("dead_units") for fam, r in (("dense", d), ("conv", c))}
         )
-    lines.append(f"### Code size ({p.sweep_epochs} epoch(s) each)\n")
-    lines.append(
-        markdown_table(
-            table,
-            [
-                ("code", "code size", ""),
-                ("dense", "dense MSE", ".5f"),
-                ("conv", "conv MSE", ".5f"),
-                ("pca", "PCA MSE", ".5f"),
-                ("dense_dead", "dense dead units", ""),
-                ("conv_dead", "conv dead units", ""),
-                ("dense_p", "dense params", ","),
-                ("conv_p", "conv params", ","),
-            ],
-        )
-    )
-    dead_runs = [
+    lines = [
+        f"### Code size ({p.sweep_epochs} epoch(s) each)\n",
+        markdown_table(table, CODE_COLUMNS),
+    ]
+    dead = [
         f"{fam} at code {size}"
         for size in p.code_sizes
         for fam in ("dense", "conv")
-        if collapsed(found[f"code-{fam}"].get(size), size)
+        if claims.collapsed(found[f"code-{fam}"].get(str(size)), size)
     ]
-    if dead_runs:
+    if dead:
         lines.append(
-            f"\nEvery code unit is dead (zero on every test image) for {', '.join(dead_runs)}: "
+            f"\nEvery code unit is dead (zero on every test image) for {', '.join(dead)}: "
             "the ReLU code collapsed during training and the decoder outputs one image for "
             "every input, so those points measure a failed run, not the capacity of the "
             "bottleneck (a linear code, `model.code_activation=identity`, cannot die this way).\n"
         )
     fig = sweep_lines("code size", series, title="Fashion-MNIST · test MSE against code size")
     lines.append(f"\n![Test MSE against code size]({ctx.save(fig, 'code_size.png')})\n")
-
-    # Sparsity: weight or k per kind, and the reconstruction-vs-L0 trade-off.
-    points: dict[str, list[tuple[float, float, str]]] = {}
-    sparse_rows = []
-    for kind, (key, values) in p.sparsity.items():
-        extra = (
-            ["model.sparsity.weight=0", f"model.sparsity.k={values[0]}"] if kind == "topk" else []
-        )
-        base = ctx.config(f"r3-{DS}-sparse", f"model.sparsity.kind={kind}", *extra)
-        runs = sweep(ctx, f"sweep-sparsity-{kind}", base, Vary(key, values), p.sweep_epochs)
-        rows = rows_of(runs)
-        points[kind] = []
-        for value in values:
-            row = rows.get(value)
-            if row is None:
-                continue
-            label = f"k={value}" if kind == "topk" else value
-            points[kind].append((row.get("l0"), row.get("test_mse"), label))
-            sparse_rows.append({"kind": kind, "value": label, **row})
-    found["sparsity"] = points
-    lines.append(f"### Sparsity: weight or k per mechanism ({p.sweep_epochs} epoch(s) each)\n")
-    lines.append(
-        markdown_table(
-            sparse_rows,
-            [
-                ("kind", "mechanism", ""),
-                ("value", "weight / k", ""),
-                ("l0", "L0", ".1f"),
-                ("dead_units", "dead", ""),
-                ("test_mse", "MSE", ".5f"),
-                ("test_bce", "BCE", ".4f"),
-            ],
-        )
-    )
-    winner, rule = best_at_low_l0(points)
-    lines.append(
-        f"\nL0 counts code units with |z| > {ACTIVE_THRESHOLD:g} (aelab's definition); KL sparsity uses a sigmoid "
-        "code that is never exactly zero, so its L0 is the code size and its sparsity shows in "
-        "the mean activation instead.\n"
-    )
-    lines.append(f"\nAt a given sparsity: {rule}\n")
-    found["sparsity_winner"] = winner
-    fig = tradeoff_scatter(points, title="Fashion-MNIST · reconstruction against code sparsity")
-    lines.append(f"\n![Reconstruction against L0]({ctx.save(fig, 'sparsity_tradeoff.png')})\n")
-
-    # Noise level for denoising: clean and noisy test reconstruction.
-    noise = Vary("model.noise.level", p.noise_levels)
-    runs = sweep(ctx, "sweep-noise", ctx.config(f"r3-{DS}-denoising"), noise, p.sweep_epochs)
-    noise_rows = []
-    for level in p.noise_levels:
-        if level not in runs:
-            continue
-        clean = summarize_run(runs[level])[0]
-        noisy = denoising_scores(runs[level], float(level))
-        noise_rows.append(
-            {
-                "level": float(level),
-                "clean": clean.get("test_mse"),
-                "noisy": noisy["mse"],
-                "input": noisy["input_mse"],
-                "ssim": noisy["ssim"],
-            }
-        )
-    found["noise"] = noise_rows
-    lines.append(f"### Noise level for denoising ({p.sweep_epochs} epoch(s) each)\n")
-    lines.append(
-        "Trained with Gaussian noise of std σ; tested on clean images, and on test images "
-        "corrupted the same way (target: the clean image).\n"
-    )
-    lines.append(
-        markdown_table(
-            noise_rows,
-            [
-                ("level", "σ", "g"),
-                ("clean", "MSE on clean input", ".5f"),
-                ("noisy", "MSE on noisy input", ".5f"),
-                ("input", "MSE of the noisy input itself", ".5f"),
-                ("ssim", "SSIM on noisy input", ".4f"),
-            ],
-        )
-    )
-    if noise_rows:
-        xs = [r["level"] for r in noise_rows]
-        fig = sweep_lines(
-            "noise σ",
-            {
-                "clean input": (xs, {"test MSE": [r["clean"] for r in noise_rows]}),
-                "noisy input": (xs, {"test MSE": [r["noisy"] for r in noise_rows]}),
-            },
-            title="Fashion-MNIST · denoising: test MSE against training noise",
-        )
-        lines.append(f"\n![Denoising against noise level]({ctx.save(fig, 'noise_level.png')})\n")
     return lines, found
 
 
-def best_at_low_l0(points: dict[str, list[tuple[float, float, str]]]) -> tuple[str | None, str]:
-    """The mechanism with the lowest MSE among points at or below the median L0 of all."""
-    every = [p for pts in points.values() for p in pts if p[0] is not None and p[1] is not None]
-    if not every:
-        return None, "no sparse runs finished."
-    median = float(np.median([p[0] for p in every]))
-    best: tuple[float, str, str] | None = None
-    for kind, pts in points.items():
-        for l0, mse, label in pts:
-            if (
-                l0 is not None
-                and mse is not None
-                and l0 <= median
-                and (best is None or mse < best[0])
-            ):
-                best = (mse, kind, label)
-    if best is None:
-        return None, "no point at or below the median L0."
-    return best[1], (
-        f"among runs with L0 ≤ {median:.1f} (the median over all sparse runs), the lowest test MSE "
-        f"is **{best[1]}** ({best[2]}, MSE {best[0]:.5f})."
+def sweep_sparsity(ctx: Context) -> list[str]:
+    """Weight or k per sparsity mechanism, and the reconstruction-vs-L0 trade-off."""
+    from aelab.viz.comparison import tradeoff_scatter
+
+    points: dict[str, list[claims.TradeoffPoint]] = {}
+    rows = []
+    for kind, vary in ctx.profile.sparsity.items():
+        values: dict[str, Any] = {"model.sparsity.kind": kind}
+        if kind == "topk":
+            values |= {"model.sparsity.weight": 0, "model.sparsity.k": vary.values[0]}
+        base = ctx.config(f"r3-{DS}-sparse", values)
+        runs = ctx.sweep(f"sweep-sparsity-{kind}", base, vary, ctx.profile.sweep_epochs)
+        found = rows_of(runs)
+        points[kind] = []
+        for value in (v for v in vary.labels if v in found):
+            label = f"k={value}" if kind == "topk" else value
+            points[kind].append((found[value].get("l0"), found[value].get("test_mse"), label))
+            rows.append({"kind": kind, "value": label, **found[value]})
+    win = claims.best_at_low_l0(points)
+    rule = (
+        "no sparse runs finished."
+        if win is None
+        else f"among runs with L0 ≤ {win.median_l0:.1f} (the median over all sparse runs), the "
+        f"lowest test MSE is **{win.mechanism}** ({win.label}, MSE {win.mse:.5f})."
     )
+    fig = tradeoff_scatter(points, title="Fashion-MNIST · reconstruction against code sparsity")
+    return [
+        f"### Sparsity: weight or k per mechanism ({ctx.profile.sweep_epochs} epoch(s) each)\n",
+        markdown_table(rows, SPARSITY_COLUMNS),
+        f"\nL0 counts code units with |z| > {ACTIVE_THRESHOLD:g} (aelab's definition); KL "
+        "sparsity uses a sigmoid code that is never exactly zero, so its L0 is the code size "
+        "and its sparsity shows in the mean activation instead.\n",
+        f"\nAt a given sparsity: {rule}\n",
+        f"\n![Reconstruction against L0]({ctx.save(fig, 'sparsity_tradeoff.png')})\n",
+    ]
 
 
-def denoising_scores(run_dir: Path, level: float, seed: int = 0) -> dict[str, float]:
-    """Reconstruction of test images corrupted with Gaussian noise ``level`` (the same
-    corruption as training), against the clean images; and the noisy input's own MSE."""
-    import torch
+def sweep_noise(ctx: Context) -> list[str]:
+    """Noise level for denoising: clean and noisy test reconstruction."""
+    from aelab.viz.comparison import sweep_lines
 
-    from aelab.evaluation.evaluate import reconstruct_images
-    from aelab.layers.noise import gaussian
-
-    model, _, data = test_images(run_dir)
-    clean = data.test.images.astype(np.float32) / 255.0
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        noisy = gaussian(torch.as_tensor(clean).clone(), level).numpy()
-    out = scores(reconstruct_images(model, noisy), clean)
-    out["input_mse"] = float(((noisy - clean) ** 2).mean())
-    return out
+    p = ctx.profile
+    noise = Vary("model.noise.level", p.noise_levels)
+    runs = ctx.sweep("sweep-noise", ctx.config(f"r3-{DS}-denoising"), noise, p.sweep_epochs)
+    rows = []
+    for level in (v for v in p.noise_levels if str(v) in runs):
+        noisy = claims.denoising_scores(runs[str(level)], level)
+        clean = summarize_run(runs[str(level)])[0].get("test_mse")
+        rows.append(
+            {"level": level, "clean": clean, "noisy": noisy["mse"], "input": noisy["input_mse"]}
+            | {"ssim": noisy["ssim"]}
+        )
+    lines = [
+        f"### Noise level for denoising ({p.sweep_epochs} epoch(s) each)\n",
+        "Trained with Gaussian noise of std σ; tested on clean images, and on test images "
+        "corrupted the same way (target: the clean image).\n",
+        markdown_table(rows, NOISE_COLUMNS),
+    ]
+    if rows:
+        xs = [r["level"] for r in rows]
+        curves = {
+            f"{k} input": (xs, {"test MSE": [r[k] for r in rows]}) for k in ("clean", "noisy")
+        }
+        title = "Fashion-MNIST · denoising: test MSE against training noise"
+        fig = sweep_lines("noise σ", curves, title=title)
+        lines.append(f"\n![Denoising against noise level]({ctx.save(fig, 'noise_level.png')})\n")
+    return lines
 
 
 # --------------------------------------------------------------------------- 4. claims
 
 
 def section_claims(
-    ctx: Context, found: dict[str, Any], study: dict[str, Path], presets: dict[str, dict[str, Any]]
+    ctx: Context, found: dict[str, Rows], study: dict[str, Path], presets: Rows
 ) -> list[str]:
-    lines = [TITLES["claims"] + "\n"]
-    lines += claim_bottleneck(found)
-    lines += claim_conv(ctx, found)
-    lines += claim_identity(ctx)
-    lines += claim_sparse_interpretable(ctx, study)
-    lines += claim_r4(presets)
-    return lines
+    return [
+        TITLES["claims"] + "\n",
+        *claim_bottleneck(found),
+        *claim_conv(ctx, found),
+        *claim_identity(ctx),
+        *claim_sparse_interpretable(ctx, study),
+        *claim_r4(presets),
+    ]
 
 
-def collapsed(row: dict[str, Any] | None, size: str) -> bool:
-    """Every code unit of a run at code ``size`` is dead: it reconstructs one image for all."""
-    return bool(row) and row.get("dead_units") == int(size)
-
-
-def claim_bottleneck(found: dict[str, Any]) -> list[str]:
+def claim_bottleneck(found: dict[str, Rows]) -> list[str]:
     rows = found.get("code-dense", {})
     sizes = sorted(rows, key=int)
     mses = [rows[s].get("test_mse") for s in sizes]
@@ -838,163 +710,111 @@ def claim_bottleneck(found: dict[str, Any]) -> list[str]:
     ]
 
 
-def dense_with_params(ctx: Context, target: int) -> tuple[RunConfig, int]:
-    """A dense autoencoder with one hidden layer (code 32) whose parameter count is closest
-    to ``target``; the count is measured on the built model."""
-    from aelab.api import build_model
-    from aelab.training.trainer import count_parameters
-
-    def cfg_for(h: int) -> RunConfig:
-        return ctx.config(f"r3-{DS}-deep", f"model.hidden=[{h}]", "model.latent_dim=32")
-
-    def count(h: int) -> int:
-        return count_parameters(build_model(cfg_for(h), input_shape=(1, 28, 28)))
-
-    p1, p2 = count(1), count(2)
-    h = max(1, round((target - p1) / max(p2 - p1, 1)) + 1)
-    return cfg_for(h), count(h)
-
-
-def claim_conv(ctx: Context, found: dict[str, Any]) -> list[str]:
+def claim_conv(ctx: Context, found: dict[str, Rows]) -> list[str]:
     head = '### "Convolutional autoencoders beat dense ones on images" (R3)\n'
     dense, conv = found.get("code-dense", {}), found.get("code-conv", {})
     pairs = [(s, dense[s].get("test_mse"), conv[s].get("test_mse")) for s in dense if s in conv]
-    pairs = [p for p in pairs if p[1] is not None and p[2] is not None]
+    pairs = sorted((p for p in pairs if None not in p), key=lambda p: int(p[0]))
     if not pairs:
         return [head, f"Verdict: {verdict(None)}.\n"]
     wins = sum(c < d for _, d, c in pairs)
+    each = ", ".join(f"{s}: {c:.5f} vs {d:.5f}" for s, d, c in pairs)
     lines = [
         head,
-        f"At equal code size: conv has the lower test MSE at {wins} of {len(pairs)} code sizes ("
-        + ", ".join(
-            f"{s}: {c:.5f} vs {d:.5f}" for s, d, c in sorted(pairs, key=lambda p: int(p[0]))
-        )
-        + ").\n",
+        f"At equal code size: conv has the lower test MSE at {wins} of {len(pairs)} code sizes "
+        f"({each}).\n",
     ]
-    dead = [s for s, _, _ in pairs if collapsed(conv[s], s)]
-    if dead:
+    if dead := [s for s, _, _ in pairs if claims.collapsed(conv[s], int(s))]:
         alive = [(s, d, c) for s, d, c in pairs if s not in dead]
         lines.append(
             f"The conv code collapsed (every unit dead) at code {', '.join(dead)}: leaving those "
             f"runs out, conv wins at {sum(c < d for _, d, c in alive)} of {len(alive)} sizes. "
             "The verdict below counts them: the R3 recipe (ReLU code) is what was tested.\n"
         )
-    conv32 = conv.get("32")
     equal = None
+    conv32 = conv.get("32")
     if conv32 and conv32.get("parameters"):
-        cfg, params = dense_with_params(ctx, int(conv32["parameters"]))
-        runs = run_many(
-            ctx,
-            {"dense-equal-params": cfg.override([f"train.epochs={ctx.profile.sweep_epochs}"])},
-            "claims",
-        )
-        if "dense-equal-params" in runs:
-            row = summarize_run(runs["dense-equal-params"])[0]
+
+        def dense(h: int) -> RunConfig:
+            values = {"model.hidden": [h], "model.latent_dim": 32}
+            return ctx.config(f"r3-{DS}-deep", values, ctx.profile.sweep_epochs)
+
+        cfg, params = claims.dense_of_size(dense, int(conv32["parameters"]), (1, 28, 28))
+        if run := ctx.run({"dense-equal-params": cfg}, "claims").get("dense-equal-params"):
+            row = summarize_run(run)[0]
             equal = conv32["test_mse"] < row["test_mse"]
+            h = cfg.model.hidden[0]
             lines.append(
-                f"At about equal parameter count (code 32): conv {conv32['parameters']:,} parameters, MSE "
-                f"{conv32['test_mse']:.5f}; dense 784-{cfg.model.hidden[0]}-32-{cfg.model.hidden[0]}-784 with "
+                f"At about equal parameter count (code 32): conv {conv32['parameters']:,} "
+                f"parameters, MSE {conv32['test_mse']:.5f}; dense 784-{h}-32-{h}-784 with "
                 f"{params:,} parameters, MSE {row['test_mse']:.5f}.\n"
             )
     ok = (wins > len(pairs) / 2) and (equal is not False)
     rule = "Rule: supported when conv wins at most code sizes and at equal parameters."
-    lines.append(f"{rule} Verdict: {verdict(ok)}.\n")
-    return lines
+    return [*lines, f"{rule} Verdict: {verdict(ok)}.\n"]
+
+
+IDENTITY_COLUMNS = [
+    ("name", "model", ""),
+    ("reg", "regulariser", ""),
+    ("l0", "L0", ".1f"),
+    ("test", "test MSE", ".5f"),
+    ("noise", "MSE on noise", ".5f"),
+    ("base", "mean-image MSE on noise", ".5f"),
+    ("rel", "relative", ".3f"),
+]
 
 
 def claim_identity(ctx: Context) -> list[str]:
     """Overcomplete codes with and without regularisation, tested on random-noise images."""
-    import torch
-
-    from aelab.metrics.reconstruction import reconstruction_metrics
-
     head = '### "Regularisation (sparsity, noise) prevents the identity map" (R3)\n'
     if "fashion-mnist" not in ctx.available:
         return [head, f"Verdict: {verdict(None)} (Fashion-MNIST not present).\n"]
-    code = f"model.latent_dim={IDENTITY_CODE}"
+    code, epochs = {"model.latent_dim": IDENTITY_CODE}, ctx.profile.claim_epochs
+    l1 = {**code, "model.sparsity.weight": 1e-4}
     configs = {
-        "overcomplete-plain": ctx.config(f"r3-{DS}-vanilla", code),
-        "overcomplete-l1": ctx.config(f"r3-{DS}-sparse", code, "model.sparsity.weight=1e-4"),
-        "overcomplete-noise": ctx.config(f"r3-{DS}-denoising", code),
+        "overcomplete-plain": ctx.config(f"r3-{DS}-vanilla", code, epochs),
+        "overcomplete-l1": ctx.config(f"r3-{DS}-sparse", l1, epochs),
+        "overcomplete-noise": ctx.config(f"r3-{DS}-denoising", code, epochs),
     }
-    configs = {
-        k: v.override([f"train.epochs={ctx.profile.claim_epochs}"]) for k, v in configs.items()
-    }
-    runs = run_many(ctx, configs, "claims")
+    runs = ctx.run(configs, "claims")
     if "overcomplete-plain" not in runs:
         return [head, f"Verdict: {verdict(None)}.\n"]
     rows = []
-    noise_mse = {}
     for name, run_dir in runs.items():
-        model, _, data = test_images(run_dir)
-        gen = np.random.default_rng(0)
-        noise_images = gen.integers(
-            0, 256, size=(min(1000, len(data.test)), *data.shape), dtype=np.uint8
-        )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            on_noise = reconstruction_metrics(model, noise_images)
-        mean_image = data.train.images.astype(np.float32).mean(0) / 255.0
-        baseline = float(((noise_images.astype(np.float32) / 255.0 - mean_image) ** 2).mean())
+        on_noise = claims.noise_reconstruction(run_dir)
         row = summarize_run(run_dir)[0]
-        noise_mse[name] = on_noise["mse"] / baseline
         rows.append(
-            {
-                "name": name,
-                "reg": row.get("regularizer"),
-                "test": row.get("test_mse"),
-                "noise": on_noise["mse"],
-                "base": baseline,
-                "rel": noise_mse[name],
-                "l0": row.get("l0"),
-            }
+            {"name": name, "reg": row.get("regularizer"), "test": row.get("test_mse")}
+            | {"noise": on_noise.mse, "base": on_noise.baseline, "rel": on_noise.relative}
+            | {"l0": row.get("l0")}
         )
-    plain = noise_mse["overcomplete-plain"]
-    regs = {k: v for k, v in noise_mse.items() if k != "overcomplete-plain"}
-    better = [k for k, v in regs.items() if v >= 1.5 * plain]
-    ok = None if not regs else len(better) == len(regs)
-    lines = [
+    plain = rows[0]["rel"]
+    better = [r["name"] for r in rows[1:] if r["rel"] >= 1.5 * plain]
+    ok = None if len(rows) < 2 else len(better) == len(rows) - 1
+    word = verdict(ok, "supported", "not supported" if not better else "partly supported")
+    return [
         head,
-        f"Code size {IDENTITY_CODE} (> 784 pixels), {ctx.profile.claim_epochs} epoch(s). Each model "
-        "reconstructs 1,000 uniform-noise images it never saw; an identity map would reconstruct "
-        "them perfectly (MSE 0), a model that learned only clothes reconstructs them no better than "
+        f"Code size {IDENTITY_CODE} (> 784 pixels), {epochs} epoch(s). Each model reconstructs "
+        "1,000 uniform-noise images it never saw; an identity map would reconstruct them "
+        "perfectly (MSE 0), a model that learned only clothes reconstructs them no better than "
         "the mean training image (relative error 1).\n",
-        markdown_table(
-            rows,
-            [
-                ("name", "model", ""),
-                ("reg", "regulariser", ""),
-                ("l0", "L0", ".1f"),
-                ("test", "test MSE", ".5f"),
-                ("noise", "MSE on noise", ".5f"),
-                ("base", "mean-image MSE on noise", ".5f"),
-                ("rel", "relative", ".3f"),
-            ],
-        ),
-        f"\nRule: supported when every regularised model's relative error on noise is at least 1.5x "
-        f"the unregularised one's ({plain:.3f}). Verdict: {verdict(ok, 'supported', 'not supported' if not better else 'partly supported')}"
+        markdown_table(rows, IDENTITY_COLUMNS),
+        "\nRule: supported when every regularised model's relative error on noise is at least "
+        f"1.5x the unregularised one's ({plain:.3f}). Verdict: {word}"
         + (f" (holds for {', '.join(better)})" if better and not ok else "")
         + ".\n",
     ]
-    return lines
 
 
-def unit_purity(run_dir: Path, k: int = 20) -> float | None:
-    """Interpretability proxy: for each live code unit, the share of its ``k`` most-activating
-    test images that belong to their most common class; averaged over live units."""
-    from aelab.metrics.code import encode_images, top_activating
-
-    model, _, data = test_images(run_dir)
-    if data.test.labels is None:
-        return None
-    codes = encode_images(model, data.test.images)
-    live = np.abs(codes).max(axis=0) > ACTIVE_THRESHOLD
-    if not live.any():
-        return None
-    top = top_activating(codes, k)[live]
-    labels = np.asarray(data.test.labels)[top]
-    purity = [np.bincount(row).max() / len(row) for row in labels]
-    return float(np.mean(purity))
+PURITY_COLUMNS = [
+    ("name", "model", ""),
+    ("l0", "L0", ".1f"),
+    ("dead", "dead", ""),
+    ("hoyer", "Hoyer", ".3f"),
+    ("purity", "unit purity", ".3f"),
+    ("mse", "test MSE", ".5f"),
+]
 
 
 def claim_sparse_interpretable(ctx: Context, study: dict[str, Path]) -> list[str]:
@@ -1009,63 +829,39 @@ def claim_sparse_interpretable(ctx: Context, study: dict[str, Path]) -> list[str
     rows, pictures = [], {}
     for name in members:
         row = summarize_run(study[name])[0]
-        code = read_metrics(study[name]).get("code", {})
         rows.append(
-            {
-                "name": name,
-                "l0": row.get("l0"),
-                "dead": row.get("dead_units"),
-                "hoyer": code.get("hoyer"),
-                "purity": unit_purity(study[name]),
-                "mse": row.get("test_mse"),
-            }
+            {"name": name, "l0": row.get("l0"), "dead": row.get("dead_units")}
+            | {"hoyer": read_metrics(study[name]).get("code", {}).get("hoyer")}
+            | {"purity": claims.unit_purity(study[name]), "mse": row.get("test_mse")}
         )
-        tiles = study[name] / "figures" / "features.png"
-        if tiles.exists():
+        if (tiles := study[name] / "figures" / "features.png").exists():
             pictures[name] = np.asarray(Image.open(tiles).convert("RGB"))
     plain = rows[0]["purity"]
     sparse = [r for r in rows[1:] if r["purity"] is not None]
     margin = 0.01  # purity differences below one point are ties
     higher = [r["name"] for r in sparse if plain is not None and r["purity"] > plain + margin]
     ok = None if plain is None or not sparse else len(higher) == len(sparse)
+    partly = f"**partly supported** (holds for {', '.join(higher)})"
     lines = [
         head,
         "Proxy measured here: *unit purity*, the share of each live unit's 20 most-activating test "
         "images that come from one class (1 = every unit responds to one kind of garment), "
         "beside L0 and Hoyer sparsity; and the learned features, tile by tile.\n",
-        markdown_table(
-            rows,
-            [
-                ("name", "model", ""),
-                ("l0", "L0", ".1f"),
-                ("dead", "dead", ""),
-                ("hoyer", "Hoyer", ".3f"),
-                ("purity", "unit purity", ".3f"),
-                ("mse", "test MSE", ".5f"),
-            ],
-        ),
-        f"\nRule: supported when every sparse variant's unit purity exceeds the vanilla model's by "
-        f"more than {margin}. Verdict: "
-        + (
-            verdict(ok)
-            if ok or not higher
-            else f"**partly supported** (holds for {', '.join(higher)})"
-        )
-        + ".\n",
+        markdown_table(rows, PURITY_COLUMNS),
+        "\nRule: supported when every sparse variant's unit purity exceeds the vanilla model's by "
+        f"more than {margin}. Verdict: {verdict(ok) if ok or not higher else partly}.\n",
     ]
     if pictures:
         fig = side_by_side(pictures, title="Learned features (each unit decoded alone), code 32")
-        lines.append(
-            f"\n![Feature tiles side by side]({ctx.save(fig, 'features_side_by_side.png')})\n"
-        )
+        link = ctx.save(fig, "features_side_by_side.png")
+        lines.append(f"\n![Feature tiles side by side]({link})\n")
     return lines
 
 
-def claim_r4(presets: dict[str, dict[str, Any]]) -> list[str]:
+def claim_r4(presets: Rows) -> list[str]:
     head = '### "CNN has the lowest loss, the VAE a higher one" (R4)\n'
-    names = ("r4-fc", "r4-cnn", "r4-sparse", "r4-rnn", "r4-vae")
-    rows = [presets[n] for n in names if n in presets and presets[n].get("test_mse") is not None]
-    if len(rows) < len(names):
+    rows = [presets[n] for n in R4 if n in presets and presets[n].get("test_mse") is not None]
+    if len(rows) < len(R4):
         return [head, f"Verdict: {verdict(None)} (R4 runs missing).\n"]
     ranked = sorted(rows, key=lambda r: r["test_mse"])
     order = " < ".join(f"{r['name']} {r['test_mse']:.5f}" for r in ranked)
@@ -1073,8 +869,7 @@ def claim_r4(presets: dict[str, dict[str, Any]]) -> list[str]:
     vae_higher = presets["r4-vae"]["test_mse"] > presets["r4-cnn"]["test_mse"]
     codes = ", ".join(f"{r['name']} {r.get('latent_dim')}" for r in rows)
     caveat = ""
-    cnn_code = presets["r4-cnn"].get("latent_dim")
-    if cnn_code and cnn_code >= 784:
+    if (cnn_code := presets["r4-cnn"].get("latent_dim")) and cnn_code >= 784:
         caveat = (
             f" Caveat: the codes differ in size ({codes}); R4's CNN keeps a {cnn_code}-d code, "
             "more numbers than the 784 pixels, so its lower loss is not a like-for-like "
@@ -1090,31 +885,34 @@ def claim_r4(presets: dict[str, dict[str, Any]]) -> list[str]:
 
 # --------------------------------------------------------------------------- 5. best model
 
+BEST_COLUMNS = [
+    ("name", "candidate", ""),
+    ("family", "family", ""),
+    ("parameters", "params", ","),
+    ("epochs", "epochs", ""),
+    ("test_mse", "test MSE", ".5f"),
+    ("test_ssim", "SSIM", ".4f"),
+    ("train_time_s", "wall s", ".1f"),
+]
 
-def section_best(
-    ctx: Context, study: dict[str, Path], presets: dict[str, dict[str, Any]]
-) -> list[str]:
+
+def section_best(ctx: Context, study: dict[str, Path]) -> list[str]:
     lines = [TITLES["best"] + "\n"]
     if "fashion-mnist" not in ctx.available:
         return [*lines, "Not run: Fashion-MNIST is not present.\n"]
     p = ctx.profile
-    configs = {
-        f"best-{name}": ctx.config(
-            f"r3-{DS}-conv", *BEST_CANDIDATES[name], "model.latent_dim=32", epochs=p.best_epochs
-        )
-        for name in p.best_candidates
-    }
-    runs = run_many(ctx, configs, "best")
-    candidates = {name: path for name, path in runs.items()}
-    candidates.update({f"family/{n}": path for n, path in study.items()})
-    rows = []
-    for name, path in candidates.items():
-        row = summarize_run(path)[0]
-        if row.get("latent_dim") == 32 and row.get("test_mse") is not None:
-            rows.append({**row, "name": name, "path": path})
+
+    def candidate(name: str) -> RunConfig:
+        values = dict(parse_assignment(o) for o in BEST_CANDIDATES[name])
+        return ctx.config(f"r3-{DS}-conv", {**values, "model.latent_dim": 32}, p.best_epochs)
+
+    runs = ctx.run({f"best-{n}": candidate(n) for n in p.best_candidates}, "best")
+    runs |= {f"family/{n}": path for n, path in study.items()}
+    rows = [{**summarize_run(path)[0], "name": n, "path": path} for n, path in runs.items()]
+    rows = [r for r in rows if r.get("latent_dim") == 32 and r.get("test_mse") is not None]
+    rows.sort(key=lambda r: r["test_mse"])
     if not rows:
         return [*lines, "No candidate finished.\n"]
-    rows.sort(key=lambda r: r["test_mse"])
     best = rows[0]
     met = best["test_mse"] <= BEST_TARGET_MSE
     lines.append(
@@ -1126,20 +924,7 @@ def section_best(
         for name in p.best_candidates
     ]
     lines.append(f"\nTarget: test MSE ≤ {BEST_TARGET_MSE} (PCA-32: 0.0151, reference).\n")
-    lines.append(
-        markdown_table(
-            rows,
-            [
-                ("name", "candidate", ""),
-                ("family", "family", ""),
-                ("parameters", "params", ","),
-                ("epochs", "epochs", ""),
-                ("test_mse", "test MSE", ".5f"),
-                ("test_ssim", "SSIM", ".4f"),
-                ("train_time_s", "wall s", ".1f"),
-            ],
-        )
-    )
+    lines.append(markdown_table(rows, BEST_COLUMNS))
     lines.append(
         f"\nBest: **{best['name']}**, test MSE {best['test_mse']:.5f}; target ≤ "
         f"{BEST_TARGET_MSE}: {verdict(met, 'met', 'not met')}. Its config:\n"
@@ -1149,9 +934,9 @@ def section_best(
         f"{best['test_mse']:.5f} after {best.get('epochs')} epochs (target ≤ {BEST_TARGET_MSE}: "
         f"{'met' if met else 'not met'}).\n"
     )
-    config_text = (Path(best["path"]) / "config.toml").read_text(encoding="utf-8")
     # The saved description is the base preset's ("max-pool, BCE"), which the overrides
     # changed: the page shows the settings themselves.
+    config_text = (Path(best["path"]) / "config.toml").read_text(encoding="utf-8")
     shown = [ln for ln in config_text.strip().splitlines() if not ln.startswith("description =")]
     lines.append(
         f"(`preset` names the base the overrides were applied to; `{best['path']}/config.toml` "
@@ -1234,11 +1019,7 @@ def write_readme_block(ctx: Context, page_header: list[str]) -> bool:
     """Rewrite the README's block between README_START and README_END with the page's
     headline (mode, date, machine; R1 beside Keras; the presets; the family figure; the best
     model). False, touching nothing, when the README has no such block."""
-    if ctx.readme is None or not ctx.readme.exists():
-        return False
-    text = ctx.readme.read_text(encoding="utf-8")
-    start, end = text.find(README_START), text.find(README_END)
-    if start < 0 or end < start:
+    if ctx.readme is None:
         return False
     rel = Path(os.path.relpath(ctx.docs, ctx.readme.parent)).as_posix()
     page = f"{rel}/results.md"
@@ -1249,214 +1030,149 @@ def write_readme_block(ctx: Context, page_header: list[str]) -> bool:
         "",
         *(ln.replace("](figures/", f"]({rel}/figures/") for ln in ctx.highlights),
     ]
-    block = README_START + "\n" + "\n".join(lines).strip() + "\n" + README_END
-    atomic_write_text(ctx.readme, text[:start] + block + text[end + len(README_END) :])
-    return True
-
-
-def total_train_seconds(out: Path) -> float:
-    total = 0.0
-    for metrics in out.rglob("metrics.json"):
-        try:
-            total += float(read_metrics(metrics.parent).get("run", {}).get("wall_time_s") or 0.0)
-        except AelabError:
-            continue
-    return total
+    return replace_block(ctx.readme, README_START, README_END, "\n".join(lines))
 
 
 def reproduce(ctx: Context) -> Path:
+    """Run the chosen sections in page order, rewriting the page after each; the README
+    block too once every section ran."""
     start = time.perf_counter()
     check_datasets(ctx)
     ctx.log(f"datasets available: {', '.join(ctx.available) or 'none'}")
-    body: list[str] = []
-    ctx.docs.mkdir(parents=True, exist_ok=True)
-    path = ctx.docs / "results.md"
-
-    def write(pending: str | None) -> None:
-        """The page with the sections done so far (an interrupted run still leaves a page
-        that says which sections it lacks)."""
-        lines = list(body)
-        note = cap_note(ctx.profile)
-        if note:  # every capped section says plainly that its epochs are capped
-            uncapped = {TITLES["best"] + "\n"} | (
-                set() if ctx.profile.cap_presets else {TITLES["presets"] + "\n"}
-            )
-            lines = [
-                x
-                for ln in lines
-                for x in ([ln, note] if ln.startswith("## ") and ln not in uncapped else [ln])
-            ]
-        if ctx.failures:
-            lines.append("## Failed runs\n")
-            lines += [f"- `{k}`: {v}" for k, v in ctx.failures.items()]
-            lines.append("")
-        if pending:
-            lines.append(f"## Not yet run\n\n**This page is incomplete**: {pending}.\n")
-        top = header(ctx, time.perf_counter() - start, total_train_seconds(ctx.out))
-        atomic_write_text(path, "\n".join(top + lines) + "\n")
-        if pending is None and ctx.sections == tuple(TITLES) and write_readme_block(ctx, top):
-            ctx.log(f"updated the results block of {ctx.readme}")
-
-    def section(name: str, run: Callable[[], Any], empty: Any) -> Any:
-        """Run section ``name`` (or note that this invocation skips it), then write the page
-        with what is still pending."""
-        if name in ctx.sections:
-            lines, result = run()
-        else:
-            skipped = f"Not run by this invocation (`--sections {','.join(ctx.sections)}`).\n"
-            lines, result = [TITLES[name] + "\n", skipped], empty
-        body.extend(lines)
-        done.append(name)
-        pending = [n for n in TITLES if n not in done and n in ctx.sections]
-        write(f"{', '.join(pending)} had not run when this page was written" if pending else None)
-        return result
-
-    done: list[str] = []
-    preset_rows = section("presets", lambda: section_reproductions(ctx), {})
-    study = section("family", lambda: section_family(ctx), {})
-    found = section("sweeps", lambda: section_sweeps(ctx), {})
-    section("claims", lambda: (section_claims(ctx, found, study, preset_rows), None), None)
-    section("best", lambda: (section_best(ctx, study, preset_rows), None), None)
-    return path
+    p = ctx.profile
+    uncapped = {"best"} | (set() if p.cap_presets else {"presets"})
+    note = cap_note(p)  # every capped section says plainly that its epochs are capped
+    page = Page(
+        ctx.docs / "results.md",
+        TITLES,
+        ctx.sections,
+        lambda: header(ctx, time.perf_counter() - start, total_train_seconds(ctx.out)),
+        failures=ctx.failures,
+        notes={k: note for k in TITLES if k not in uncapped} if note else {},
+        skipped_text=f"Not run by this invocation (`--sections {','.join(ctx.sections)}`).\n",
+    )
+    presets = page.section("presets", lambda: section_reproductions(ctx), {})
+    study = page.section("family", lambda: section_family(ctx), {})
+    found = page.section("sweeps", lambda: section_sweeps(ctx), {})
+    page.section("claims", lambda: (section_claims(ctx, found, study, presets), None), None)
+    page.section("best", lambda: (section_best(ctx, study), None), None)
+    if ctx.sections == tuple(TITLES) and write_readme_block(ctx, page.write()):
+        ctx.log(f"updated the results block of {ctx.readme}")
+    return page.path
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Reproduce the reference systems and write docs/results.md.",
-        epilog="examples:\n  python benchmarks/reproduce.py --quick --out runs/reproduce-quick --docs /tmp/docs\n"
-        "  python benchmarks/reproduce.py            # full: hours on 2 CPU cores",
+        epilog="examples:\n  python benchmarks/reproduce.py --quick --out runs/reproduce-quick "
+        "--docs /tmp/docs\n  python benchmarks/reproduce.py            # full: hours on 2 CPU cores",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--quick", action="store_true", help="1 epoch on a subset: a pipeline check"
-    )
-    parser.add_argument(
-        "--data-dir", help="where the dataset files are (data.data_dir of every run)"
-    )
-    parser.add_argument(
+    add = parser.add_argument
+    add("--quick", action="store_true", help="1 epoch on a subset: a pipeline check")
+    add("--data-dir", help="where the dataset files are (data.data_dir of every run)")
+    add(
         "--dataset",
         action="append",
         default=[],
         metavar="NAME=SPEC",
         help="use SPEC (e.g. idx:/path) in place of dataset NAME; the page says so (repeatable)",
     )
-    parser.add_argument("--out", help="folder of the runs (default runs/reproduce[-quick])")
-    parser.add_argument(
-        "--docs", default="docs", help="where results.md and figures/ go (default docs)"
-    )
-    parser.add_argument(
-        "--train-limit", type=int, help="override the mode's training-image limit (0 = all)"
-    )
-    parser.add_argument(
-        "--test-limit", type=int, help="override the mode's test-image limit (0 = all)"
-    )
-    parser.add_argument("--val-size", type=int, help="override the validation split size")
-    parser.add_argument(
+    add("--out", help="folder of the runs (default runs/reproduce[-quick])")
+    add("--docs", default="docs", help="where results.md and figures/ go (default docs)")
+    add("--train-limit", type=int, help="override the mode's training-image limit (0 = all)")
+    add("--test-limit", type=int, help="override the mode's test-image limit (0 = all)")
+    add("--val-size", type=int, help="override the validation split size")
+    add(
         "--max-epochs",
         type=int,
         metavar="N",
         help="cap every run's epochs at N (R1 keeps its full epochs for the Keras comparison); "
         "the page says so in its header and in every section",
     )
-    parser.add_argument(
+    add(
         "--full-presets",
         action="store_true",
         help="with --max-epochs: section 1 still trains every preset at its own epochs",
     )
-    parser.add_argument(
+    add(
         "--presets",
         default="*",
         help="comma-separated globs of the presets to reproduce (default all)",
     )
-    parser.add_argument(
+    add(
         "--members",
         help="comma-separated family-study members (default all; see aelab family-study)",
     )
-    parser.add_argument(
+    add(
         "--sections",
         default=",".join(TITLES),
         help=f"comma-separated sections to run (default all: {','.join(TITLES)}); the claims "
         "need presets, family and sweeps. Runs are shared, so invocations with different "
         "sections can run side by side and a final one with all sections writes the whole page",
     )
-    parser.add_argument(
+    add(
         "--readme",
         default="README.md",
         help=f"README whose block between {README_START} and {README_END} gets the page's "
         "headline when every section ran (default README.md; skipped when it has no block)",
     )
-    parser.add_argument("--verbose", action="store_true", help="show training progress")
-    return parser.parse_args(argv)
+    add("--verbose", action="store_true", help="show training progress")
+    args = parser.parse_args(argv)
+    args.error = lambda msg: parser.exit(2, f"reproduce: {msg}\n")
+    return args
+
+
+def split(text: str | None) -> tuple[str, ...]:
+    return tuple(t.strip() for t in (text or "").split(",") if t.strip())
+
+
+def profile_of(args: argparse.Namespace) -> Profile:
+    """The mode's profile with the command line's limits and epoch cap applied."""
+    profile = QUICK if args.quick else FULL
+    limits = {"train_limit": args.train_limit, "test_limit": args.test_limit}
+    changes = {k: v for k, v in {**limits, "val_size": args.val_size}.items() if v is not None}
+    if args.train_limit is not None:
+        changes["probe_train_limit"] = args.train_limit or profile.probe_train_limit
+    profile = dataclasses.replace(profile, **changes)
+    if args.max_epochs is not None:
+        if args.max_epochs < 1:
+            args.error("--max-epochs must be at least 1")
+        profile = capped(profile, args.max_epochs)
+    return dataclasses.replace(profile, cap_presets=not args.full_presets)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    profile = QUICK if args.quick else FULL
-    changes = {
-        k: v
-        for k, v in (
-            ("train_limit", args.train_limit),
-            ("test_limit", args.test_limit),
-            ("val_size", args.val_size),
-        )
-        if v is not None
-    }
-    if changes:
-        profile = dataclasses.replace(profile, **changes)
-        if "train_limit" in changes:
-            profile = dataclasses.replace(
-                profile, probe_train_limit=changes["train_limit"] or profile.probe_train_limit
-            )
-    if args.max_epochs is not None:
-        if args.max_epochs < 1:
-            print("reproduce: --max-epochs must be at least 1", file=sys.stderr)
-            return 2
-        profile = capped(profile, args.max_epochs)
-    if args.full_presets:
-        profile = dataclasses.replace(profile, cap_presets=False)
-    sections = tuple(s.strip() for s in args.sections.split(",") if s.strip())
-    unknown = [s for s in sections if s not in TITLES]
-    if unknown or not sections:
-        print(
-            f"reproduce: --sections {args.sections!r}: expected some of {', '.join(TITLES)}",
-            file=sys.stderr,
-        )
-        return 2
+    profile = profile_of(args)
+    sections = split(args.sections)
+    if not sections or not set(sections) <= set(TITLES):
+        args.error(f"--sections {args.sections!r}: expected some of {', '.join(TITLES)}")
     if "claims" in sections and not set(CLAIM_INPUTS) <= set(sections):
-        print(
-            f"reproduce: --sections: the claims need {', '.join(CLAIM_INPUTS)} in the same "
-            "invocation (their numbers are the claims' evidence)",
-            file=sys.stderr,
+        args.error(
+            f"--sections: the claims need {', '.join(CLAIM_INPUTS)} in the same invocation "
+            "(their numbers are the claims' evidence)"
         )
-        return 2
-    sections = tuple(s for s in TITLES if s in sections)  # page order
-    substitutes = {}
-    for item in args.dataset:
-        name, sep, spec = item.partition("=")
-        if not sep or name not in DATASETS or not spec:
-            print(
-                f"reproduce: --dataset {item!r}: expected NAME=SPEC with NAME in {', '.join(DATASETS)}",
-                file=sys.stderr,
-            )
-            return 2
-        substitutes[name] = spec
-    out = Path(args.out or ("runs/reproduce-quick" if args.quick else "runs/reproduce"))
+    substitutes = dict(item.partition("=")[::2] for item in args.dataset)
+    if any(n not in DATASETS or not spec for n, spec in substitutes.items()):
+        args.error(
+            f"--dataset {args.dataset}: expected NAME=SPEC with NAME in {', '.join(DATASETS)}"
+        )
     ctx = Context(
         profile,
-        out,
+        Path(args.out or ("runs/reproduce-quick" if args.quick else "runs/reproduce")),
         Path(args.docs),
         args.data_dir,
         substitutes,
-        presets=tuple(p.strip() for p in args.presets.split(",") if p.strip()),
-        members=tuple(m.strip() for m in args.members.split(",")) if args.members else None,
-        sections=sections,
+        presets=split(args.presets),
+        members=split(args.members) or None,
+        sections=tuple(s for s in TITLES if s in sections),  # page order
         readme=Path(args.readme),
         quiet=not args.verbose,
     )
     figures = ctx.docs / "figures"
-    if figures.is_dir():
-        for old in figures.glob("*.png"):  # the page owns this folder: no stale figures
-            old.unlink()
+    for old in figures.glob("*.png"):  # the page owns this folder: no stale figures
+        old.unlink()
     try:
         path = reproduce(ctx)
     except AelabError as exc:

@@ -360,7 +360,7 @@ def ablation_variants() -> dict:
     import contextlib
 
     import aelab.models.base as base
-    from aelab.training import trainer
+    from aelab.training import meter, trainer
 
     def patched(obj, name, value):
         @contextlib.contextmanager
@@ -387,7 +387,7 @@ def ablation_variants() -> dict:
         "aelab (all on)": ("", [], none),
         "torch BCE-with-logits": ("fused BCE", [], patched(base, "reconstruction_loss", torch_bce)),
         "default Adam": ("fused Adam", [], patched(trainer, "build_optimizer", plain_adam)),
-        "sync every step": ("loss check per 50 steps", [], patched(trainer, "CHECK_EVERY", 1)),
+        "sync every step": ("loss check per 50 steps", [], patched(meter, "CHECK_EVERY", 1)),
         "eval batch 256": ("eval batch 1024", ["train.eval_batch_size=256"], none),
         "2 threads": ("1 thread", ["train.threads=2"], none),
         "no run directory": ("(checkpoint+history writes)", [], none),

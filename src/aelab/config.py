@@ -16,6 +16,7 @@ import dataclasses
 import sys
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Union
@@ -147,6 +148,22 @@ class RunConfig:
         """Apply dotted ``section.field=value`` overrides (``model.latent_dim=16``)."""
         return apply_overrides(self, assignments)
 
+    def with_values(self, values: Mapping[str, Any]) -> RunConfig:
+        """Apply typed values by dotted path (``{"model.latent_dim": 16}``); None removes."""
+        return apply_values(self, values)
+
+
+def with_input_shape(config: RunConfig, shape: tuple[int, int, int]) -> RunConfig:
+    """``config`` with ``model.input_shape`` filled from the data (checked when already set)."""
+    current = config.model.input_shape
+    if current is not None and tuple(current) != tuple(shape):
+        raise ConfigError(
+            f"model.input_shape={list(current)} does not match the data ({list(shape)}); "
+            "remove model.input_shape from the config to take it from the data."
+        )
+    model = dataclasses.replace(config.model, input_shape=tuple(shape))
+    return dataclasses.replace(config, model=model)
+
 
 # --------------------------------------------------------------------------- dict <-> dataclass
 
@@ -259,18 +276,6 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
     raise TypeError(f"unsupported config type {tp!r} at {path}")  # a bug, not a user error
 
 
-def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested tables to dotted keys: ``{"model": {"latent_dim": 8}}`` -> ``{"model.latent_dim": 8}``."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out |= flatten(v, key + ".")
-        else:
-            out[key] = v
-    return out
-
-
 # --------------------------------------------------------------------------- overrides
 
 
@@ -292,16 +297,32 @@ def parse_value(text: str) -> Any:
     return text
 
 
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """``model.latent_dim=16`` -> ``("model.latent_dim", 16)``: the CLI boundary of overrides."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(
+            f"override {text!r} is invalid: expected section.field=value, e.g. model.latent_dim=16."
+        )
+    return key, parse_value(raw)
+
+
 def apply_overrides(cfg: RunConfig, assignments: list[str]) -> RunConfig:
+    """Apply ``section.field=value`` texts, each parsed with :func:`parse_value`."""
+    pairs = [parse_assignment(a) for a in assignments]
+    return _apply(cfg, pairs, ", ".join(assignments))
+
+
+def apply_values(cfg: RunConfig, values: Mapping[str, Any]) -> RunConfig:
+    """Apply typed values by dotted path, in order; a None value removes the field."""
+    shown = ", ".join(f"{k}={v}" for k, v in values.items())
+    return _apply(cfg, list(values.items()), shown)
+
+
+def _apply(cfg: RunConfig, pairs: list[tuple[str, Any]], shown: str) -> RunConfig:
     data = cfg.to_dict()
-    for assignment in assignments:
-        key, sep, raw = assignment.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(
-                f"override {assignment!r} is invalid: expected section.field=value, "
-                "e.g. model.latent_dim=16."
-            )
+    for key, value in pairs:
         parts = key.split(".")
         node = data
         for depth, part in enumerate(parts[:-1]):
@@ -315,7 +336,6 @@ def apply_overrides(cfg: RunConfig, assignments: list[str]) -> RunConfig:
                     f"{', '.join(known)}." + did_you_mean(part, known)
                 )
             node = child
-        value = parse_value(raw)
         if value is None:
             node.pop(parts[-1], None)
         else:
@@ -323,7 +343,7 @@ def apply_overrides(cfg: RunConfig, assignments: list[str]) -> RunConfig:
     try:
         return RunConfig.from_dict(data)
     except ConfigError as exc:
-        raise ConfigError(f"override {', '.join(assignments)}: {exc}") from None
+        raise ConfigError(f"override {shown}: {exc}") from None
 
 
 __all__ = [  # the section configs are re-exported: one import for a whole run's config
@@ -334,9 +354,10 @@ __all__ = [  # the section configs are re-exported: one import for a whole run's
     "SparsityConfig",
     "TrainConfig",
     "apply_overrides",
-    "flatten",
+    "apply_values",
     "from_dict",
     "load_toml",
+    "parse_assignment",
     "parse_value",
     "to_dict",
 ]

@@ -1,4 +1,5 @@
-"""The run directory: where everything a run produces lives, and how it is read back.
+"""The run directory: where everything a run produces lives, how a run claims, clears or
+reopens one, and how it is read back.
 
 Layout (``runs/<name>/``)::
 
@@ -20,15 +21,15 @@ import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from aelab import __version__
+from aelab.config import RunConfig
 from aelab.errors import CheckpointError
-
-if TYPE_CHECKING:
-    from aelab.config import RunConfig
 
 CONFIG = "config.toml"
 HISTORY = "history.csv"
@@ -36,8 +37,21 @@ METRICS = "metrics.json"
 CHECKPOINTS = "checkpoints"
 # What a run directory may contain; --overwrite removes these and nothing else.
 RUN_ARTIFACTS = (CONFIG, HISTORY, METRICS, CHECKPOINTS, "figures", "report.html", "tb")
-# A run finished when its "run" section says so.
-FINISHED = ("completed", "early_stopped")
+# A run finished when its "run" section says so ("stopped": a callback asked).
+FINISHED = ("completed", "early_stopped", "stopped")
+# Fields that may change between a run and its resume: how it runs, not what it computes.
+RUNTIME_FIELDS = {
+    "name",
+    "description",
+    "train.epochs",
+    "train.device",
+    "train.precision",
+    "train.threads",
+    "train.compile",
+    "train.checkpoint_every",
+    "train.eval_batch_size",
+    "train.track",
+}
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -158,6 +172,71 @@ def holds_run(run_dir: str | Path) -> bool:
     return (run_dir / CONFIG).exists() or (run_dir / CHECKPOINTS).exists()
 
 
+def claim(run_dir: Path, config: RunConfig, *, overwrite: bool) -> None:
+    """Make ``run_dir`` the home of a new run: refuse a folder holding another run (unless
+    ``overwrite``) or foreign files, clear the old run's files, write config.toml."""
+    if holds_run(run_dir) and not overwrite:
+        raise CheckpointError(
+            f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, "
+            "--overwrite to replace it, or choose another --out."
+        )
+    foreign = run_dir.exists() and not holds_run(run_dir) and any(run_dir.iterdir())
+    if foreign and not overwrite:
+        raise CheckpointError(
+            f"{run_dir} exists and is not empty (and is not a run directory); "
+            "choose another --out, or --overwrite to write the run into it."
+        )
+    clear_run(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.save(run_dir / CONFIG)
+
+
+def clear_run(run_dir: Path) -> None:
+    """Remove a previous run's files from ``run_dir`` (and nothing else)."""
+    for name in RUN_ARTIFACTS:
+        path = run_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def saved_config(run_dir: Path, config: RunConfig) -> RunConfig:
+    """The config saved in ``run_dir``, checked to be the run ``config`` would resume."""
+    if not (run_dir / CONFIG).exists():
+        raise CheckpointError(
+            f"cannot resume {run_dir}: it holds no run ({CONFIG} missing). "
+            f"Start a new run with --out {run_dir}."
+        )
+    saved = RunConfig.load(run_dir / CONFIG)
+    check_same_run(saved, config, run_dir)
+    return saved
+
+
+def check_same_run(saved: RunConfig, config: RunConfig, run_dir: Path) -> None:
+    """Resume only the same run: everything but how it runs must match the saved config."""
+    a, b = flatten(saved.to_dict()), flatten(config.to_dict())
+    diffs = [k for k in sorted(set(a) | set(b)) if k not in RUNTIME_FIELDS and a.get(k) != b.get(k)]
+    if diffs:
+        shown = "; ".join(f"{k} is {a.get(k)!r} there, {b.get(k)!r} here" for k in diffs[:3])
+        raise CheckpointError(
+            f"{run_dir} holds a different run ({shown}); resume it with its own config "
+            "(`aelab train --resume DIR` alone), or use another --out."
+        )
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"lr": 1}}`` -> ``{"train.lr": 1}``."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out |= flatten(v, key + ".")
+        else:
+            out[key] = v
+    return out
+
+
 def is_complete(run_dir: str | Path) -> bool:
     """True when training in ``run_dir`` finished (all epochs, or stopped early)."""
     try:
@@ -165,6 +244,46 @@ def is_complete(run_dir: str | Path) -> bool:
     except CheckpointError:
         return False
     return run.get("status") in FINISHED
+
+
+# --------------------------------------------------------------------------- the run summary
+
+
+def run_summary(
+    config: RunConfig,
+    run_dir: Path,
+    *,
+    status: str,
+    history: list[dict[str, float]],
+    best_epoch: int | None,
+    best_val_loss: float | None,
+    model: dict[str, Any],
+    runtime: dict[str, Any],
+) -> dict[str, Any]:
+    """The "run" section of metrics.json: what was trained, how it ended and where.
+
+    ``model``: ``regularizer`` and ``parameters``; ``runtime``: ``wall_time_s``,
+    ``images_per_s``, ``device``, ``threads``, ``precision``, ``world_size``."""
+    last = history[-1] if history else {}
+    return {
+        "name": config.name or run_dir.name,
+        "preset": config.preset,
+        "dataset": config.data.dataset,
+        "family": config.model.family,
+        "regularizer": model["regularizer"],
+        "latent_dim": config.model.latent_dim,
+        "parameters": model["parameters"],
+        "epochs": config.train.epochs,
+        "epochs_completed": len(history),
+        "status": status,
+        "best_epoch": best_epoch,
+        "best_val_loss": best_val_loss,
+        **runtime,
+        **environment(),
+        "finished_at": now_iso(),
+        "final_train_loss": last.get("train_loss"),
+        "final_val_loss": last.get("val_loss"),
+    }
 
 
 # --------------------------------------------------------------------------- provenance
@@ -190,21 +309,16 @@ def git_commit() -> str | None:
 def machine() -> str:
     """'Linux x86_64, 2 CPUs' plus the GPU name when CUDA is present."""
     text = f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs"
-    try:
-        import torch
+    import torch  # lazily: the CLI's quick commands never reach here
 
-        if torch.cuda.is_available():
-            text += f", {torch.cuda.get_device_name(0)}"
-    except ImportError:  # pragma: no cover
-        pass
+    if torch.cuda.is_available():
+        text += f", {torch.cuda.get_device_name(0)}"
     return text
 
 
 def environment() -> dict[str, Any]:
     """Versions, git commit and machine, for metrics.json and checkpoints."""
     import torch
-
-    from aelab import __version__
 
     return {
         "aelab_version": __version__,

@@ -41,6 +41,9 @@ from aelab.config import (
     TrainConfig,
 )
 from aelab.data.splits import DatasetSplits, Split
+from aelab.models.apply import map_batches, row_batches
+from aelab.models.registry import config_class
+from aelab.training import train
 
 _BATCH = 4096  # inference batch size: codes and reconstructions are computed in chunks
 
@@ -158,8 +161,6 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         return shape  # type: ignore[return-value]
 
     def _run_config(self, n_features: int, seed: int) -> RunConfig:
-        from aelab.models.registry import config_class
-
         model_cls = config_class(self.family)
         names = {f.name for f in dataclasses.fields(model_cls)}
         model: dict = {
@@ -209,7 +210,6 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         """Train on X (n_samples, n_features); ``y`` is ignored."""
         self._validate_params()
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=True)
-        from aelab.training import train
 
         self.data_min_ = X.min(axis=0).astype(np.float64)
         self.data_max_ = X.max(axis=0).astype(np.float64)
@@ -230,16 +230,11 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         """Apply ``fn(model, batch)`` in chunks, computing in U's dtype: float64 inputs run
         through a float64 copy of the model, so a row's result does not depend on which
         other rows share its batch (float32 matrix products differ in the last bit)."""
-        model = self.model_
+        model, dtype = self.model_, torch.float32
         if U.dtype == np.float64:
-            model = copy.deepcopy(model).double()
-        device = next(model.parameters()).device
-        outs = []
-        with torch.inference_mode():
-            for start in range(0, len(U), _BATCH):
-                batch = torch.from_numpy(np.array(U[start : start + _BATCH]))
-                outs.append(fn(model, batch.to(device)).cpu())
-        return torch.cat(outs).numpy()
+            model, dtype = copy.deepcopy(model).double(), torch.float64
+        batches = row_batches(U, _BATCH, next(model.parameters()).device, dtype)
+        return map_batches(lambda batch: fn(model, batch), batches).cpu().numpy()
 
     def transform(self, X):
         """Codes (n_samples, latent_dim), in the dtype of X."""

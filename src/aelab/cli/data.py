@@ -169,8 +169,7 @@ def _info(args: argparse.Namespace) -> int:
     print(f"{data.name}{where}")
     c, h, w = data.shape
     print(f"shape {c}x{h}x{w}, {len(data.classes) if data.classes else 'no'} classes")
-    for split_name in ("train", "val", "test"):
-        split = getattr(data, split_name)
+    for split_name, split in data.by_name().items():
         if split is not None and not (split_name == "val" and args.validation == "test"):
             print(_describe(split_name, split, data.classes))
     return 0

@@ -36,8 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aelab.metrics.downstream import format_table
-    from aelab.reuse.probe import probe_run
+    from aelab.reuse.probe import format_table, probe_run
 
     results = probe_run(
         args.run,

@@ -59,16 +59,20 @@ def add_batch_arguments(parser: argparse.ArgumentParser, member: str) -> None:
     add_track_argument(parser)
 
 
-def batch_overrides(args: argparse.Namespace) -> list[str]:
-    """--set overrides plus data.data_dir from --data-dir; checks --jobs and --epochs."""
+def batch_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """--set values (parsed here, once) plus data.data_dir from --data-dir; checks --jobs
+    and --epochs."""
+    from aelab.config import parse_assignment
+
     for flag, value in (("--jobs", args.jobs), ("--epochs", args.epochs)):
         if value is not None and value < 1:
             args._parser.error(f"{flag} {value} is invalid: expected an integer >= 1")
-    sets = list(args.sets) + ([f"data.data_dir={args.data_dir}"] if args.data_dir else [])
+    sets = dict(parse_assignment(text) for text in args.sets)
+    sets |= {"data.data_dir": args.data_dir} if args.data_dir else {}
     if args.track:
-        from aelab.training.trackers import track_override
+        from aelab.training.trackers import check_track
 
-        sets.append(track_override(dict.fromkeys(args.track)))
+        sets["train.track"] = check_track(list(dict.fromkeys(args.track)))
     return sets
 
 
@@ -94,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     varies = [parse_vary(v) for v in args.vary]
     params = {
         "base": args.preset or args.config,
-        **{f"vary.{v.key}": ",".join(v.texts) for v in varies},
+        **{f"vary.{v.key}": ",".join(v.labels) for v in varies},
     }
     with tracked_study(args, "sweep", params):
         result = run_sweep(

@@ -127,10 +127,10 @@ def resolve_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from aelab.config import with_input_shape
     from aelab.rundir import default_run_dir
     from aelab.training import train
     from aelab.training.distributed import context_from_env
-    from aelab.training.trainer import with_input_shape
 
     cfg = resolve_config(args)
     main_rank = context_from_env().is_main
@@ -170,12 +170,8 @@ def run(args: argparse.Namespace) -> int:
 
 def evaluate(run_dir: Path, data, *, quiet: bool) -> None:
     """Test metrics, figures and report.html of the finished run (aelab.evaluation.evaluate)."""
-    try:
-        from aelab.evaluation.evaluate import evaluate_run
-    except ModuleNotFoundError as exc:
-        if exc.name != "aelab.evaluation.evaluate":
-            raise
-        return  # evaluation not installed in this build: the run itself is complete
+    from aelab.evaluation.evaluate import evaluate_run
+
     evaluate_run(run_dir, data=data, quiet=quiet)
 
 

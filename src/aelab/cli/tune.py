@@ -82,6 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from aelab.config import parse_assignment
     from aelab.presets import load_preset
     from aelab.studies.tune import (
         TuneConfig,
@@ -90,18 +91,18 @@ def run(args: argparse.Namespace) -> int:
         require_optuna,
         run_tune,
     )
-    from aelab.training.trackers import track_override
+    from aelab.training.trackers import check_track
 
     optuna = require_optuna()
     if args.preset:
         base, space = load_preset(args.preset), []
     else:
         base, space = load_tune_file(args.config)
-    sets = list(args.sets)
-    sets += [f"data.data_dir={args.data_dir}"] if args.data_dir else []
-    sets += [f"train.epochs={args.epochs}"] if args.epochs is not None else []
-    sets += [track_override(dict.fromkeys(args.track))] if args.track else []
-    base = base.override(sets) if sets else base
+    sets = dict(parse_assignment(text) for text in args.sets)
+    sets |= {"data.data_dir": args.data_dir} if args.data_dir else {}
+    sets |= {"train.epochs": args.epochs} if args.epochs is not None else {}
+    sets |= {"train.track": check_track(list(dict.fromkeys(args.track)))} if args.track else {}
+    base = base.with_values(sets)
     space = list({p.key: p for p in [*space, *map(parse_search, args.search)]}.values())
     settings = TuneConfig(
         objective=args.objective,

@@ -120,7 +120,7 @@ def _np_load(path: Path, mmap: bool = False):
 def read_npz(path: str | Path) -> tuple[Split, Split]:
     path = Path(path)
     npz = _np_load(path)
-    if not hasattr(npz, "files"):
+    if not isinstance(npz, np.lib.npyio.NpzFile):
         raise DataError(f"{path}: not an .npz archive; use npy:{path}.")
     with npz:
         try:

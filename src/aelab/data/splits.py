@@ -57,6 +57,10 @@ class DatasetSplits:
         c, h, w = self.train.images.shape[1:]
         return int(c), int(h), int(w)
 
+    def by_name(self) -> dict[str, Split | None]:
+        """The splits by name, in order: train, val, test."""
+        return {"train": self.train, "val": self.val, "test": self.test}
+
 
 def split_indices(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Cut ``range(n)`` into (rest, held) with ``k`` held-out indices chosen by ``seed``.

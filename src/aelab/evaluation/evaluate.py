@@ -2,9 +2,9 @@
 
 ``evaluate_run(run_dir)`` loads the run's model and data, merges the ``reconstruction``,
 ``code`` and ``pca`` sections into ``metrics.json``, writes ``figures/*.png`` and renders
-``report.html``. The pieces are reusable one by one: :func:`reconstruct_images` and the
+``report.html``. The pieces are reusable one by one: :func:`reconstruction_metrics` and the
 figure builders in ``FIGURE_BUILDERS`` work on any model, so comparisons draw the same
-figures for many runs.
+figures for many runs (the model-to-numpy helpers live in :mod:`aelab.models.apply`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,26 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from aelab.config import RunConfig
+from aelab.data import load_dataset
 from aelab.data.splits import DatasetSplits
 from aelab.errors import DataError
+from aelab.layers.noise import CORRUPTIONS
 from aelab.metrics import baselines, code, reconstruction
+from aelab.models.apply import (
+    decode_codes,
+    encode_distributions,
+    encode_images,
+    image_batches,
+    reconstruct_images,
+)
+from aelab.models.base import Autoencoder
+from aelab.report import render_report
+from aelab.report.render import run_name
+from aelab.report.tables import format_number
+from aelab.rundir import merge_metrics, read_history, read_metrics
+from aelab.training import load_run
+from aelab.training.device import resolve_device
 from aelab.viz import code_activity, code_map, denoising, features, generative, loss_curves
 from aelab.viz import top_activating as top_activating_fig
 from aelab.viz.reconstructions import pick_examples, reconstruction_grid
@@ -39,30 +56,31 @@ FEATURE_QUANTILE = 0.99  # each unit is decoded at this quantile of its |activat
 # --------------------------------------------------------------------------- model helpers
 
 
-def _as_batch(images: np.ndarray, device: str | torch.device) -> torch.Tensor:
-    x = torch.tensor(np.asarray(images))  # a copy: small batches, and read-only arrays are fine
-    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-    return x.to(device)
-
-
 @torch.inference_mode()
-def reconstruct_images(
-    model: torch.nn.Module, images: np.ndarray, *, device: str | torch.device = "cpu"
-) -> np.ndarray:
-    """``images`` (N, C, H, W) uint8 or float in [0, 1] -> reconstructions, float32 [0, 1]."""
-    return model.reconstruct(_as_batch(images, device)).float().cpu().numpy()
+def reconstruction_metrics(
+    model: Autoencoder,
+    images: np.ndarray | torch.Tensor,
+    *,
+    batch_size: int = 1024,
+    device: str | torch.device = "cpu",
+) -> dict[str, Any]:
+    """Scores of ``model`` on ``images`` (N, C, H, W) uint8, plus its own loss.
+
+    Returns ``{loss, bce, mse, psnr, psnr_infinite, ssim, n_images}`` (see
+    ``aelab.metrics.reconstruction.DEFINITIONS``). The model must be in eval mode
+    (``load_run`` returns it so).
+    """
+    scores = reconstruction.ReconstructionScores()
+    loss_sum = 0.0
+    for x in image_batches(images, batch_size, device):
+        scores.update(model.reconstruct(x), x)
+        loss_sum += float(model.loss(x).total) * len(x)
+    out = scores.result()
+    out["loss"] = reconstruction.finite_or_none(loss_sum / max(scores.n_images, 1))
+    return {"loss": out.pop("loss"), **out}
 
 
-@torch.inference_mode()
-def decode_codes(
-    model: torch.nn.Module, z: np.ndarray, *, device: str | torch.device = "cpu"
-) -> np.ndarray:
-    """Codes (N, latent_dim) -> decoded images (N, C, H, W) float32 in [0, 1]."""
-    zt = torch.as_tensor(np.asarray(z, dtype=np.float32), device=device)
-    return torch.sigmoid(model.decode(zt)).float().cpu().numpy()
-
-
-def unit_features(model: torch.nn.Module, codes: np.ndarray, *, device: str = "cpu") -> np.ndarray:
+def unit_features(model: Autoencoder, codes: np.ndarray, *, device: str = "cpu") -> np.ndarray:
     """Each unit decoded alone: ``decode(s_j e_j)`` with ``s_j`` the unit's
     ``FEATURE_QUANTILE`` |activation| on ``codes`` (1 for a dead unit) -> (latent, C, H, W)."""
     scale = np.quantile(np.abs(codes), FEATURE_QUANTILE, axis=0)
@@ -70,14 +88,11 @@ def unit_features(model: torch.nn.Module, codes: np.ndarray, *, device: str = "c
     return decode_codes(model, np.diag(scale).astype(np.float32), device=device)
 
 
-def decoder_weight_tiles(model: torch.nn.Module) -> np.ndarray | None:
+def decoder_weight_tiles(model: Autoencoder) -> np.ndarray | None:
     """The decoder weights of each unit as images (latent, C, H, W) when one linear layer
     maps the code straight to the pixels (single-layer dense decoders), else None."""
-    decoder = getattr(model, "decoder", None)
-    if decoder is None:
-        return None
     shape = tuple(model.config.input_shape)
-    linears = [m for m in decoder.modules() if isinstance(m, torch.nn.Linear)]
+    linears = [m for m in model.decoder.modules() if isinstance(m, torch.nn.Linear)]
     if len(linears) != 1:
         return None
     layer = linears[0]
@@ -94,8 +109,8 @@ def decoder_weight_tiles(model: torch.nn.Module) -> np.ndarray | None:
 class FigureInputs:
     """What the figure builders read. ``images``/``labels`` are the test split."""
 
-    model: torch.nn.Module
-    config: Any  # RunConfig
+    model: Autoencoder
+    config: RunConfig
     run_name: str
     dataset: str
     images: np.ndarray
@@ -186,9 +201,8 @@ def fig_denoising(inp: FigureInputs) -> Figure | None:
     noise = inp.config.model.noise
     if noise.kind == "none":
         return None
-    from aelab.layers.noise import CORRUPTIONS
-
-    clean = _as_batch(inp.images[inp.examples()], "cpu")
+    examples = inp.images[inp.examples()]
+    clean = next(image_batches(examples, len(examples)))
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(inp.seed)
     noisy = CORRUPTIONS[noise.kind](clean.clone(), noise.level)
@@ -202,40 +216,25 @@ def fig_denoising(inp: FigureInputs) -> Figure | None:
     )
 
 
-def _is_generative(model: torch.nn.Module) -> bool:
-    return callable(getattr(model, "sample", None)) and callable(
-        getattr(model, "interpolate", None)
-    )
-
-
-def _pixels(t: torch.Tensor) -> np.ndarray:
-    """Model outputs as pixels: sigmoid when they are logits (outside [0, 1])."""
-    t = t.detach().float()
-    if t.min() < 0 or t.max() > 1:
-        t = torch.sigmoid(t)
-    return t.cpu().numpy()
-
-
 @torch.inference_mode()
 def fig_vae_samples(inp: FigureInputs) -> Figure | None:
-    if not _is_generative(inp.model):
+    if not inp.model.is_generative:
         return None
     torch.manual_seed(inp.seed)
-    samples = _pixels(inp.model.sample(N_SAMPLES))
+    samples = inp.model.sample(N_SAMPLES).float().cpu().numpy()
     return generative.prior_samples(samples, title=inp.title("samples from the prior"))
 
 
 @torch.inference_mode()
 def fig_vae_interpolation(inp: FigureInputs) -> Figure | None:
-    if not _is_generative(inp.model):
+    if not inp.model.is_generative:
         return None
     idx = inp.examples()
     pairs = [(idx[i], idx[(i + 1) % len(idx)]) for i in range(min(N_INTERPOLATIONS, len(idx)))]
     strips = []
     for a, b in pairs:
-        xa = _as_batch(inp.images[a : a + 1], inp.device)
-        xb = _as_batch(inp.images[b : b + 1], inp.device)
-        frames = _pixels(inp.model.interpolate(xa, xb, INTERPOLATION_STEPS))
+        (pair,) = image_batches(inp.images[[a, b]], 2, inp.device)
+        frames = inp.model.interpolate(pair[0], pair[1], INTERPOLATION_STEPS).float().cpu().numpy()
         strips.append(frames.reshape(INTERPOLATION_STEPS, *frames.shape[-3:]))
     return generative.interpolation_strip(
         np.stack(strips), title=inp.title("interpolation between test images")
@@ -280,7 +279,7 @@ def write_figures(inputs: FigureInputs, out_dir: str | Path) -> list[Path]:
 # --------------------------------------------------------------------------- the run
 
 
-def _check_shape(data: DatasetSplits, model: torch.nn.Module, run_dir: Path) -> None:
+def _check_shape(data: DatasetSplits, model: Autoencoder, run_dir: Path) -> None:
     expected = tuple(model.config.input_shape)
     found = tuple(data.test.images.shape[1:])
     if found != expected:
@@ -293,7 +292,7 @@ def _check_shape(data: DatasetSplits, model: torch.nn.Module, run_dir: Path) -> 
 
 
 def compute_metrics(
-    model: torch.nn.Module,
+    model: Autoencoder,
     data: DatasetSplits,
     *,
     batch_size: int = 1024,
@@ -305,15 +304,11 @@ def compute_metrics(
     images = data.test.images
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        recon = reconstruction.reconstruction_metrics(
-            model, images, batch_size=batch_size, device=device
-        )
-        codes = code.encode_images(model, images, batch_size=batch_size, device=device)
+        recon = reconstruction_metrics(model, images, batch_size=batch_size, device=device)
+        codes = encode_images(model, images, batch_size=batch_size, device=device)
         stats = code.code_statistics(codes)
-        if callable(getattr(model, "encode_distribution", None)):
-            mu, logvar = code.encode_distributions(
-                model, images, batch_size=batch_size, device=device
-            )
+        if model.has_code_distribution:
+            mu, logvar = encode_distributions(model, images, batch_size=batch_size, device=device)
             stats.update(code.kl_statistics(mu, logvar))
     pca = baselines.pca_baseline(
         data.train.images, images, model.config.latent_dim, ae_mse=recon["mse"], seed=seed
@@ -335,21 +330,12 @@ def evaluate_run(
     Returns ``{"reconstruction", "code", "pca"}`` (as merged into metrics.json, JSON-safe)
     plus ``"figures"`` (written paths) and ``"report"`` (the report's path).
     """
-    from aelab.report import render_report
-    from aelab.report.render import run_name
-    from aelab.report.tables import format_number
-    from aelab.rundir import merge_metrics, read_history, read_metrics
-    from aelab.training import load_run
-    from aelab.training.device import resolve_device
-
     run_dir = Path(run_dir)
     device = str(resolve_device(device))
     log = (lambda msg: None) if quiet else (lambda msg: print(f"evaluate: {msg}", flush=True))
     start = time.perf_counter()
     model, config = load_run(run_dir, checkpoint=checkpoint, device=device)
     if data is None:
-        from aelab.data import load_dataset
-
         data = load_dataset(config.data, seed=config.train.seed, progress=not quiet)
     _check_shape(data, model, run_dir)
     log(f"{len(data.test)} test images, PCA fitted on {len(data.train)} training images")

@@ -9,9 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
-
-from aelab.metrics.reconstruction import uint8_batches
 
 ACTIVE_THRESHOLD = 1e-6  # a unit is active on an image when |z_j| > this
 KL_ACTIVE_THRESHOLD = 0.01  # a VAE dimension is active when its mean KL > this (nats)
@@ -29,36 +26,6 @@ DEFINITIONS: dict[str, str] = {
     "per dimension, averaged over test images (nats).",
     "active_dims": f"VAE: dimensions whose mean KL exceeds {KL_ACTIVE_THRESHOLD:g} nats.",
 }
-
-
-@torch.inference_mode()
-def encode_images(
-    model: torch.nn.Module,
-    images: np.ndarray | torch.Tensor,
-    *,
-    batch_size: int = 1024,
-    device: str | torch.device = "cpu",
-) -> np.ndarray:
-    """Codes of ``images`` (N, C, H, W) uint8 -> (N, latent_dim) float32 (the VAE gives mu)."""
-    codes = [model.encode(x).float().cpu() for x in uint8_batches(images, batch_size, device)]
-    return torch.cat(codes).numpy()
-
-
-@torch.inference_mode()
-def encode_distributions(
-    model: torch.nn.Module,
-    images: np.ndarray | torch.Tensor,
-    *,
-    batch_size: int = 1024,
-    device: str | torch.device = "cpu",
-) -> tuple[np.ndarray, np.ndarray]:
-    """VAE posteriors of ``images``: (mu, logvar), each (N, latent_dim) float32."""
-    mus, logvars = [], []
-    for x in uint8_batches(images, batch_size, device):
-        mu, logvar = model.encode_distribution(x)
-        mus.append(mu.float().cpu())
-        logvars.append(logvar.float().cpu())
-    return torch.cat(mus).numpy(), torch.cat(logvars).numpy()
 
 
 def hoyer(codes: np.ndarray) -> np.ndarray:

@@ -148,12 +148,3 @@ def _unit_pixels(x: np.ndarray) -> np.ndarray:
     if x.dtype == np.uint8:
         return flatten(x) / np.float32(255.0)
     return flatten(x)
-
-
-def format_table(results: dict[str, dict[str, float]]) -> str:
-    """A plain-text table: one row per representation, one column per probe."""
-    head = f"{'representation':<16}" + "".join(f"{p:>12}" for p in PROBES)
-    lines = [head, "-" * len(head)]
-    for name, scores in results.items():
-        lines.append(f"{name:<16}" + "".join(f"{scores[p]:>12.4f}" for p in PROBES))
-    return "\n".join(lines)

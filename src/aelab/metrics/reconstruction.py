@@ -11,15 +11,11 @@ A perfect reconstruction has infinite PSNR. JSON has no infinity, so results car
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-
-from aelab.data.batcher import Batcher
 
 BCE_EPS = 1e-7  # predictions are clamped to [eps, 1 - eps] before the log, as Keras does
 SSIM_KERNEL = 11  # Gaussian window of SSIM (torchmetrics' default); smaller for tiny images
@@ -105,36 +101,3 @@ class ReconstructionScores:
             out["psnr"] = None
         out["n_images"] = self.n_images
         return out
-
-
-def uint8_batches(images: np.ndarray | Tensor, batch_size: int, device: str | torch.device):
-    """Float (B, C, H, W) batches in [0, 1] of uint8 ``images`` in their order."""
-    if isinstance(images, np.ndarray) and not isinstance(images, np.memmap):
-        with warnings.catch_warnings():
-            # read-only arrays (IDX files read with frombuffer) are fine: batches only read
-            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-            images = torch.from_numpy(images)
-    return Batcher(images, batch_size, shuffle=False, device=device)
-
-
-@torch.inference_mode()
-def reconstruction_metrics(
-    model: torch.nn.Module,
-    images: np.ndarray | Tensor,
-    *,
-    batch_size: int = 1024,
-    device: str | torch.device = "cpu",
-) -> dict[str, Any]:
-    """Scores of ``model`` on ``images`` (N, C, H, W) uint8, plus its own loss.
-
-    Returns ``{loss, bce, mse, psnr, psnr_infinite, ssim, n_images}`` (see ``DEFINITIONS``).
-    The model must be in eval mode (``load_run`` returns it so).
-    """
-    scores = ReconstructionScores()
-    loss_sum = 0.0
-    for x in uint8_batches(images, batch_size, device):
-        scores.update(model.reconstruct(x), x)
-        loss_sum += float(model.loss(x).total) * len(x)
-    out = scores.result()
-    out["loss"] = finite_or_none(loss_sum / max(scores.n_images, 1))
-    return {"loss": out.pop("loss"), **out}

@@ -10,7 +10,10 @@ need to know the family:
 - ``loss(x)``: :class:`LossOutput` (total plus named parts), the model owns its loss;
   input corruption (denoising) happens inside, in training mode only.
 - ``describe()``: one line ("dense 784-32-784, l1 sparsity 1e-05"); ``regularizer``:
-  "none", "l1", "kl", "topk", "noise:gaussian", "l1+noise:gaussian", ...
+  "none", "l1", "kl", "topk", "noise:gaussian", "l1+noise:gaussian", "kl-prior", ...
+- abilities: ``has_code_distribution`` (then ``encode_distribution(x) -> (mu, logvar)``)
+  and ``is_generative`` (then ``sample(n)`` and ``interpolate(a, b, steps)``, pixels in
+  [0, 1]); the base class has neither and raises a ConfigError naming the family.
 
 A family only builds ``self.encoder`` (images -> code, after the code activation) and
 ``self.decoder`` (code -> logits), then calls ``self.init_weights()``; this base class adds
@@ -89,6 +92,15 @@ class ModelConfig:
                 self.sparsity.k,
                 f"at most latent_dim={self.latent_dim}",
             )
+
+    @property
+    def regularizer(self) -> str:
+        """What regularises the code: "none", "l1", "topk", "noise:gaussian",
+        "l1+noise:gaussian", ...; families with a regulariser of their own add it."""
+        kinds = [self.sparsity.kind] if self.sparsity.kind != "none" else []
+        if self.noise.kind != "none":
+            kinds.append(f"noise:{self.noise.kind}")
+        return "+".join(kinds) or "none"
 
 
 # --------------------------------------------------------------------------- config helpers
@@ -249,6 +261,37 @@ class Autoencoder(nn.Module):
     def reconstruct(self, x: Tensor) -> Tensor:
         return torch.sigmoid(self.forward(x))
 
+    # -- abilities -----------------------------------------------------------------------
+
+    @property
+    def has_code_distribution(self) -> bool:
+        """Whether ``encode_distribution`` gives a distribution q(z|x) over codes."""
+        return False
+
+    @property
+    def is_generative(self) -> bool:
+        """Whether ``sample`` and ``interpolate`` decode new images from the code space."""
+        return False
+
+    def _unable(self, what: str) -> ConfigError:
+        return ConfigError(
+            f"family '{self.family or type(self).__name__}' has no {what}; "
+            "use a variational family (family = 'vae')."
+        )
+
+    def encode_distribution(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """q(z|x) as (mu, logvar), each (B, latent_dim); families with one override this."""
+        raise self._unable("distribution over codes (encode_distribution)")
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` new images (n, C, H, W) in [0, 1]; generative families override this."""
+        raise self._unable("prior to sample from (sample)")
+
+    def interpolate(self, a: Tensor, b: Tensor, steps: int = 8) -> Tensor:
+        """``steps`` images (steps, C, H, W) in [0, 1] between ``a`` and ``b``; generative
+        families override this."""
+        raise self._unable("prior to interpolate in (interpolate)")
+
     # -- loss ----------------------------------------------------------------------------
 
     def reconstruction_loss(self, logits: Tensor, target: Tensor) -> Tensor:
@@ -293,7 +336,5 @@ class Autoencoder(nn.Module):
 
     @property
     def regularizer(self) -> str:
-        kinds = [self.sparsity.kind] if self.sparsity.kind != "none" else []
-        if self.noise.kind != "none":
-            kinds.append(f"noise:{self.noise.kind}")
-        return "+".join(kinds) or "none"
+        """The config's regulariser name (``ModelConfig.regularizer``)."""
+        return self.config.regularizer

@@ -56,6 +56,13 @@ class VAEConfig(ModelConfig):
         if self.encoder == "conv":
             check_conv_geometry(self, self.channels, self.kernel, self.downsample, self.upsample)
 
+    @property
+    def regularizer(self) -> str:
+        """The KL to the N(0, I) prior regularises the code (in the loss, not a layer)."""
+        base = super().regularizer
+        parts = (["kl-prior"] if self.beta > 0 else []) + ([base] if base != "none" else [])
+        return "+".join(parts) or "none"
+
 
 @register_model("vae", VAEConfig)
 class VAE(Autoencoder):
@@ -94,6 +101,14 @@ class VAE(Autoencoder):
         self.init_weights()
 
     # -- encoding ----------------------------------------------------------------------
+
+    @property
+    def has_code_distribution(self) -> bool:
+        return True
+
+    @property
+    def is_generative(self) -> bool:
+        return True
 
     def encode_distribution(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """q(z|x) as (mu, logvar), each (B, latent_dim)."""
@@ -155,10 +170,3 @@ class VAE(Autoencoder):
             blocks = "-".join(map(str, cfg.channels))
             body = f"conv {c}x{h}x{w} channels {blocks}, code {cfg.latent_dim}"
         return f"vae {body}, beta={cfg.beta:g}"
-
-    @property
-    def regularizer(self) -> str:
-        """The KL to the N(0, I) prior regularises the code (in the loss, not a layer)."""
-        base = super().regularizer
-        parts = (["kl-prior"] if self.config.beta > 0 else []) + ([base] if base != "none" else [])
-        return "+".join(parts) or "none"

@@ -13,7 +13,9 @@ from typing import Any
 
 import jinja2
 
+from aelab.config import load_toml
 from aelab.errors import CheckpointError
+from aelab.metrics import baselines, code, reconstruction
 from aelab.report.tables import format_number
 from aelab.rundir import CONFIG, atomic_write_text, read_metrics
 from aelab.viz import FIGURES
@@ -36,7 +38,6 @@ def _environment() -> jinja2.Environment:
 
 
 def _definitions() -> dict[str, str]:
-    from aelab.metrics import baselines, code, reconstruction
 
     return {**reconstruction.DEFINITIONS, **code.DEFINITIONS, **baselines.DEFINITIONS}
 
@@ -72,7 +73,6 @@ def run_name(run_dir: str | Path, metrics: dict[str, Any], config: dict[str, Any
 
 def render_report(run_dir: str | Path) -> Path:
     """Write ``run_dir/report.html`` from its config, metrics.json and figures; return it."""
-    from aelab.config import load_toml
 
     run_dir = Path(run_dir)
     config_path = run_dir / CONFIG

@@ -21,9 +21,7 @@ this for several normal classes and writes a per-class table and ROC curves.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
 import time
 from dataclasses import dataclass, field
@@ -36,7 +34,12 @@ from aelab.config import RunConfig
 from aelab.data.splits import DatasetSplits, Split
 from aelab.errors import ConfigError, DataError, did_you_mean
 from aelab.metrics.anomaly import auprc, auroc, roc
+from aelab.report.tables import csv_table, markdown_table
 from aelab.reuse.inference import TrainedModel
+from aelab.rundir import atomic_write_text
+from aelab.training import train
+from aelab.viz.roc import roc_curves
+from aelab.viz.save import save_figure
 
 SCORES = ("reconstruction", "code", "combined")
 SHORT = {"reconstruction": "recon", "code": "code", "combined": "combined"}
@@ -208,7 +211,6 @@ def one_class(
 ) -> ClassResult:
     """Train ``config`` on ``normal_class`` only (in memory unless ``run_dir``) and score
     the whole test split."""
-    from aelab.training import train
 
     sub = one_class_data(data, normal_class)
     if len(sub.train) == 0:
@@ -255,35 +257,27 @@ def summary(results: list[ClassResult]) -> dict[str, float]:
 
 def to_csv(results: list[ClassResult]) -> str:
     rows = [r.row() for r in results]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
+    return csv_table(rows, list(rows[0]))
 
 
 def to_markdown(results: list[ClassResult], *, title: str = "") -> str:
     """A per-class table (AUROC and AUPRC of every score) with the mean as its last row."""
-    head = "| class | name | " + " | ".join(
-        f"AUROC ({SHORT[s]}) | AUPRC ({SHORT[s]})" for s in SCORES
-    )
-    lines = [f"## {title}", ""] if title else []
-    lines += [head + " |", "|---:|:---|" + "---:|---:|" * len(SCORES)]
-    for r in results:
-        cells = [f"{r.metrics[s]['auroc']:.4f} | {r.metrics[s]['auprc']:.4f}" for s in SCORES]
-        lines.append(f"| {r.normal_class} | {r.name} | " + " | ".join(cells) + " |")
+    columns = [("class", "class", ""), ("name", "name", "")]
+    for s in SCORES:
+        columns += [(f"{s}_auroc", f"AUROC ({SHORT[s]})", ".4f")]
+        columns += [(f"{s}_auprc", f"AUPRC ({SHORT[s]})", ".4f")]
     mean = summary(results)
-    cells = [f"**{mean[f'{s}_auroc']:.4f}** | {mean[f'{s}_auprc']:.4f}" for s in SCORES]
-    lines.append("| **mean** | | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    mean_row = {**mean, "class": "**mean**", "name": ""}
+    for s in SCORES:
+        mean_row[f"{s}_auroc"] = f"**{mean[f'{s}_auroc']:.4f}**"
+    rows = [*(r.row() for r in results), mean_row]
+    align = ["right", "left", *["right"] * (len(columns) - 2)]
+    heading = f"## {title}\n\n" if title else ""
+    return heading + markdown_table(rows, columns, align=align)
 
 
 def write_report(results: list[ClassResult], out_dir: str | Path, *, info: dict) -> dict:
     """Write anomaly.csv, anomaly.md, anomaly.json and roc.png into ``out_dir``."""
-    from aelab.rundir import atomic_write_text
-    from aelab.viz.roc import roc_curves
-    from aelab.viz.save import save_figure
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     title = f"one-class anomaly detection · {info.get('preset') or info.get('family', '')} · {info.get('dataset', '')}"

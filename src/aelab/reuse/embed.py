@@ -15,9 +15,10 @@ import numpy as np
 from tqdm import tqdm
 
 from aelab.config import RunConfig
+from aelab.data import load_dataset
 from aelab.data.splits import DatasetSplits, Split
 from aelab.errors import ConfigError, DataError, did_you_mean
-from aelab.reuse.inference import TrainedModel
+from aelab.reuse.inference import TrainedModel, load
 
 SPLITS = ("train", "val", "test")
 
@@ -27,8 +28,6 @@ def run_data(
 ) -> DatasetSplits:
     """The dataset of a run (or ``dataset`` instead, with the run's other data settings),
     split exactly as in training: same seed, same validation hold-out."""
-    from aelab.data import load_dataset
-
     data_cfg = config.data
     if dataset is not None and dataset != data_cfg.dataset:
         data_cfg = dataclasses.replace(data_cfg, dataset=dataset)
@@ -42,7 +41,7 @@ def get_split(data: DatasetSplits, split: str) -> Split:
             f"split {split!r} is unknown; expected one of {', '.join(SPLITS)}."
             + did_you_mean(split, SPLITS)
         )
-    chosen = getattr(data, split)
+    chosen = data.by_name()[split]
     if chosen is None:
         raise DataError(
             f"{data.name} has no '{split}' split: the run's data.validation setting holds none "
@@ -152,8 +151,6 @@ def embed_run(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Codes and labels of ``split`` of the run's dataset (or ``dataset``); saved to ``out``
     when given. Returns (codes (N, latent_dim) float32, labels (N,) int64 or None)."""
-    from aelab.reuse.inference import load
-
     if out is not None:
         _suffix(Path(out))  # fail on a bad file name before any work
     model = load(run_dir, checkpoint=checkpoint, device=device, batch_size=batch_size)

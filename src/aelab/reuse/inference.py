@@ -13,7 +13,7 @@ gradients and returns numpy arrays (``as_tensor=True`` returns tensors).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,9 @@ from torch import Tensor
 
 from aelab.config import RunConfig
 from aelab.errors import ConfigError, DataError, did_you_mean
+from aelab.models.apply import image_batches, map_batches, row_batches
 from aelab.models.base import Autoencoder
+from aelab.training import load_run
 
 ArrayLike = np.ndarray | Tensor
 SCORES = ("mse", "bce")
@@ -92,13 +94,6 @@ def _all_finite(x: ArrayLike) -> bool:
     return bool(torch.isfinite(x).all()) if isinstance(x, Tensor) else bool(np.isfinite(x).all())
 
 
-def _batches(x: ArrayLike, size: int) -> Iterator[Tensor]:
-    """Consecutive row batches of ``x`` as tensors (numpy batches copied to be contiguous)."""
-    for start in range(0, len(x), size):
-        batch = x[start : start + size]
-        yield batch if isinstance(batch, Tensor) else torch.from_numpy(np.ascontiguousarray(batch))
-
-
 def _check_values(x: ArrayLike, what: str) -> None:
     """Floats must be finite and in [0, 1]; integers must be 8-bit pixel values."""
     if len(x) == 0 or x.shape[-1] == 0:
@@ -146,8 +141,7 @@ class TrainedModel:
         self.run_dir = Path(run_dir) if run_dir is not None else None
 
     def __repr__(self) -> str:
-        describe = getattr(self.model, "describe", None)
-        what = describe() if callable(describe) else type(self.model).__name__
+        what = self.model.describe()
         where = f", run_dir='{self.run_dir}'" if self.run_dir else ""
         return (
             f"TrainedModel({what}, input_shape={self.input_shape}, device='{self.device}'{where})"
@@ -163,29 +157,20 @@ class TrainedModel:
 
     # -- input handling ----------------------------------------------------------------
 
-    def images(self, x: Any) -> Iterator[Tensor]:
-        """Validate ``x`` (any accepted image layout) and yield float batches
-        (B, C, H, W) in [0, 1] on the model's device."""
+    def as_images(self, x: Any) -> ArrayLike:
+        """Validate ``x`` (any accepted image layout and value range) and return it as
+        (N, C, H, W), a view where the layout allows."""
         x = _to_numpy_or_tensor(x)
         layout = _image_layout(tuple(x.shape), self.input_shape)
         if layout is None:
             raise _shape_error(tuple(x.shape), self.input_shape)
         _check_values(x, "images")
-        for batch in _batches(x, self.batch_size):
-            yield self._normalise(batch, layout)
-
-    def _normalise(self, t: Tensor, layout: str) -> Tensor:
-        t = t.to(self.device)
-        pixels = not t.is_floating_point() and t.dtype != torch.bool  # integers are 0-255
-        t = t.float().div_(255.0) if pixels else t.float()
-        t = t.clamp(0.0, 1.0)
-        c, h, w = self.input_shape
         if layout == "nhwc":
-            t = t.permute(0, 3, 1, 2)
-        return t.reshape(len(t), c, h, w).contiguous()
+            x = x.permute(0, 3, 1, 2) if isinstance(x, Tensor) else x.transpose(0, 3, 1, 2)
+        return x.reshape(len(x), *self.input_shape)
 
-    def codes(self, z: Any) -> Iterator[Tensor]:
-        """Validate codes ``z`` (N, latent_dim) and yield float batches on the device."""
+    def as_codes(self, z: Any) -> ArrayLike:
+        """Validate codes ``z`` (N, latent_dim)."""
         z = _to_numpy_or_tensor(z)
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise DataError(
@@ -194,32 +179,38 @@ class TrainedModel:
             )
         if _is_float(z) and not _all_finite(z):
             raise DataError("codes contain NaN or infinity; expected finite floats.")
-        for batch in _batches(z, self.batch_size):
-            yield batch.to(self.device).float()
+        return z
 
     # -- the four verbs ------------------------------------------------------------------
 
-    def _map(self, batches: Iterator[Tensor], fn: Callable[[Tensor], Tensor], as_tensor: bool):
-        outs = []
-        with torch.inference_mode():
-            for batch in batches:
-                outs.append(fn(batch).float())
-        if not outs:
+    def _map(
+        self, fn: Callable[[Tensor], Tensor], x: ArrayLike, as_tensor: bool, *, images: bool = True
+    ) -> np.ndarray | Tensor:
+        """``fn`` over ``x`` in batches (images scaled to [0, 1], or codes) as float32."""
+        if len(x) == 0:
             raise DataError("no inputs: expected at least one image or code, found an empty array.")
-        out = torch.cat(outs)
+        if images:
+            # values within the tolerance of _check_values are clamped into [0, 1]
+            batches = image_batches(x, self.batch_size, self.device)
+            out = map_batches(lambda b: fn(b.clamp(0.0, 1.0)).float(), batches)
+        else:
+            out = map_batches(lambda b: fn(b).float(), row_batches(x, self.batch_size, self.device))
         return out if as_tensor else out.cpu().numpy()
 
     def encode(self, x: Any, *, as_tensor: bool = False) -> np.ndarray | Tensor:
         """Images -> codes (N, latent_dim) float32 (the VAE's mean code)."""
-        return self._map(self.images(x), self.model.encode, as_tensor)
+        return self._map(self.model.encode, self.as_images(x), as_tensor)
 
     def decode(self, z: Any, *, as_tensor: bool = False) -> np.ndarray | Tensor:
         """Codes (N, latent_dim) -> pixels (N, C, H, W) float32 in [0, 1]."""
-        return self._map(self.codes(z), lambda b: torch.sigmoid(self.model.decode(b)), as_tensor)
+        return self._map(self._decode_pixels, self.as_codes(z), as_tensor, images=False)
+
+    def _decode_pixels(self, z: Tensor) -> Tensor:
+        return torch.sigmoid(self.model.decode(z))
 
     def reconstruct(self, x: Any, *, as_tensor: bool = False) -> np.ndarray | Tensor:
         """Images -> reconstructions (N, C, H, W) float32 in [0, 1]."""
-        return self._map(self.images(x), self.model.reconstruct, as_tensor)
+        return self._map(self.model.reconstruct, self.as_images(x), as_tensor)
 
     def score(self, x: Any, *, metric: str = "mse", as_tensor: bool = False) -> np.ndarray | Tensor:
         """Per-image reconstruction error (N,): mean squared error over pixels (``mse``) or
@@ -238,7 +229,7 @@ class TrainedModel:
                 per_pixel = (torch.sigmoid(logits) - batch).square()
             return per_pixel.flatten(1).mean(1)
 
-        return self._map(self.images(x), error, as_tensor)
+        return self._map(error, self.as_images(x), as_tensor)
 
 
 def load(
@@ -249,7 +240,5 @@ def load(
     batch_size: int = 1024,
 ) -> TrainedModel:
     """Load the ``checkpoint`` ("best" falls back to "last") of the run in ``run_dir``."""
-    from aelab.training import load_run
-
     model, config = load_run(run_dir, checkpoint=checkpoint, device=device)
     return TrainedModel(model, config, device=device, batch_size=batch_size, run_dir=run_dir)

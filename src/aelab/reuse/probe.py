@@ -14,8 +14,12 @@ import numpy as np
 
 from aelab.data.splits import DatasetSplits, Split
 from aelab.errors import DataError
-from aelab.metrics.downstream import compare
-from aelab.reuse.inference import TrainedModel
+from aelab.metrics.downstream import PROBES, compare
+from aelab.report import render_report
+from aelab.report.tables import text_table
+from aelab.reuse.embed import embed_images, run_data
+from aelab.reuse.inference import TrainedModel, load
+from aelab.rundir import merge_metrics
 
 
 def _labelled(split: Split, name: str, limit: int) -> tuple[np.ndarray, np.ndarray]:
@@ -38,8 +42,6 @@ def probe_model(
 ) -> dict[str, dict[str, float]]:
     """The "downstream" section for ``model`` on ``data``: probes fitted on (the first
     ``train_limit`` of) the train split, scored on the test split."""
-    from aelab.reuse.embed import embed_images
-
     train_images, train_y = _labelled(data.train, "train", train_limit)
     test_images, test_y = _labelled(data.test, "test", 0)
     n_classes = len(data.classes) if data.classes else None
@@ -57,14 +59,11 @@ def probe_model(
     )
 
 
-def rerender_report(run_dir: str | Path) -> bool:
-    """Rebuild report.html when the report module is installed; True when it was."""
-    try:
-        from aelab.report import render_report
-    except ImportError:
-        return False
-    render_report(run_dir)
-    return True
+def format_table(results: dict[str, dict[str, float]]) -> str:
+    """A plain-text table: one row per representation, one column per probe."""
+    rows = [{"representation": name, **scores} for name, scores in results.items()]
+    columns = [("representation", "representation", ""), *[(p, p, ".4f") for p in PROBES]]
+    return text_table(rows, columns)
 
 
 def probe_run(
@@ -80,10 +79,6 @@ def probe_run(
 ) -> dict[str, dict[str, float]]:
     """Probe the run in ``run_dir`` on its own dataset (or ``dataset``, or ``data`` given in
     memory); with ``write``, merge the result into metrics.json and re-render the report."""
-    from aelab.reuse.embed import run_data
-    from aelab.reuse.inference import load
-    from aelab.rundir import merge_metrics
-
     model = load(run_dir, checkpoint=checkpoint, device=device)
     assert model.config is not None
     if data is None:
@@ -91,5 +86,5 @@ def probe_run(
     results = probe_model(model, data, train_limit=train_limit, progress=progress)
     if write:
         merge_metrics(run_dir, "downstream", results)
-        rerender_report(run_dir)
+        render_report(run_dir)
     return results

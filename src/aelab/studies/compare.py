@@ -7,18 +7,28 @@ missing section leaves its cells blank and adds a note saying how to fill it.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aelab.config import load_toml
+import numpy as np
+
+from aelab.config import ModelConfig, from_dict, load_toml
+from aelab.data import load_dataset
 from aelab.errors import AelabError, CheckpointError
-from aelab.report.tables import format_value
+from aelab.models.apply import reconstruct_images
+from aelab.report.comparison import render_comparison
+from aelab.report.tables import csv_table, markdown_table
+from aelab.report.tables import format_value as format_value  # benchmarks/reproduce.py uses it
 from aelab.rundir import CONFIG, atomic_write_text, is_complete, read_metrics
+from aelab.training import load_run
+from aelab.viz.comparison import metric_bars
+from aelab.viz.reconstructions import pick_examples
+from aelab.viz.reconstructions import reconstruction_grid as grid_figure
+from aelab.viz.save import save_figure
+from aelab.viz.style import figure_title
 
 
 @dataclass(frozen=True)
@@ -76,21 +86,6 @@ class Comparison:
 # --------------------------------------------------------------------------- reading runs
 
 
-def _regularizer_from_config(model: dict[str, Any]) -> str:
-    """The regulariser name the models report ("l1", "noise:gaussian", "l1+noise:gaussian",
-    "kl-prior" for a VAE)."""
-    parts = (
-        ["kl-prior"] if model.get("family") == "vae" and float(model.get("beta", 1.0)) > 0 else []
-    )
-    sparsity = model.get("sparsity", {}).get("kind", "none")
-    noise = model.get("noise", {}).get("kind", "none")
-    if sparsity != "none":
-        parts.append(sparsity)
-    if noise != "none":
-        parts.append(f"noise:{noise}")
-    return "+".join(parts) or "none"
-
-
 def summarize_run(run_dir: str | Path) -> tuple[dict[str, Any], list[str]]:
     """One comparison row of ``run_dir`` (keys of ``COLUMNS`` plus ``run_dir``) and the notes
     on what is missing. Values come from metrics.json, then config.toml."""
@@ -118,7 +113,7 @@ def summarize_run(run_dir: str | Path) -> tuple[dict[str, Any], list[str]]:
         "name": run_dir.name,
         "dataset": config.get("data", {}).get("dataset"),
         "family": model.get("family"),
-        "regularizer": _regularizer_from_config(model),
+        "regularizer": from_dict(ModelConfig, model, "model").regularizer,
         "latent_dim": model.get("latent_dim"),
     }
     row: dict[str, Any] = {"run_dir": str(run_dir)}
@@ -151,31 +146,9 @@ def _unique_names(rows: list[dict[str, Any]]) -> None:
 # --------------------------------------------------------------------------- tables
 
 
-def markdown_table(
-    rows: Sequence[dict[str, Any]],
-    columns: Sequence[Column | tuple[str, str, str]],
-) -> str:
-    """A GitHub Markdown table of ``rows``; ``columns`` are ``Column`` or ``(key, header, fmt)``."""
-    cols = [(c.key, c.header, c.fmt) if isinstance(c, Column) else c for c in columns]
-    lines = ["| " + " | ".join(h for _, h, _ in cols) + " |"]
-    lines.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(cols))) + "|")
-    for row in rows:
-        cells = [format_value(row.get(k), fmt).replace("|", "\\|") for k, _, fmt in cols]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[Column] = COLUMNS) -> str:
-    """CSV with full-precision values; missing values are empty cells."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([c.key for c in columns] + ["run_dir"])
-    for row in rows:
-        cells = [row.get(c.key) for c in columns] + [row.get("run_dir")]
-        writer.writerow(
-            ["" if v is None else repr(v) if isinstance(v, float) else v for v in cells]
-        )
-    return buf.getvalue()
+    """comparison.csv: the ``columns`` at full precision, then the run folder."""
+    return csv_table(rows, [c.key for c in columns] + ["run_dir"])
 
 
 # --------------------------------------------------------------------------- the grid
@@ -209,15 +182,6 @@ def reconstruction_grid(
 
     Returns ``(figure or None, notes)``. Runs without a checkpoint are left out with a note.
     ``data``: the runs' ``DatasetSplits`` when already loaded."""
-    import numpy as np
-
-    from aelab.data import load_dataset
-    from aelab.evaluation.evaluate import reconstruct_images
-    from aelab.training import load_run
-    from aelab.viz.reconstructions import pick_examples
-    from aelab.viz.reconstructions import reconstruction_grid as grid_figure
-    from aelab.viz.style import figure_title
-
     notes: list[str] = []
     models: dict[str, Any] = {}
     configs: dict[str, Any] = {}
@@ -251,8 +215,6 @@ def reconstruction_grid(
 def loss_bars(rows: Sequence[dict[str, Any]], *, title: str = "test reconstruction loss"):
     """The bar chart of test losses: BCE and MSE (the same definitions for every run), plus
     each run's own objective when all runs have it."""
-    from aelab.viz.comparison import metric_bars
-
     names = [r["name"] for r in rows]
     metrics = {
         "test MSE": [r.get("test_mse") for r in rows],
@@ -263,11 +225,15 @@ def loss_bars(rows: Sequence[dict[str, Any]], *, title: str = "test reconstructi
 
 def expand_run_dirs(paths: Sequence[str | Path]) -> list[Path]:
     """Run directories as given; a folder of runs (sweep, family study, tune) as its
-    finished runs, in name order (pruned or unfinished trials are left out)."""
+    finished and evaluated runs, in name order (pruned or unfinished trials left out)."""
     out: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir() and not (path / CONFIG).exists():
-            children = [d for d in sorted(path.iterdir()) if d.is_dir() and is_complete(d)]
+            children = [
+                d
+                for d in sorted(path.iterdir())
+                if d.is_dir() and is_complete(d) and "reconstruction" in read_metrics(d)
+            ]
             if children:
                 out += children
                 continue
@@ -325,9 +291,6 @@ def compare_runs(
     ``extra_figures`` (``{stem: (Figure, caption)}``) and comparison.html into ``out_dir``.
 
     ``reuse``: keep the comparison already there when it is current (``current_comparison``)."""
-    from aelab.report.comparison import render_comparison
-    from aelab.viz.save import save_figure
-
     if reuse and (existing := current_comparison(run_dirs, out_dir)) is not None:
         if log:
             log(f"comparison in {out_dir} is up to date")

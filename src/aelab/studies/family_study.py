@@ -9,51 +9,69 @@ data section, the epochs, the seed and the code size of every member with the sa
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aelab.config import RunConfig
 from aelab.errors import ConfigError
-from aelab.studies.sweep import RunOutcome, raise_failures, run_configs
+from aelab.presets import load_preset
+from aelab.studies.compare import compare_runs
+from aelab.studies.runner import RunOutcome, raise_failures, run_configs
+
+
+@dataclass(frozen=True)
+class CodeFraction:
+    """A value set from the protocol's code size: ``latent_dim // divisor``, at least 1."""
+
+    divisor: int
+
+    def resolve(self, latent_dim: int) -> int:
+        return max(1, latent_dim // self.divisor)
 
 
 @dataclass(frozen=True)
 class Member:
-    """One model of the study: a preset (``{ds}`` = the R3 dataset key) plus overrides
-    (``{latent}``, ``{k}`` filled from the protocol)."""
+    """One model of the study: a preset (``{ds}`` = the R3 dataset key) plus typed
+    overrides by dotted path (a :class:`CodeFraction` is filled from the code size)."""
 
     name: str
     preset: str
-    overrides: tuple[str, ...] = ()
+    overrides: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+
+    def values(self, latent_dim: int) -> dict[str, Any]:
+        return {
+            k: v.resolve(latent_dim) if isinstance(v, CodeFraction) else v
+            for k, v in self.overrides.items()
+        }
 
 
 STUDY: tuple[Member, ...] = (
-    Member("vanilla", "r3-{ds}-vanilla", (), "dense, one hidden layer (the code)"),
-    Member("deep", "r3-{ds}-deep", (), "dense, symmetric hidden layers"),
-    Member("conv", "r3-{ds}-conv", (), "conv + pooling encoder, upsampling decoder, dense code"),
-    Member("sparse-l1", "r3-{ds}-sparse", (), "dense, L1 activity penalty on the code"),
+    Member("vanilla", "r3-{ds}-vanilla", {}, "dense, one hidden layer (the code)"),
+    Member("deep", "r3-{ds}-deep", {}, "dense, symmetric hidden layers"),
+    Member("conv", "r3-{ds}-conv", {}, "conv + pooling encoder, upsampling decoder, dense code"),
+    Member("sparse-l1", "r3-{ds}-sparse", {}, "dense, L1 activity penalty on the code"),
     Member(
         "sparse-kl",
         "r3-{ds}-sparse",
-        ("model.sparsity.kind=kl", "model.sparsity.weight=1e-3", "model.sparsity.rho=0.05"),
+        {"model.sparsity.kind": "kl", "model.sparsity.weight": 1e-3, "model.sparsity.rho": 0.05},
         "dense, KL(rho=0.05) sparsity on a sigmoid code, weight 1e-3",
     ),
     Member(
         "sparse-topk",
         "r3-{ds}-sparse",
-        ("model.sparsity.kind=topk", "model.sparsity.weight=0", "model.sparsity.k={k}"),
+        {
+            "model.sparsity.kind": "topk",
+            "model.sparsity.weight": 0,
+            "model.sparsity.k": CodeFraction(4),
+        },
         "dense, top-k code (k = code size / 4)",
     ),
-    Member("denoising", "r3-{ds}-denoising", (), "dense, Gaussian input noise, clean target"),
-    Member(
-        "lstm",
-        "r4-rnn",
-        ("model.latent=linear",),
-        "LSTM over image rows (R4), linear code",
-    ),
-    Member("vae", "r4-vae", (), "variational, dense encoder (R4), summed MSE + KL"),
+    Member("denoising", "r3-{ds}-denoising", {}, "dense, Gaussian input noise, clean target"),
+    Member("lstm", "r4-rnn", {"model.latent": "linear"}, "LSTM over image rows (R4), linear code"),
+    Member("vae", "r4-vae", {}, "variational, dense encoder (R4), summed MSE + KL"),
 )
 # The R3 presets exist for these datasets; any other dataset uses the Fashion-MNIST ones
 # with the dataset replaced.
@@ -66,14 +84,12 @@ def study_configs(
     latent_dim: int = 32,
     epochs: int | None = None,
     seed: int | None = None,
-    sets: Sequence[str] = (),
+    sets: Mapping[str, Any] | None = None,
     members: Sequence[str] | None = None,
 ) -> dict[str, RunConfig]:
-    """The configs of the study, named by member. ``sets`` apply to every member first;
+    """The configs of the study, named by member. ``sets`` apply to every member last;
     then the data section of the first member is given to all, and the epochs and seed
     (default: the first member's) too."""
-    from aelab.presets import load_preset
-
     if latent_dim < 1:
         raise ConfigError(f"latent_dim={latent_dim} is invalid: expected an integer >= 1.")
     chosen = list(STUDY)
@@ -86,18 +102,17 @@ def study_configs(
             )
         chosen = [m for m in STUDY if m.name in members]
     ds_key = R3_DATASET_KEYS.get(dataset, "fashion")
-    fill = {"ds": ds_key, "latent": latent_dim, "k": max(1, latent_dim // 4)}
     configs: dict[str, RunConfig] = {}
     for member in chosen:
-        base = load_preset(member.preset.format(**fill))
-        overrides = [
-            f"data.dataset={dataset}",
-            f"model.latent_dim={latent_dim}",
-            *(o.format(**fill) for o in member.overrides),
-            *sets,
-        ]
+        base = load_preset(member.preset.format(ds=ds_key))
+        values = {
+            "data.dataset": dataset,
+            "model.latent_dim": latent_dim,
+            **member.values(latent_dim),
+            **(sets or {}),
+        }
         try:
-            cfg = base.override(overrides)
+            cfg = base.with_values(values)
         except ConfigError as exc:
             raise ConfigError(f"family study member {member.name!r}: {exc}") from None
         configs[member.name] = cfg
@@ -136,7 +151,7 @@ def run_family_study(
     latent_dim: int = 32,
     epochs: int | None = None,
     seed: int | None = None,
-    sets: Sequence[str] = (),
+    sets: Mapping[str, Any] | None = None,
     members: Sequence[str] | None = None,
     jobs: int = 1,
     quiet: bool = False,
@@ -145,8 +160,6 @@ def run_family_study(
 ) -> StudyResult:
     """Train (or finish) every member into ``out_dir/<member>`` and write the comparison
     (table, loss bars, reconstruction grid, HTML) into ``out_dir``."""
-    from aelab.studies.compare import compare_runs
-
     configs = study_configs(
         dataset, latent_dim=latent_dim, epochs=epochs, seed=seed, sets=sets, members=members
     )
@@ -154,7 +167,7 @@ def run_family_study(
     log(f"family study on {dataset}: {len(configs)} models, code size {latent_dim} into {out}")
     outcome = run_configs(configs, out, jobs=jobs, quiet=quiet, log=log)
     result = StudyResult(out, configs, outcome)
-    finished = [outcome.done[n] for n in configs if n in outcome.done]
+    finished = list(outcome.done.values())
     if finished:
         title = f"Family study · {dataset} · code size {latent_dim}"
         result.comparison = compare_runs(finished, out, title=title, log=log, reuse=True)

@@ -163,16 +163,11 @@ def load_tune_file(path: str | Path) -> tuple[RunConfig, list[SearchParam]]:
     return RunConfig.from_dict(data), search_from_table(search)
 
 
-def toml_literal(value: Any) -> str:
-    """``value`` as an override's right-hand side (strings quoted, so "none" stays a string)."""
-    return tomli_w.dumps({"v": value}).partition("=")[2].strip()
-
-
 def trial_config(
     base: RunConfig, space: Sequence[SearchParam], values: dict[str, Any]
 ) -> RunConfig:
     """``base`` with the trial's values applied (checked like ``--set`` overrides)."""
-    return base.override([f"{p.key}={toml_literal(values[p.key])}" for p in space])
+    return base.with_values({p.key: values[p.key] for p in space})
 
 
 def check_space(base: RunConfig, space: Sequence[SearchParam]) -> None:
@@ -185,7 +180,7 @@ def check_space(base: RunConfig, space: Sequence[SearchParam]) -> None:
     for p in space:
         values = p.choices if p.type == "categorical" else (p.low, p.high)
         for value in values:
-            base.override([f"{p.key}={toml_literal(value)}"])
+            base.with_values({p.key: value})
 
 
 # --------------------------------------------------------------------------- the settings

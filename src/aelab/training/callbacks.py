@@ -1,36 +1,61 @@
-"""The trainer's callback seam: what the loop calls after its own work, and the typed
-state it hands over. Names follow Keras and Lightning so users know them.
+"""The trainer's callback seam: what the loop calls after its own work, the typed state it
+hands over, and the built-in callbacks. Names follow Keras and Lightning so users know them.
 
 A callback overrides any of:
 
 - ``on_train_start(trainer)``: the model, optimizer and (resumed) state exist; nothing
   has been trained in this session yet.
-- ``on_epoch_end(trainer, epoch, logs)``: after the epoch's validation, schedule step and
-  model selection; ``logs`` is the epoch's history row (``train_loss``,
-  ``train_<part>``, ``val_loss``, ``val_<part>``, ``seconds``, ``lr``). Checkpoints are
-  written by a callback too, so callbacks run in list order.
+- ``on_epoch_start(trainer, epoch)``: before the epoch's first step.
+- ``on_train_batch_end(trainer, epoch, step, window)``: after every optimizer step
+  (``step`` counts from 1 within the epoch). Loss values stay on the device; every
+  ``CHECK_EVERY`` steps and at the epoch's last step the loop reads them once, and
+  ``window`` (a :class:`LossWindow`) carries them; it is None on the other steps.
+- ``on_epoch_end(trainer, epoch, logs)``: after the epoch's validation and schedule step;
+  ``logs`` is the epoch's history row (``train_loss``, ``train_<part>``, ``val_loss``,
+  ``val_<part>``, ``seconds``, ``lr``). Model selection and checkpoints are callbacks
+  too, so callbacks run in list order: the built-ins first, then the user's.
 - ``on_train_end(trainer, status)``: ``completed``, ``early_stopped``, ``stopped``
-  (a callback asked), ``interrupted`` or ``diverged``.
+  (a callback asked), ``interrupted`` or ``diverged``; before the run summary
+  (metrics.json) is written.
 
-``trainer`` exposes ``config`` (RunConfig), ``run_dir`` (Path or None), ``model``,
-``optimizer``, ``state`` (:class:`EpochState`) and ``request_stop(reason)``: the loop
-finishes the current epoch's callbacks, then stops, like Keras' ``stop_training``.
+``trainer`` exposes ``config`` (RunConfig), ``run_dir`` (Path or None), ``writes`` (this
+process writes the run directory: it has one and is rank 0), ``model``, ``optimizer``,
+``state`` (:class:`EpochState`) and ``request_stop(reason)``: the loop finishes the
+current epoch and its callbacks, then stops, like Keras' ``stop_training``; the run ends
+``stopped`` (``early_stopped`` when :class:`EarlyStopping` asks), the state saved with the
+last checkpoint says so and a resume has nothing left to train. Under DDP a stop asked on
+any rank stops every rank.
+
+Built in, assembled from the config by :func:`default_callbacks`: :class:`ProgressCallback`,
+:class:`TerminateOnNaN`, :class:`EarlyStopping` (when there is validation data) and
+:class:`ModelCheckpoint`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol, TextIO
 
-if TYPE_CHECKING:  # pragma: no cover
-    from aelab.training.trainer import Trainer
+import torch
+
+from aelab.config import RunConfig
+from aelab.data.splits import DatasetSplits
+from aelab.errors import ConfigError, TrainingError
+from aelab.models.base import Autoencoder
+from aelab.rundir import FINISHED, write_history
+from aelab.training import checkpoint as ckpt
+from aelab.training.distributed import DistContext
+from aelab.training.progress import Progress, format_seconds
 
 
 @dataclass
 class EpochState:
     """Where a run stands after its last finished epoch; saved in ``last.state.pt`` and
-    restored on resume (``best_weights`` lives in memory only)."""
+    restored on resume (``best_weights`` lives in memory only).
+
+    ``stop_status`` says who stopped the run: ``early_stopped`` or ``stopped``."""
 
     epoch: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
@@ -39,6 +64,7 @@ class EpochState:
     bad_epochs: int = 0
     stopped: bool = False
     stop_reason: str | None = None
+    stop_status: str | None = None
     wall_time_s: float = 0.0
     train_seconds: float = 0.0
     train_images: int = 0
@@ -52,6 +78,7 @@ class EpochState:
         "bad_epochs",
         "stopped",
         "stop_reason",
+        "stop_status",
         "wall_time_s",
         "train_seconds",
         "train_images",
@@ -64,7 +91,52 @@ class EpochState:
     def from_state(cls, state: dict[str, Any] | None) -> EpochState:
         if state is None:
             return cls()
-        return cls(**{name: state[name] for name in cls.SAVED if name in state})
+        s = cls(**{name: state[name] for name in cls.SAVED if name in state})
+        if s.stopped and s.stop_status is None:  # saved before callbacks could stop a run
+            s.stop_status = "early_stopped"
+        return s
+
+    @property
+    def status(self) -> str:
+        """How the run ended when no epoch is left to train."""
+        return (self.stop_status or "stopped") if self.stopped else "completed"
+
+
+@dataclass(frozen=True)
+class LossWindow:
+    """The loss values of the steps since the last check, read from the device at once.
+
+    ``bad``: (step, part, 'nan' | 'inf' | ...) of the first non-finite value, else None;
+    ``running_loss``: the mean training loss of the epoch so far (this rank's images)."""
+
+    epoch: int
+    step: int
+    steps: int
+    running_loss: float
+    bad: tuple[int, str, str] | None = None
+
+
+class Trainer(Protocol):
+    """What a callback sees of :class:`aelab.training.trainer.Trainer` (a Protocol, so
+    this module does not import the loop that imports it)."""
+
+    config: RunConfig
+    run_dir: Path | None
+    writes: bool  # this process writes run_dir (it has one and is rank 0)
+    data: DatasetSplits
+    model: Autoencoder
+    optimizer: torch.optim.Optimizer
+    state: EpochState
+    ctx: DistContext
+    device: torch.device
+    threads: int
+    precision: str
+    precision_note: str | None
+    steps_per_epoch: int
+
+    def request_stop(self, reason: str, status: str = "stopped") -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
 
 
 class Callback:
@@ -73,8 +145,201 @@ class Callback:
     def on_train_start(self, trainer: Trainer) -> None:
         """Called once per training session, before the first epoch it trains."""
 
+    def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
+        """Called before every epoch's first step."""
+
+    def on_train_batch_end(
+        self, trainer: Trainer, epoch: int, step: int, window: LossWindow | None
+    ) -> None:
+        """Called after every step; ``window`` holds the losses on the steps that read them."""
+
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         """Called after every epoch with that epoch's history row."""
 
     def on_train_end(self, trainer: Trainer, status: str) -> None:
         """Called once when the session ends, however it ends."""
+
+
+def default_callbacks(config: RunConfig, *, validation: bool, quiet: bool) -> list[Callback]:
+    """The built-in callbacks ``config`` asks for, in the order they run."""
+    tc = config.train
+    if tc.early_stopping and not validation:
+        raise ConfigError(
+            "train.early_stopping needs validation data, but data.validation='none'; "
+            "set data.validation='split' or train.early_stopping=0."
+        )
+    callbacks: list[Callback] = [ProgressCallback(quiet=quiet), TerminateOnNaN()]
+    if validation:
+        callbacks.append(EarlyStopping(patience=tc.early_stopping, min_delta=tc.min_delta))
+    # The test set reported as validation (Keras parity) never selects a model.
+    keep_best = validation and config.data.validation != "test"
+    callbacks.append(
+        ModelCheckpoint(
+            every=tc.checkpoint_every, keep_best=keep_best, restore_best=tc.restore_best
+        )
+    )
+    return callbacks
+
+
+# --------------------------------------------------------------------------- built-ins
+
+
+class ProgressCallback(Callback):
+    """What the run says: the setup line, a bar or a line per epoch, how it ended."""
+
+    def __init__(self, *, quiet: bool = False, stream: TextIO | None = None) -> None:
+        self.quiet = quiet
+        self.stream = stream
+        self.progress = Progress(0, quiet=True)
+        self.first_epoch = 0
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        epochs, state = trainer.config.train.epochs, trainer.state
+        self.progress = p = Progress(epochs, quiet=self.quiet, stream=self.stream)
+        self.first_epoch = state.epoch
+        data, device = trainer.data, trainer.device
+        n_val = len(data.val) if data.val is not None else 0
+        p.message(
+            f"training {trainer.model.describe()} on {data.name}: {len(data.train)} train / "
+            f"{n_val} val images, {trainer.model.num_parameters():,} parameters, {device}"
+            + (f" ({plural(trainer.threads, 'thread')})" if device.type == "cpu" else "")
+            + f", {trainer.precision}"
+            + (f", {trainer.ctx.world_size} processes" if trainer.ctx.enabled else "")
+        )
+        if trainer.precision_note:
+            p.message(trainer.precision_note)
+        if state.epoch:
+            p.message(f"resuming {trainer.run_dir} after epoch {state.epoch}/{epochs}")
+        if state.stopped or state.epoch >= epochs:
+            p.message(f"{trainer.run_dir} has finished training; nothing to do.")
+
+    def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
+        self.progress.start_epoch(epoch, trainer.steps_per_epoch)
+
+    def on_train_batch_end(
+        self, trainer: Trainer, epoch: int, step: int, window: LossWindow | None
+    ) -> None:
+        if window is not None:
+            self.progress.running_loss(window.running_loss)
+        self.progress.step()
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        self.progress.end_epoch(epoch, logs, logs["seconds"])
+
+    def on_train_end(self, trainer: Trainer, status: str) -> None:
+        p, state = self.progress, trainer.state
+        p.close()
+        if state.stopped and state.epoch > self.first_epoch:
+            label = "early stopping" if state.stop_status == "early_stopped" else "stopped"
+            p.message(f"{label} after epoch {state.epoch}: {state.stop_reason}")
+        if not trainer.writes:
+            return
+        if status in FINISHED:
+            took = format_seconds(state.wall_time_s)
+            p.message(f"done: {len(state.history)} epochs in {took}; {trainer.run_dir}")
+        elif status == "interrupted":
+            where = f" (epoch {state.epoch})" if state.epoch else ""
+            p.message(
+                f"interrupted; the last checkpoint{where} is kept. Resume with "
+                f"`aelab train --resume {trainer.run_dir}`."
+            )
+
+
+class TerminateOnNaN(Callback):
+    """Stops the run with a TrainingError when a loss part turns NaN or infinite, naming
+    the epoch, the step and the part, before the bad epoch can be checkpointed."""
+
+    def on_train_batch_end(
+        self, trainer: Trainer, epoch: int, step: int, window: LossWindow | None
+    ) -> None:
+        if window is None or window.bad is None:
+            return
+        bad_step, part, value = window.bad
+        kept = (
+            f"the last good checkpoint (epoch {epoch - 1}) is kept in {trainer.run_dir}"
+            if trainer.writes and epoch > 1
+            else "no checkpoint was written"
+        )
+        raise TrainingError(
+            f"the loss became {value} at epoch {epoch}, step {bad_step}/{window.steps} "
+            f"(part '{part}'); training stopped and {kept}. Lower train.lr, check the data "
+            "for invalid values, or use precision fp32."
+        )
+
+
+class EarlyStopping(Callback):
+    """Tracks the best epoch on ``val_loss`` (an improvement beats the best by more than
+    ``min_delta``) and stops the run after ``patience`` epochs without one (0: never)."""
+
+    def __init__(self, *, patience: int = 0, min_delta: float = 0.0) -> None:
+        self.patience = patience
+        self.min_delta = min_delta
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        if "val_loss" not in logs:
+            return
+        s = trainer.state
+        if logs["val_loss"] < s.best_val - self.min_delta:
+            s.best_val, s.best_epoch, s.bad_epochs = logs["val_loss"], epoch, 0
+            return
+        s.bad_epochs += 1
+        if self.patience and s.bad_epochs >= self.patience:
+            trainer.request_stop(
+                f"no improvement of val_loss for {s.bad_epochs} epochs "
+                f"(best {s.best_val:.6g} at epoch {s.best_epoch})",
+                status="early_stopped",
+            )
+
+
+class ModelCheckpoint(Callback):
+    """The best weights (``best.safetensors``, and in memory for ``restore_best``) when an
+    epoch is the best so far; every ``every`` epochs and at the end, the resume state,
+    then the last weights and history.csv (history.csv alone in between)."""
+
+    def __init__(self, *, every: int = 1, keep_best: bool = True, restore_best: bool = False):
+        self.every = every
+        self.keep_best = keep_best
+        self.restore_best = restore_best
+        self.saved_epoch = 0
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        self.saved_epoch = trainer.state.epoch  # a resumed run's checkpoint is on disk
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        s = trainer.state
+        if self.keep_best and s.best_epoch == epoch:
+            if trainer.writes:
+                path = ckpt.weights_path(trainer.run_dir, "best")
+                ckpt.save_weights(trainer.model, path, ckpt.weights_metadata(trainer.config, epoch))
+            if self.restore_best:
+                s.best_weights = {
+                    k: v.detach().clone() for k, v in trainer.model.state_dict().items()
+                }
+        if not trainer.writes:
+            return
+        if epoch % self.every == 0 or epoch == trainer.config.train.epochs or s.stopped:
+            self.save(trainer)
+        else:
+            write_history(trainer.run_dir, s.history)
+
+    def on_train_end(self, trainer: Trainer, status: str) -> None:
+        if status not in FINISHED:
+            return
+        s = trainer.state
+        if trainer.writes and self.saved_epoch != s.epoch:  # stopped by a later callback
+            self.save(trainer)
+        if self.restore_best and s.best_weights is not None:
+            trainer.model.load_state_dict(s.best_weights)
+
+    def save(self, trainer: Trainer) -> None:
+        """The resume state first (it alone is enough to resume), then the last weights."""
+        run_dir, epoch = trainer.run_dir, trainer.state.epoch
+        ckpt.save_state(ckpt.state_path(run_dir), trainer.state_dict())
+        metadata = ckpt.weights_metadata(trainer.config, epoch)
+        ckpt.save_weights(trainer.model, ckpt.weights_path(run_dir, "last"), metadata)
+        write_history(run_dir, trainer.state.history)
+        self.saved_epoch = epoch
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"

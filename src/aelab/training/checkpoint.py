@@ -7,6 +7,8 @@
   the scheduler, the RNG states, the epoch, the history, the early-stopping state.
   It carries its own copy of the weights, so a resume never depends on two files having
   been renamed together.
+
+:func:`load_run` gives a trained run's model back.
 """
 
 from __future__ import annotations
@@ -22,10 +24,15 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_model, save_model
 from torch import nn
 
-from aelab.errors import CheckpointError
-from aelab.rundir import CHECKPOINTS, atomic_write_bytes
+from aelab import __version__
+from aelab.config import RunConfig
+from aelab.errors import CheckpointError, ConfigError
+from aelab.models.base import Autoencoder
+from aelab.models.registry import create_model
+from aelab.rundir import CHECKPOINTS, CONFIG, atomic_write_bytes
 
 STATE_FORMAT = 1
+STATE_FILE = "last.state.pt"  # the resume state, beside the weights in checkpoints/
 _LOAD_ERRORS = (OSError, RuntimeError, ValueError, KeyError, SafetensorError)
 
 
@@ -38,7 +45,41 @@ def weights_path(run_dir: str | Path, name: str) -> Path:
 
 
 def state_path(run_dir: str | Path) -> Path:
-    return checkpoint_dir(run_dir) / "last.state.pt"
+    return checkpoint_dir(run_dir) / STATE_FILE
+
+
+def load_run(
+    run_dir: str | Path, *, checkpoint: str = "best", device: str | torch.device = "cpu"
+) -> tuple[Autoencoder, RunConfig]:
+    """The trained model (eval mode) and config of a run. ``best`` falls back to ``last``."""
+    run_dir = Path(run_dir)
+    if checkpoint not in ("best", "last"):
+        raise ConfigError(f"checkpoint={checkpoint!r} is invalid: expected 'best' or 'last'.")
+    if not (run_dir / CONFIG).exists():
+        raise CheckpointError(f"{run_dir} is not a run directory: it has no {CONFIG}.")
+    config = RunConfig.load(run_dir / CONFIG)
+    path = weights_path(run_dir, checkpoint)
+    if checkpoint == "best" and not path.exists():
+        path = weights_path(run_dir, "last")
+    if not path.exists():
+        raise CheckpointError(
+            f"{run_dir} has no checkpoint ({path.name} missing): training did not finish an "
+            f"epoch. Resume it with `aelab train --resume {run_dir}`."
+        )
+    model = create_model(config.model)
+    load_weights(model, path)
+    return model.to(device).eval(), config
+
+
+def weights_metadata(config: RunConfig, epoch: int) -> dict[str, Any]:
+    """What a weights file says about itself: format, family, epoch, version, config."""
+    return {
+        "format": "aelab-weights",
+        "family": config.model.family,
+        "epoch": epoch,
+        "aelab_version": __version__,
+        "config": config.to_toml(),
+    }
 
 
 def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, Any]) -> None:
@@ -68,15 +109,17 @@ def read_weights_metadata(path: str | Path) -> dict[str, str]:
     except _LOAD_ERRORS as exc:
         raise CheckpointError(
             f"checkpoint {path} is corrupt or not a safetensors file ({exc}); "
-            "re-train, or resume from checkpoints/last.state.pt."
+            f"re-train, or resume from checkpoints/{STATE_FILE}."
         ) from None
 
 
-def load_weights(model: nn.Module, path: str | Path, *, device: str | torch.device = "cpu") -> dict:
+def load_weights(
+    model: Autoencoder, path: str | Path, *, device: str | torch.device = "cpu"
+) -> dict:
     """Load weights from ``path`` into ``model`` (shapes and names must match exactly)."""
     metadata = read_weights_metadata(path)
-    family = getattr(getattr(model, "config", None), "family", None)
-    if family is not None and metadata.get("family", family) != family:
+    family = model.config.family
+    if metadata.get("family", family) != family:
         raise CheckpointError(
             f"checkpoint {path} holds a '{metadata['family']}' model, not '{family}'; "
             "load it with the config.toml of its own run."

@@ -87,18 +87,15 @@ class LossModule(nn.Module):
     """``forward(x)`` = the model's loss as one float32 vector ``[total, *parts]``.
 
     One vector instead of a LossOutput keeps the trainer's bookkeeping to a single tensor
-    per step. ``part_names`` is filled on the first call (``loss`` first).
+    per step.
     """
 
     def __init__(self, model: Autoencoder) -> None:
         super().__init__()
         self.model = model
-        self.part_names: list[str] | None = None
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         out = self.model.loss(x)
-        if self.part_names is None:
-            self.part_names = ["loss", *out.parts]
         values = torch.stack([out.total.float(), *(v.float() for v in out.parts.values())])
         return out.total, values.detach()
 

@@ -23,7 +23,7 @@ class Progress:
         self.epochs = epochs
         self.quiet = quiet
         self.stream = stream or sys.stdout
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.tty = self.stream.isatty()
         self.bar: tqdm | None = None
         self.epoch_seconds: list[float] = []
 

@@ -24,15 +24,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from aelab.config import RunConfig, flatten
+from aelab.config import RunConfig
 from aelab.errors import ConfigError, did_you_mean
-from aelab.rundir import CONFIG, FINISHED, HISTORY, METRICS, read_metrics
-from aelab.training.callbacks import Callback
-
-if TYPE_CHECKING:  # pragma: no cover
-    from aelab.training.trainer import Trainer
+from aelab.rundir import CONFIG, FINISHED, HISTORY, METRICS, flatten, read_metrics
+from aelab.training.callbacks import Callback, Trainer
 
 TB_DIR = "tb"
 INSTALL = "pip install 'aelab[track]'"
@@ -115,13 +112,6 @@ def study_run(
     finally:
         for tracker in trackers:
             tracker.end_study(out, ok)
-
-
-def track_override(specs: Sequence[str]) -> str:
-    """The ``--set`` override giving every run of a study these trackers."""
-    import json
-
-    return f"train.track={json.dumps(check_track(specs))}"  # JSON strings: a TOML array
 
 
 # --------------------------------------------------------------------------- what is logged
@@ -366,5 +356,4 @@ __all__ = [
     "log_finished_run",
     "register_tracker",
     "study_run",
-    "track_override",
 ]

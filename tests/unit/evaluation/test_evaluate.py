@@ -11,8 +11,8 @@ from aelab.api import build_model
 from aelab.config import RunConfig
 from aelab.errors import DataError
 from aelab.evaluation.evaluate import FigureInputs, evaluate_run, write_figures
-from aelab.metrics.code import encode_images
 from aelab.models import list_models
+from aelab.models.apply import encode_images
 
 # the smallest honest model of each family on 8x8 images; unknown families get defaults
 TINY = {
@@ -65,7 +65,7 @@ def test_every_figure_for_every_family(family, shape, extra, tmp_path):
         expected.add("denoising")
     if cfg.model.sparsity.kind != "none":
         expected.add("top_activating")
-    if callable(getattr(model, "sample", None)):
+    if model.is_generative:
         expected |= {"vae_samples", "vae_interpolation"}
     if family == "dense" and not cfg.model.hidden:
         expected.add("decoder_weights")

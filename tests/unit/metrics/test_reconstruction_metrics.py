@@ -10,11 +10,11 @@ import pytest
 import torch
 from torch import nn
 
+from aelab.evaluation.evaluate import reconstruction_metrics
 from aelab.metrics.reconstruction import (
     DEFINITIONS,
     ReconstructionScores,
     image_scores,
-    reconstruction_metrics,
     ssim_kernel_size,
 )
 from aelab.models.base import LossOutput

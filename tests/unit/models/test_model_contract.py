@@ -11,6 +11,7 @@ import torch
 
 from aelab.api import build_model
 from aelab.config import NoiseConfig, SparsityConfig
+from aelab.errors import ConfigError
 from aelab.models import config_class, create_model, list_models
 from aelab.models.base import LossOutput
 from aelab.presets import list_presets, load_preset
@@ -115,6 +116,62 @@ def test_vae_with_input_noise(kind):
 def test_vae_names_its_prior_as_regularizer():
     assert small_model("vae", (1, 16, 16)).regularizer == "kl-prior"
     assert small_model("vae", (1, 16, 16), beta=0.0).regularizer == "none"
+
+
+# --------------------------------------------------------------------------- abilities
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_config_names_the_regularizer_without_a_model(family):
+    """Comparisons read the regulariser from config.toml: the config and the model agree."""
+    noise = NoiseConfig(kind="mask", level=0.2)
+    for fields in ({}, {"noise": noise}):
+        model = small_model(family, (1, 16, 16), **fields)
+        assert model.regularizer == model.config.regularizer
+    assert model.config.regularizer.endswith("noise:mask")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_code_distribution_ability(family):
+    model = small_model(family, (1, 16, 16)).eval()
+    x = torch.rand(3, *model.input_shape)
+    assert isinstance(model.has_code_distribution, bool)
+    if not model.has_code_distribution:
+        with pytest.raises(ConfigError, match=f"family '{family}' has no distribution"):
+            model.encode_distribution(x)
+        return
+    with torch.no_grad():
+        mu, logvar = model.encode_distribution(x)
+        assert mu.shape == logvar.shape == (3, model.latent_dim)
+        assert torch.equal(mu, model.encode(x))  # the code is the posterior mean
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_generative_ability(family):
+    model = small_model(family, (1, 16, 16)).eval()
+    a, b = torch.rand(2, *model.input_shape)
+    assert isinstance(model.is_generative, bool)
+    if not model.is_generative:
+        with pytest.raises(ConfigError, match=f"family '{family}' has no prior"):
+            model.sample(2)
+        with pytest.raises(ConfigError, match=f"family '{family}' has no prior"):
+            model.interpolate(a, b)
+        return
+    samples = model.sample(5, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (5, *model.input_shape)
+    assert float(samples.min()) >= 0 and float(samples.max()) <= 1  # pixels, not logits
+    frames = model.interpolate(a, b, steps=4)
+    assert frames.shape == (4, *model.input_shape)
+    assert float(frames.min()) >= 0 and float(frames.max()) <= 1
+    with torch.no_grad():
+        assert torch.allclose(frames[0], model.reconstruct(a[None])[0], atol=1e-6)
+
+
+def test_the_vae_has_both_abilities_and_the_others_neither():
+    assert small_model("vae", (1, 16, 16)).has_code_distribution
+    assert small_model("vae", (1, 16, 16)).is_generative
+    assert not small_model("dense", (1, 16, 16)).is_generative
+    assert not small_model("dense", (1, 16, 16)).has_code_distribution
 
 
 @pytest.mark.parametrize("name", list_presets())

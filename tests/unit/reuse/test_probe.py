@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from aelab.errors import DataError
-from aelab.metrics.downstream import PROBES, compare, format_table, probe
-from aelab.reuse.probe import probe_run
+from aelab.metrics.downstream import PROBES, compare, probe
+from aelab.reuse.probe import format_table, probe_run
 from aelab.rundir import read_metrics
 
 

@@ -45,7 +45,7 @@ def base_config(idx_dir: Path):
 @pytest.fixture(scope="session")
 def three_runs(tmp_path_factory: pytest.TempPathFactory, idx_dir: Path, base_config) -> list[Path]:
     """Three trained and evaluated runs: dense code 4, dense code 8 with L1, conv code 8."""
-    from aelab.studies.sweep import run_configs
+    from aelab.studies.runner import run_configs
 
     configs = {
         "dense-4": base_config.override(["model.latent_dim=4"]),

@@ -9,7 +9,9 @@ from aelab.studies.family_study import STUDY, study_configs
 
 
 def test_study_covers_every_family_under_one_protocol() -> None:
-    configs = study_configs("fashion-mnist", latent_dim=16, epochs=2, sets=["data.train_limit=500"])
+    configs = study_configs(
+        "fashion-mnist", latent_dim=16, epochs=2, sets={"data.train_limit": 500}
+    )
     assert list(configs) == [m.name for m in STUDY]
     assert {c.model.family for c in configs.values()} == {"dense", "conv", "lstm", "vae"}
     kinds = {name: c.model.sparsity.kind for name, c in configs.items()}
@@ -38,4 +40,4 @@ def test_bad_member_and_override() -> None:
     with pytest.raises(ConfigError, match="unknown study member"):
         study_configs(members=["cnn"])
     with pytest.raises(ConfigError, match="family study member 'vanilla'"):
-        study_configs(sets=["model.nonsense=1"])
+        study_configs(sets={"model.nonsense": 1})

@@ -1,4 +1,5 @@
-"""aelab.studies.sweep: the grid, run naming, resumption (only missing runs retrain) and plots."""
+"""aelab.studies.sweep: typed values, the grid, run naming, resumption (only missing runs
+retrain) and plots."""
 
 from __future__ import annotations
 
@@ -8,18 +9,18 @@ from pathlib import Path
 import pytest
 
 from aelab.errors import ConfigError
-from aelab.rundir import merge_metrics, read_metrics
+from aelab.rundir import read_metrics
+from aelab.studies.runner import RunState
 from aelab.studies.sweep import (
+    Point,
     Vary,
     grid,
     parse_vary,
     point_config,
     point_name,
-    run_state,
     run_sweep,
     split_values,
     sweep_configs,
-    train_command,
 )
 
 
@@ -27,10 +28,21 @@ def test_parse_vary_and_grid() -> None:
     assert split_values("2, 4,8") == ["2", "4", "8"]
     assert split_values("[256],[512,256]") == ["[256]", "[512,256]"]
     v = parse_vary("model.latent_dim=2,4,8")
-    assert v == Vary("model.latent_dim", ("2", "4", "8")) and v.values == (2, 4, 8)
-    assert parse_vary("model.sparsity.weight=1e-5,1e-4").values == (1e-5, 1e-4)
+    assert v == Vary("model.latent_dim", (2, 4, 8), ("2", "4", "8"))
+    assert all(type(x) is int for x in v.values)
+    kinds = parse_vary("model.sparsity.kind=l1,topk")
+    assert kinds.values == ("l1", "topk") and kinds.labels == ("l1", "topk")
+    weights = parse_vary("model.sparsity.weight=1e-5,1e-4")
+    assert weights.values == (1e-5, 1e-4) and weights.labels == ("1e-5", "1e-4")  # as written
+    hidden = parse_vary("model.hidden=[256],[512,256]")
+    assert hidden.values == ([256], [512, 256])
+    assert Vary("model.latent_dim", (4, 32)).labels == ("4", "32")
     points = grid([v, parse_vary("train.lr=1e-3,1e-2")])
-    assert len(points) == 6 and points[1] == {"model.latent_dim": "2", "train.lr": "1e-2"}
+    assert len(points) == 6
+    assert points[1] == Point(
+        {"model.latent_dim": 2, "train.lr": 0.01}, {"model.latent_dim": "2", "train.lr": "1e-2"}
+    )
+    assert points[1].name == "latent_dim-2_lr-1e-2"
     for bad in ("model.latent_dim", "latent_dim=2", "model.latent_dim=", "model.latent_dim=2,2"):
         with pytest.raises(ConfigError, match="vary"):
             parse_vary(bad)
@@ -54,8 +66,8 @@ def test_point_names_are_readable_and_unique() -> None:
 def test_point_config_applies_sets_epochs_then_point(base_config) -> None:
     cfg = point_config(
         base_config,
-        {"model.latent_dim": "4"},
-        sets=["model.latent_dim=16", "train.lr=0.01"],
+        {"model.latent_dim": 4},
+        sets={"model.latent_dim": 16, "train.lr": 0.01},
         epochs=3,
     )
     assert cfg.model.latent_dim == 4 and cfg.train.lr == 0.01 and cfg.train.epochs == 3
@@ -64,13 +76,6 @@ def test_point_config_applies_sets_epochs_then_point(base_config) -> None:
     assert configs["latent_dim-4"].name == "r3-fashion-vanilla-latent_dim-4"
     with pytest.raises(ConfigError, match="latent_dim"):
         sweep_configs(base_config, [parse_vary("model.latent_dim=0,4")])
-
-
-def test_train_command(base_config, tmp_path: Path) -> None:
-    cmd = train_command(tmp_path / "c.toml", tmp_path / "run", "retrain", base_config)
-    assert cmd[1:4] == ["-m", "aelab", "train"] and "--overwrite" in cmd and "--config" in cmd
-    resume = train_command(tmp_path / "c.toml", tmp_path / "run", "resume", base_config)
-    assert resume[4:6] == ["--resume", str(tmp_path / "run")] and "--config" not in resume
 
 
 def _mtimes(run: Path) -> float:
@@ -82,7 +87,7 @@ def test_interrupted_sweep_finishes_only_missing_runs(base_config, tmp_path: Pat
     varies = [parse_vary("model.latent_dim=2,4,8")]
     lines: list[str] = []
     first = run_sweep(base_config, varies, out, quiet=True, log=lines.append)
-    assert set(first.outcome.states.values()) == {"train"}
+    assert set(first.outcome.states.values()) == {RunState.TRAIN}
     names = ["latent_dim-2", "latent_dim-4", "latent_dim-8"]
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == names
     manifest = json.loads((out / "sweep.json").read_text())
@@ -103,10 +108,11 @@ def test_interrupted_sweep_finishes_only_missing_runs(base_config, tmp_path: Pat
     lines.clear()
     second = run_sweep(base_config, varies, out, quiet=True, log=lines.append)
     assert second.outcome.states == {
-        "latent_dim-2": "done",
-        "latent_dim-4": "train",
-        "latent_dim-8": "evaluate",
+        "latent_dim-2": RunState.DONE,
+        "latent_dim-4": RunState.TRAIN,
+        "latent_dim-8": RunState.EVALUATE,
     }
+    assert second.by_label("model.latent_dim") == {n.split("-")[1]: out / n for n in names}
     assert "skip latent_dim-2: finished and evaluated" in lines
     assert any(line.startswith("train latent_dim-4") for line in lines)
     assert not any(line.startswith("train latent_dim-2") for line in lines)
@@ -117,22 +123,4 @@ def test_interrupted_sweep_finishes_only_missing_runs(base_config, tmp_path: Pat
 
     # A third run has nothing to do.
     third = run_sweep(base_config, varies, out, quiet=True, log=lambda m: None)
-    assert set(third.outcome.states.values()) == {"done"}
-
-
-def test_finished_run_from_another_config_is_an_error(three_runs, base_config) -> None:
-    run = three_runs[0]  # dense code 4
-    with pytest.raises(ConfigError, match="different run"):
-        run_state(run, base_config.override(["model.latent_dim=4", "train.lr=0.5"]))
-    same = base_config.override(["model.latent_dim=4"])
-    assert run_state(run, same) == "done"
-    assert run_state(run, same.override(["train.epochs=2"])) == "resume"
-
-
-def test_state_of_partial_runs(tmp_path: Path, base_config) -> None:
-    assert run_state(tmp_path / "nothing", base_config) == "train"
-    partial = tmp_path / "partial"
-    (partial / "checkpoints").mkdir(parents=True)
-    assert run_state(partial, base_config) == "retrain"
-    merge_metrics(partial, "run", {"status": "running"})
-    assert run_state(partial, base_config) == "retrain"
+    assert set(third.outcome.states.values()) == {RunState.DONE}

@@ -9,7 +9,7 @@ from training_doubles import FAULTS, tiny_config
 from aelab.config import RunConfig
 from aelab.errors import CheckpointError, TrainingError
 from aelab.rundir import is_complete, read_history, read_metrics
-from aelab.studies.sweep import run_state
+from aelab.studies.runner import RunState, run_state
 from aelab.training import load_run, train
 from aelab.training.checkpoint import load_state, state_path
 
@@ -32,7 +32,9 @@ def test_resume_continues_exactly(tiny, tmp_path):
     assert read_metrics(tmp_path / "run")["run"]["epochs_completed"] == 4
     # config.toml now describes the 4-epoch run: a sweep sees it trained, not to resume
     assert RunConfig.load(tmp_path / "run" / "config.toml").train.epochs == 4
-    assert run_state(tmp_path / "run", cfg4) == "evaluate"  # trained; train() does not evaluate
+    assert (
+        run_state(tmp_path / "run", cfg4) is RunState.EVALUATE
+    )  # trained; train() does not evaluate
 
 
 def test_resume_of_a_finished_run_does_nothing(tiny, tmp_path):

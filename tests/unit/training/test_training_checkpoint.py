@@ -115,7 +115,7 @@ def test_channels_last_conv_weights_round_trip(family, tiny, tmp_path):
 def test_resumed_optimizer_state_takes_the_parameter_layout():
     """A moment saved contiguous (older runs) beside a channels-last weight: fused Adam
     reads both as flat buffers, so without the realignment the update would be scrambled."""
-    from aelab.training.trainer import match_param_layouts
+    from aelab.training.optim import match_param_layouts
 
     torch.manual_seed(0)
     w = torch.nn.Parameter(torch.randn(8, 4, 3, 3))

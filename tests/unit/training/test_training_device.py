@@ -8,6 +8,7 @@ import pytest
 import torch
 from training_doubles import tiny_config
 
+from aelab.config import with_input_shape
 from aelab.errors import ConfigError
 from aelab.models import create_model
 from aelab.training.device import (
@@ -16,8 +17,8 @@ from aelab.training.device import (
     resolve_device,
     resolve_precision,
 )
+from aelab.training.optim import build_optimizer
 from aelab.training.progress import Progress, format_seconds
-from aelab.training.trainer import build_optimizer, with_input_shape
 
 
 def test_resolve_device():

@@ -1,0 +1,275 @@
+"""One scheduler for many runs: named configs in, finished and evaluated run directories out.
+
+``run_configs`` looks at each run directory once (:func:`run_state`), skips the finished
+ones and hands the rest to an :class:`Executor`. The scheduling lives here only; an executor
+says *where* the runs happen: :class:`LocalExecutor` trains them in this process (``jobs=1``)
+or as ``python -m aelab train`` subprocesses (``jobs > 1``). Another backend (Ray) is another
+class with the same ``map``, not a second scheduling path.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from aelab.config import RunConfig, with_input_shape
+from aelab.data import load_dataset
+from aelab.errors import AelabError, CheckpointError, ConfigError, TrainingError
+from aelab.evaluation.evaluate import evaluate_run
+from aelab.rundir import CHECKPOINTS, CONFIG, check_same_run, holds_run, is_complete, read_metrics
+from aelab.training import train
+from aelab.training.checkpoint import STATE_FILE
+
+Log = Callable[[str], None]
+
+
+def echo(msg: str) -> None:
+    """The default log: one line to stdout, flushed."""
+    print(msg, flush=True)
+
+
+class RunState(str, enum.Enum):
+    """What a run directory needs before its run counts as finished and evaluated."""
+
+    DONE = "done"  # finished and evaluated: skipped
+    EVALUATE = "evaluate"  # trained, not evaluated
+    RESUME = "resume"  # a checkpoint to continue from (or a finished run to extend)
+    RETRAIN = "retrain"  # a broken or partial run to replace
+    TRAIN = "train"  # nothing there yet
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def check_finished_run(run_dir: Path, cfg: RunConfig) -> RunConfig:
+    """The saved config of the finished run in ``run_dir``; a ConfigError when it was made
+    from a config other than ``cfg`` (fields that only say how it ran aside, as for resume)."""
+
+    saved = RunConfig.load(run_dir / CONFIG)
+    wanted = cfg
+    if cfg.model.input_shape is None and saved.model.input_shape is not None:
+        wanted = with_input_shape(cfg, saved.model.input_shape)
+    try:
+        check_same_run(saved, wanted, run_dir)
+    except CheckpointError as exc:
+        raise ConfigError(f"{exc} (delete that run directory to retrain it)") from None
+    if saved.train.epochs > cfg.train.epochs:
+        raise ConfigError(
+            f"{run_dir} holds a finished run of {saved.train.epochs} epochs, more than the "
+            f"{cfg.train.epochs} asked for; use another --out, or delete it to retrain it."
+        )
+    return saved
+
+
+def run_state(run_dir: Path, cfg: RunConfig) -> RunState:
+    """What the run of ``cfg`` in ``run_dir`` needs. A finished run made from a different
+    config is an error, not a skip."""
+    if not holds_run(run_dir):
+        return RunState.TRAIN
+    has_state = (run_dir / CHECKPOINTS / STATE_FILE).exists() and (run_dir / CONFIG).exists()
+    partial = RunState.RESUME if has_state else RunState.RETRAIN
+    if not (is_complete(run_dir) and (run_dir / CONFIG).exists()):
+        return partial
+    saved = check_finished_run(run_dir, cfg)
+    if not any((run_dir / CHECKPOINTS).glob("*.safetensors")):
+        return RunState.RETRAIN
+    if saved.train.epochs < cfg.train.epochs:
+        return partial
+    return RunState.DONE if "reconstruction" in read_metrics(run_dir) else RunState.EVALUATE
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One run to do: its name, config, directory and what it needs."""
+
+    name: str
+    cfg: RunConfig
+    run_dir: Path
+    state: RunState
+
+
+class Executor(Protocol):
+    """Where runs happen. ``map`` does every task and yields ``(name, error)`` as each ends,
+    ``error`` None on success, else one line saying why it failed."""
+
+    def map(self, tasks: Sequence[RunTask]) -> Iterator[tuple[str, str | None]]: ...
+
+
+@dataclass
+class LocalExecutor:
+    """Runs on this machine: in this process when ``jobs`` is 1 (each dataset loaded once),
+    else ``jobs`` ``python -m aelab train`` subprocesses at once, each with ``cpu_count //
+    jobs`` threads unless the config sets ``train.threads``; their output goes to
+    ``<out>/logs``."""
+
+    jobs: int = 1
+    quiet: bool = False
+    log: Log = echo
+
+    def __post_init__(self) -> None:
+        if self.jobs < 1:
+            raise ConfigError(f"jobs={self.jobs} is invalid: expected an integer >= 1.")
+
+    def map(self, tasks: Sequence[RunTask]) -> Iterator[tuple[str, str | None]]:
+        if self.jobs == 1:
+            yield from self._in_process(tasks)
+            return
+        threads = max(1, (os.cpu_count() or 1) // self.jobs)
+
+        def work(task: RunTask) -> tuple[str, str | None]:
+            cfg = task.cfg
+            if cfg.train.threads == 0:
+                cfg = cfg.with_values({"train.threads": threads})
+            self.log(f"{task.state} {task.name} (subprocess)")
+            error = run_subprocess(RunTask(task.name, cfg, task.run_dir, task.state))
+            if error is None:
+                self.log(f"finished {task.name}")
+            return task.name, error
+
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            yield from pool.map(work, tasks)
+
+    def _in_process(self, tasks: Sequence[RunTask]) -> Iterator[tuple[str, str | None]]:
+        cache = _DataCache(self.quiet)
+        for i, task in enumerate(tasks, 1):
+            self.log(f"{task.state} {task.name} ({i}/{len(tasks)})")
+            try:
+                run_in_process(task, cache.get(task.cfg), quiet=self.quiet, log=self.log)
+            except AelabError as exc:
+                yield task.name, str(exc)
+            else:
+                yield task.name, None
+
+
+class _DataCache:
+    """Loads each distinct (data config, seed) once for in-process runs."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.cache: dict[Any, Any] = {}
+
+    def get(self, cfg: RunConfig) -> Any:
+        key = (cfg.data, cfg.train.seed)
+        if key not in self.cache:
+            self.cache[key] = load_dataset(cfg.data, seed=cfg.train.seed, progress=not self.quiet)
+        return self.cache[key]
+
+
+def run_in_process(task: RunTask, data: Any, *, quiet: bool, log: Log) -> None:
+    """Train (or resume) and evaluate one run here; a resume that cannot continue its
+    checkpoint trains from scratch instead."""
+
+    state = task.state
+    if state is RunState.RESUME:
+        try:
+            train(task.cfg, task.run_dir, data=data, resume=True, quiet=quiet)
+        except CheckpointError as exc:
+            log(f"{task.name}: cannot resume ({exc}); training it from scratch")
+            state = RunState.RETRAIN
+    if state in (RunState.TRAIN, RunState.RETRAIN):
+        overwrite = state is RunState.RETRAIN
+        train(task.cfg, task.run_dir, data=data, overwrite=overwrite, quiet=quiet)
+    evaluate_run(task.run_dir, data=data, quiet=quiet)
+
+
+def train_command(config_path: Path, run_dir: Path, state: RunState, cfg: RunConfig) -> list[str]:
+    """The ``aelab train`` command line of one run (it evaluates the run at the end); a
+    resumed run keeps its own config, extended to ``cfg``'s epochs."""
+    head = [sys.executable, "-m", "aelab", "train"]
+    if state is RunState.RESUME:
+        return [*head, "--resume", str(run_dir), "--epochs", str(cfg.train.epochs), "--quiet"]
+    cmd = [*head, "--config", str(config_path), "--out", str(run_dir), "--quiet"]
+    return [*cmd, "--overwrite"] if state is RunState.RETRAIN else cmd
+
+
+def run_subprocess(task: RunTask) -> str | None:
+    """Do one run with ``python -m aelab train`` (or ``evaluate``); the output goes to
+    ``<out>/logs/<name>.log``. None on success, else the reason."""
+    logs = task.run_dir.parent / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    config_path = logs / f"{task.name}.toml"
+    task.cfg.save(config_path)
+    if task.state is RunState.EVALUATE:
+        cmd = [sys.executable, "-m", "aelab", "evaluate", str(task.run_dir), "--quiet"]
+    else:
+        cmd = train_command(config_path, task.run_dir, task.state, task.cfg)
+    log_path = logs / f"{task.name}.log"
+    with open(log_path, "w", encoding="utf-8") as f:
+        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=False)
+    if proc.returncode != 0:
+        return f"`{' '.join(cmd[1:])}` exited with {proc.returncode}; see {log_path}"
+    if not is_complete(task.run_dir) or "reconstruction" not in read_metrics(task.run_dir):
+        return f"the run did not finish; see {log_path}"
+    return None
+
+
+@dataclass
+class RunOutcome:
+    """What each run needed (``states``), the finished and evaluated run directories
+    (``done``, in the order of the configs) and the failed runs (name -> reason)."""
+
+    done: dict[str, Path] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    states: dict[str, RunState] = field(default_factory=dict)
+
+
+def run_configs(
+    configs: dict[str, RunConfig],
+    out_dir: str | Path,
+    *,
+    jobs: int = 1,
+    quiet: bool = False,
+    log: Log = echo,
+    executor: Executor | None = None,
+) -> RunOutcome:
+    """Train and evaluate each named config into ``out_dir/<name>``, skipping finished ones.
+
+    ``executor`` (default: a :class:`LocalExecutor` of ``jobs``) does the runs. A run that
+    fails with a user-facing error is recorded in ``failed`` and the others go on."""
+    executor = executor or LocalExecutor(jobs, quiet=quiet, log=log)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    outcome = RunOutcome()
+    todo = []
+    for name, cfg in configs.items():
+        state = outcome.states[name] = run_state(out / name, cfg)
+        if state is RunState.DONE:
+            log(f"skip {name}: finished and evaluated")
+        else:
+            todo.append(RunTask(name, cfg, out / name, state))
+    for name, error in executor.map(todo):
+        if error is None:
+            continue
+        log(f"{name} failed: {error}")
+        outcome.failed[name] = error
+    outcome.done = {n: out / n for n in configs if n not in outcome.failed}
+    return outcome
+
+
+def raise_failures(outcome: RunOutcome) -> None:
+    """A TrainingError listing the failed runs, if any."""
+    if outcome.failed:
+        lines = "; ".join(f"{k}: {v}" for k, v in outcome.failed.items())
+        raise TrainingError(
+            f"{len(outcome.failed)} run(s) failed ({lines}). Fix the cause and re-run the same "
+            "command: finished runs are skipped."
+        )
+
+
+def total_train_seconds(out_dir: Path) -> float:
+    """The training seconds of every run under ``out_dir``, summed over the invocations
+    that trained each (``run.wall_time_s`` of each metrics.json); unreadable ones count 0."""
+    total = 0.0
+    for metrics in Path(out_dir).rglob("metrics.json"):
+        try:
+            total += float(read_metrics(metrics.parent).get("run", {}).get("wall_time_s") or 0.0)
+        except AelabError:
+            continue
+    return total

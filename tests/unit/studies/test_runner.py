@@ -1,0 +1,122 @@
+"""aelab.studies.runner: what each run directory needs (RunState), and one scheduler that
+skips finished runs and hands the rest to an executor."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from aelab.errors import ConfigError, TrainingError
+from aelab.rundir import merge_metrics, read_metrics
+from aelab.studies.runner import (
+    LocalExecutor,
+    RunState,
+    RunTask,
+    raise_failures,
+    run_configs,
+    run_state,
+    train_command,
+)
+
+
+class RecordingExecutor:
+    """Does no run: records the tasks and fails the ones named in ``fail``."""
+
+    def __init__(self, fail: Sequence[str] = ()) -> None:
+        self.fail = set(fail)
+        self.tasks: list[RunTask] = []
+
+    def map(self, tasks: Sequence[RunTask]) -> Iterator[tuple[str, str | None]]:
+        for task in tasks:
+            self.tasks.append(task)
+            yield task.name, "boom" if task.name in self.fail else None
+
+
+@pytest.fixture()
+def finished(three_runs, tmp_path: Path) -> Path:
+    """A copy of a finished, evaluated run (dense, code 4) that a test may break."""
+    return Path(shutil.copytree(three_runs[0], tmp_path / "finished"))
+
+
+def test_state_of_a_finished_run(finished: Path, base_config) -> None:
+    same = base_config.override(["model.latent_dim=4"])
+    assert run_state(finished, same) is RunState.DONE
+    # More epochs asked for: continue from the checkpoint, or retrain without one.
+    assert run_state(finished, same.override(["train.epochs=2"])) is RunState.RESUME
+    (finished / "checkpoints" / "last.state.pt").unlink()
+    assert run_state(finished, same.override(["train.epochs=2"])) is RunState.RETRAIN
+    # Trained but never evaluated.
+    metrics = read_metrics(finished)
+    metrics.pop("reconstruction")
+    (finished / "metrics.json").write_text(json.dumps(metrics))
+    assert run_state(finished, same) is RunState.EVALUATE
+    # Its weights lost.
+    for weights in (finished / "checkpoints").glob("*.safetensors"):
+        weights.unlink()
+    assert run_state(finished, same) is RunState.RETRAIN
+
+
+def test_a_finished_run_of_another_config_is_an_error(finished: Path, base_config) -> None:
+    changed = base_config.override(["model.latent_dim=4", "train.lr=0.5"])
+    with pytest.raises(ConfigError, match="different run"):
+        run_state(finished, changed)
+    fewer = base_config.override(["model.latent_dim=4"])
+    (finished / "config.toml").write_text(
+        (finished / "config.toml").read_text().replace("epochs = 1", "epochs = 3")
+    )
+    with pytest.raises(ConfigError, match="more than"):
+        run_state(finished, fewer)
+
+
+def test_state_of_partial_runs(finished: Path, tmp_path: Path, base_config) -> None:
+    assert run_state(tmp_path / "nothing", base_config) is RunState.TRAIN
+    partial = tmp_path / "partial"
+    (partial / "checkpoints").mkdir(parents=True)
+    assert run_state(partial, base_config) is RunState.RETRAIN
+    merge_metrics(partial, "run", {"status": "running"})
+    assert run_state(partial, base_config) is RunState.RETRAIN
+    # Interrupted with a checkpoint and its state: resumed.
+    merge_metrics(finished, "run", {"status": "running"})
+    assert run_state(finished, base_config.override(["model.latent_dim=4"])) is RunState.RESUME
+    assert str(RunState.RESUME) == f"{RunState.RESUME}" == "resume"
+
+
+def test_scheduler_skips_finished_runs_and_reports_failures(
+    three_runs, base_config, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(three_runs[0], out / "old")
+    configs = {
+        "new": base_config.override(["model.latent_dim=2"]),
+        "old": base_config.override(["model.latent_dim=4"]),
+        "bad": base_config.override(["model.latent_dim=3"]),
+    }
+    executor = RecordingExecutor(fail=["bad"])
+    lines: list[str] = []
+    outcome = run_configs(configs, out, executor=executor, log=lines.append)
+    assert [(t.name, t.state) for t in executor.tasks] == [
+        ("new", RunState.TRAIN),
+        ("bad", RunState.TRAIN),
+    ]
+    assert executor.tasks[0].run_dir == out / "new" and executor.tasks[0].cfg == configs["new"]
+    assert outcome.states == {"new": RunState.TRAIN, "old": RunState.DONE, "bad": RunState.TRAIN}
+    assert list(outcome.done) == ["new", "old"]  # in the order of the configs
+    assert outcome.failed == {"bad": "boom"}
+    assert lines == ["skip old: finished and evaluated", "bad failed: boom"]
+    with pytest.raises(TrainingError, match=r"1 run\(s\) failed \(bad: boom\)"):
+        raise_failures(outcome)
+    raise_failures(run_configs({"old": configs["old"]}, out, executor=RecordingExecutor()))
+
+
+def test_local_executor_and_train_command(base_config, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="jobs=0"):
+        LocalExecutor(jobs=0)
+    cmd = train_command(tmp_path / "c.toml", tmp_path / "run", RunState.RETRAIN, base_config)
+    assert cmd[1:4] == ["-m", "aelab", "train"] and "--overwrite" in cmd and "--config" in cmd
+    resume = train_command(tmp_path / "c.toml", tmp_path / "run", RunState.RESUME, base_config)
+    assert resume[4:6] == ["--resume", str(tmp_path / "run")] and "--config" not in resume
+    assert resume[resume.index("--epochs") + 1] == str(base_config.train.epochs)
