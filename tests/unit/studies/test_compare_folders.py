@@ -1,5 +1,5 @@
-"""``aelab compare OUT`` on a folder of runs (a sweep, a family study, a tune): its finished
-runs, in name order; unfinished or pruned ones and other files are left out."""
+"""``aelab compare OUT`` on a folder of runs (a sweep, a family study, a tune): its finished,
+evaluated runs, in name order; unfinished or pruned ones and other files are left out."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from aelab.rundir import merge_metrics
 from aelab.studies.compare import expand_run_dirs
 
 
-def fake_run(path, status: str):
+def fake_run(path, status: str, *, evaluated: bool = True):
     path.mkdir(parents=True)
     RunConfig().save(path / "config.toml")
     merge_metrics(path, "run", {"status": status})
+    if evaluated:
+        merge_metrics(path, "reconstruction", {"mse": 0.01})
     return path
 
 
@@ -21,7 +23,8 @@ def test_a_folder_of_runs_expands_to_its_finished_runs(tmp_path):
         fake_run(out / "trial-0002", "completed"),
         fake_run(out / "trial-0000", "early_stopped"),
     ]
-    fake_run(out / "trial-0001", "stopped")  # pruned
+    fake_run(out / "trial-0001", "stopped", evaluated=False)  # pruned: trained, not evaluated
+    fake_run(out / "trial-0003", "interrupted", evaluated=False)
     (out / "comparison").mkdir()
     (out / "study.db").write_bytes(b"")
     single = fake_run(tmp_path / "single", "completed")
