@@ -352,15 +352,7 @@ class Tuner:
         optuna, s = self.optuna, self.settings
         url = s.storage or f"sqlite:///{(self.out / STUDY_DB).resolve()}"
         engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            storage = optuna.storages.RDBStorage(
-                url,
-                engine_kwargs=engine,
-                heartbeat_interval=HEARTBEAT_S,
-                grace_period=GRACE_S,
-                heartbeat_stale_trial_callback=self.retry(),
-            )
+        storage = self._storage(url, engine)
         pruner = (
             optuna.pruners.MedianPruner(s.startup_trials, s.warmup_epochs)
             if s.prune
@@ -379,6 +371,29 @@ class Tuner:
                 f"not {s.direction}; keep --direction or use another --study-name."
             )
         return study
+
+    def _storage(self, url: str, engine: dict[str, Any] | None) -> Any:
+        """Optuna's RDB storage; workers started together race to create its tables, so
+        the loser waits and opens the tables the winner made."""
+        from sqlalchemy.exc import IntegrityError, OperationalError
+
+        def open_storage() -> Any:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", self.optuna.exceptions.ExperimentalWarning)
+                return self.optuna.storages.RDBStorage(
+                    url,
+                    engine_kwargs=engine,
+                    heartbeat_interval=HEARTBEAT_S,
+                    grace_period=GRACE_S,
+                    heartbeat_stale_trial_callback=self.retry(),
+                )
+
+        for attempt in range(1, 5):
+            try:
+                return open_storage()
+            except (IntegrityError, OperationalError):
+                time.sleep(0.5 * attempt)
+        return open_storage()  # the last attempt raises what it meets
 
     def retry(self) -> Callable[[Any, Any], None]:
         """Optuna's callback that re-queues a dead trial's parameters (two retries at most)."""
