@@ -84,13 +84,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from aelab.config import parse_assignment
     from aelab.presets import load_preset
-    from aelab.studies.tune import (
-        TuneConfig,
-        load_tune_file,
-        parse_search,
-        require_optuna,
-        run_tune,
-    )
+    from aelab.studies.search_space import load_tune_file, parse_search
+    from aelab.studies.tune import TuneConfig, require_optuna, run_tune
     from aelab.training.trackers import check_track
 
     optuna = require_optuna()
