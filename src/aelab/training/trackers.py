@@ -117,13 +117,13 @@ def study_run(
 # --------------------------------------------------------------------------- what is logged
 
 
-def require(module: str, tracker: str) -> ModuleType:
-    """Import ``module`` or say in one line which extra installs it."""
+def require(module: str, package: str) -> ModuleType:
+    """Import ``module`` or say in one line which extra installs ``package``."""
     try:
         return importlib.import_module(module)
     except ImportError:
         raise ConfigError(
-            f"train.track: {tracker} needs the {module.split('.')[0]} package, which is not "
+            f"train.track: {package} tracking needs the {package} package, which is not "
             f"installed; {INSTALL}."
         ) from None
 

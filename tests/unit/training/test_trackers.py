@@ -11,7 +11,7 @@ from aelab.config import RunConfig
 from aelab.errors import ConfigError
 from aelab.training import train
 from aelab.training.callbacks import Callback
-from aelab.training.trackers import create_tracker, study_run
+from aelab.training.trackers import create_tracker, scalar_name, study_run
 from fakedata import tiny_splits
 
 EPOCHS = 2
@@ -52,18 +52,23 @@ def test_tensorboard_takes_no_target():
         create_tracker("tensorboard=/tmp/x")
 
 
-def test_missing_package_is_one_line_naming_the_extra(monkeypatch):
+@pytest.mark.parametrize(
+    ("tracker", "module"), [("mlflow", "mlflow"), ("tensorboard", "torch.utils.tensorboard")]
+)
+def test_missing_package_is_one_line_naming_the_extra(monkeypatch, tracker, module):
     real = importlib.import_module
 
-    def without_mlflow(name, *args):
-        if name == "mlflow":
-            raise ModuleNotFoundError("No module named 'mlflow'", name="mlflow")
+    def without(name, *args):
+        if name == module:
+            raise ModuleNotFoundError(f"No module named '{module}'", name=module)
         return real(name, *args)
 
-    monkeypatch.setattr(importlib, "import_module", without_mlflow)
+    monkeypatch.setattr(importlib, "import_module", without)
     with pytest.raises(ConfigError) as exc:
-        create_tracker("mlflow")
-    assert "pip install 'aelab[track]'" in str(exc.value) and "\n" not in str(exc.value)
+        create_tracker(tracker)
+    message = str(exc.value)
+    assert f"needs the {tracker} package" in message and "pip install 'aelab[track]'" in message
+    assert "\n" not in message
 
 
 def test_track_is_validated_and_needs_a_run_directory(data):
@@ -112,11 +117,15 @@ def test_tensorboard_events_hold_every_epoch_and_the_final_metrics(data, tmp_pat
     result = train_and_evaluate(config("tensorboard"), run_dir, data)
     events = EventAccumulator(str(run_dir / "tb"), size_guidance={"scalars": 0, "images": 0})
     events.Reload()
-    for tag, column in (("train/loss", "train_loss"), ("val/loss", "val_loss"), ("lr", "lr")):
-        logged = [(e.step, e.value) for e in events.Scalars(tag)]
-        expected = [(row["epoch"], row[column]) for row in result.history]
-        assert [s for s, _ in logged] == [1, 2]
-        assert [v for _, v in logged] == pytest.approx([v for _, v in expected], rel=1e-6)
+    columns = [c for c in result.history[0] if c != "epoch"]  # loss parts, lr, seconds
+    assert {"train_loss", "train_reconstruction", "val_loss", "val_reconstruction", "lr"} <= set(
+        columns
+    )
+    for column in columns:
+        logged = events.Scalars(scalar_name(column))  # train_loss -> train/loss
+        assert [e.step for e in logged] == [1, 2]
+        expected = [row[column] for row in result.history]
+        assert [e.value for e in logged] == pytest.approx(expected, rel=1e-6)
     assert "final/reconstruction.mse" in events.Tags()["scalars"]
     assert "figures/reconstructions" in events.Tags()["images"]
 
