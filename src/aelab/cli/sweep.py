@@ -38,8 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_batch_arguments(parser, "point")
 
 
-def add_batch_arguments(parser: argparse.ArgumentParser, member: str) -> None:
-    """The options every many-runs command shares (sweep, family-study)."""
+def add_set_arguments(parser: argparse.ArgumentParser, member: str) -> None:
+    """--set, --data-dir and --track for every run of a study (sweep, family-study, tune)."""
     parser.add_argument(
         "--set",
         action="append",
@@ -49,24 +49,13 @@ def add_batch_arguments(parser: argparse.ArgumentParser, member: str) -> None:
         help=f"override a config field for every {member} (repeatable)",
     )
     parser.add_argument("--data-dir", help="where the dataset files are (sets data.data_dir)")
-    parser.add_argument(
-        "--jobs", type=int, default=1, help="runs trained at once as subprocesses (default 1)"
-    )
-    parser.add_argument(
-        "--out", required=True, help=f"output folder: one run directory per {member}"
-    )
-    parser.add_argument("--quiet", action="store_true", help="print only the plan and errors")
     add_track_argument(parser)
 
 
-def batch_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """--set values (parsed here, once) plus data.data_dir from --data-dir; checks --jobs
-    and --epochs."""
+def set_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The typed values of --set (parsed here, once), --data-dir and --track."""
     from aelab.config import parse_assignment
 
-    for flag, value in (("--jobs", args.jobs), ("--epochs", args.epochs)):
-        if value is not None and value < 1:
-            args._parser.error(f"{flag} {value} is invalid: expected an integer >= 1")
     sets = dict(parse_assignment(text) for text in args.sets)
     sets |= {"data.data_dir": args.data_dir} if args.data_dir else {}
     if args.track:
@@ -74,6 +63,26 @@ def batch_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
         sets["train.track"] = check_track(list(dict.fromkeys(args.track)))
     return sets
+
+
+def add_batch_arguments(parser: argparse.ArgumentParser, member: str) -> None:
+    """The options every many-runs command shares (sweep, family-study)."""
+    add_set_arguments(parser, member)
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="runs trained at once as subprocesses (default 1)"
+    )
+    parser.add_argument(
+        "--out", required=True, help=f"output folder: one run directory per {member}"
+    )
+    parser.add_argument("--quiet", action="store_true", help="print only the plan and errors")
+
+
+def batch_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """:func:`set_values`, after checking --jobs and --epochs."""
+    for flag, value in (("--jobs", args.jobs), ("--epochs", args.epochs)):
+        if value is not None and value < 1:
+            args._parser.error(f"{flag} {value} is invalid: expected an integer >= 1")
+    return set_values(args)
 
 
 @contextlib.contextmanager

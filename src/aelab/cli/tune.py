@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from aelab.cli.sweep import tracked_study
-from aelab.cli.train import add_track_argument
+from aelab.cli.sweep import add_set_arguments, set_values, tracked_study
 
 HELP = "search hyper-parameters with Optuna: TPE sampling, median pruning, resumable"
 EPILOG = """examples:
@@ -67,36 +66,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="train the trials only (no test metrics, figures, report); objective val_loss",
     )
     parser.add_argument("--epochs", type=int, help="epochs of every trial (default: the config's)")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        dest="sets",
-        metavar="KEY=VALUE",
-        help="override a config field of every trial (repeatable)",
-    )
-    parser.add_argument("--data-dir", help="where the dataset files are (sets data.data_dir)")
+    add_set_arguments(parser, "trial")
     parser.add_argument("--out", required=True, help="output folder: study, trials, best.toml")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, only errors")
-    add_track_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from aelab.config import parse_assignment
     from aelab.presets import load_preset
     from aelab.studies.search_space import load_tune_file, parse_search
     from aelab.studies.tune import TuneConfig, require_optuna, run_tune
-    from aelab.training.trackers import check_track
 
     optuna = require_optuna()
     if args.preset:
         base, space = load_preset(args.preset), []
     else:
         base, space = load_tune_file(args.config)
-    sets = dict(parse_assignment(text) for text in args.sets)
-    sets |= {"data.data_dir": args.data_dir} if args.data_dir else {}
-    sets |= {"train.epochs": args.epochs} if args.epochs is not None else {}
-    sets |= {"train.track": check_track(list(dict.fromkeys(args.track)))} if args.track else {}
+    sets = set_values(args) | ({"train.epochs": args.epochs} if args.epochs is not None else {})
     base = base.with_values(sets)
     space = list({p.key: p for p in [*space, *map(parse_search, args.search)]}.values())
     settings = TuneConfig(
