@@ -34,10 +34,15 @@ from typing import TYPE_CHECKING, Any
 import tomli_w
 
 from aelab.config import RunConfig
+from aelab.data import load_dataset
 from aelab.errors import AelabError, ConfigError, TrainingError, check, check_choice, did_you_mean
+from aelab.evaluation.evaluate import evaluate_run
 from aelab.rundir import CONFIG, atomic_write_text
 from aelab.studies.search_space import SearchParam, check_space, trial_config
+from aelab.training import train
 from aelab.training.callbacks import Callback
+from aelab.training.trackers import final_metrics, log_finished_run
+from aelab.viz.save import save_figure
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -87,8 +92,6 @@ class TuneConfig:
 
 def objective_value(run_dir: Path, objective: str) -> float:
     """The objective's number in the run's metrics.json."""
-    from aelab.training.trackers import final_metrics
-
     key = OBJECTIVE_ALIASES.get(objective, objective)
     numbers = final_metrics(run_dir)
     if key not in numbers:
@@ -301,17 +304,12 @@ class Tuner:
     # -- one trial ------------------------------------------------------------------------
 
     def data(self, cfg: RunConfig) -> Any:
-        from aelab.data import load_dataset
-
         key = (cfg.data, cfg.train.seed)
         if key not in self.data_cache:
             self.data_cache[key] = load_dataset(cfg.data, seed=cfg.train.seed, progress=False)
         return self.data_cache[key]
 
     def objective(self, trial: optuna.Trial) -> float:
-        from aelab.evaluation.evaluate import evaluate_run
-        from aelab.training import train
-
         self.last_number = trial.number
         TrialState = self.optuna.trial.TrialState
         states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
@@ -335,7 +333,9 @@ class Tuner:
                 if pruning.pruned_at is not None:
                     raise self.optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at}")
                 if self.settings.evaluate:
-                    evaluate_run(run_dir, data=data)
+                    evaluate_run(run_dir, data=data)  # ends with the trackers' log_run
+                elif cfg.train.track:
+                    log_finished_run(run_dir, cfg.train.track)
             try:
                 return objective_value(run_dir, self.settings.objective)
             except ConfigError as exc:  # a wrong --objective fails every trial: stop now
@@ -428,8 +428,6 @@ class Tuner:
 
     def _plots(self) -> dict[str, Path]:
         import matplotlib.pyplot as plt
-
-        from aelab.viz.save import save_figure
 
         plots = self.optuna.visualization.matplotlib
         files = {}

@@ -48,6 +48,7 @@ from aelab.training.device import (
 )
 from aelab.training.meter import LossMeter
 from aelab.training.optim import build_optimizer, build_scheduler, match_param_layouts
+from aelab.training.trackers import create_trackers
 
 
 @dataclass
@@ -91,8 +92,6 @@ def train(
             data = load_dataset(config.data, seed=config.train.seed, progress=not quiet)
         config = with_input_shape(config, data.shape)
         if config.train.track and ctx.is_main:  # rank 0 alone reports the run
-            from aelab.training.trackers import create_trackers
-
             callbacks = [*callbacks, *create_trackers(config.train.track, run_dir)]
         threads = config.train.threads or auto_threads(ctx.world_size)
         if device.type == "cpu":
