@@ -62,6 +62,8 @@ class TrainConfig:
     checkpoint_every: int = 1
     eval_batch_size: int = 1024
     threads: int = 0
+    # Experiment trackers, each "name" or "name=target" (aelab.training.trackers).
+    track: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check(self.epochs >= 1, "epochs", self.epochs, "an integer >= 1")
@@ -86,6 +88,12 @@ class TrainConfig:
         )
         check(self.eval_batch_size >= 1, "eval_batch_size", self.eval_batch_size, "an integer >= 1")
         check(self.threads >= 0, "threads", self.threads, "an integer >= 0 (0 = automatic)")
+        check(
+            all(spec.partition("=")[0] for spec in self.track),
+            "track",
+            list(self.track),
+            'tracker names such as "tensorboard" or "mlflow=sqlite:///mlflow.db"',
+        )
 
 
 @dataclass(frozen=True)

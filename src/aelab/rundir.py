@@ -8,6 +8,7 @@ Layout (``runs/<name>/``)::
     metrics.json                one object; each writer merges its own section
     checkpoints/last.safetensors, best.safetensors, last.state.pt
     figures/*.png, report.html  (evaluation)
+    tb/                         TensorBoard event files (train.track = ["tensorboard"])
 
 Every write is atomic (temp file + rename) so a killed process never leaves half a file.
 """
@@ -35,7 +36,7 @@ HISTORY = "history.csv"
 METRICS = "metrics.json"
 CHECKPOINTS = "checkpoints"
 # What a run directory may contain; --overwrite removes these and nothing else.
-RUN_ARTIFACTS = (CONFIG, HISTORY, METRICS, CHECKPOINTS, "figures", "report.html")
+RUN_ARTIFACTS = (CONFIG, HISTORY, METRICS, CHECKPOINTS, "figures", "report.html", "tb")
 # A run finished when its "run" section says so ("stopped": a callback asked).
 FINISHED = ("completed", "early_stopped", "stopped")
 # Fields that may change between a run and its resume: how it runs, not what it computes.
@@ -49,6 +50,7 @@ RUNTIME_FIELDS = {
     "train.compile",
     "train.checkpoint_every",
     "train.eval_batch_size",
+    "train.track",
 }
 
 

@@ -11,12 +11,16 @@ HELP = "compare runs: table (CSV, Markdown), loss bars, reconstruction grid, com
 EPILOG = """examples:
   aelab compare runs/r4-fc runs/r4-cnn runs/r4-sparse runs/r4-rnn runs/r4-vae --out runs/r4-comparison
   aelab compare runs/sweep-code/* --out runs/code-comparison --images 8
+  aelab compare runs/tune-sparse --out runs/tune-sparse/comparison   # a folder of runs
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "runs", metavar="RUN", nargs="+", help="run directories made by aelab train"
+        "runs",
+        metavar="RUN",
+        nargs="+",
+        help="run directories made by aelab train, or folders of them (sweep, tune)",
     )
     parser.add_argument(
         "--out", required=True, type=out_dir, help="folder for comparison.{csv,md,html} and figures"
@@ -29,12 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aelab.studies.compare import compare_runs
+    from aelab.studies.compare import compare_runs, expand_run_dirs
 
     if args.images < 1:
         args._parser.error(f"--images {args.images} is invalid: expected an integer >= 1")
     result = compare_runs(
-        args.runs,
+        expand_run_dirs(args.runs),
         args.out,
         n_images=args.images,
         title=args.title,

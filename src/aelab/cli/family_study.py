@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 
 from aelab.cli.options import log
-from aelab.cli.sweep import add_batch_arguments, batch_overrides
+from aelab.cli.sweep import add_batch_arguments, batch_overrides, tracked_study
 
 HELP = "train every family under one protocol (same data, epochs, code size) and compare"
 EPILOG = """examples:
   aelab family-study --dataset fashion-mnist --out runs/family-study
   aelab family-study --dataset mnist --latent-dim 16 --epochs 10 --out runs/family-mnist
   aelab family-study --epochs 2 --set data.train_limit=5000 --only conv --only vae --out runs/quick
+  aelab family-study --epochs 2 --only conv --only vae --track tensorboard --out runs/quick
 
 Members: vanilla, deep, conv, sparse-l1, sparse-kl, sparse-topk, denoising, lstm, vae.
 Finished runs are skipped: re-run the same command to finish an interrupted study.
@@ -38,17 +39,19 @@ def run(args: argparse.Namespace) -> int:
     if args.latent_dim < 1:
         args._parser.error(f"--latent-dim {args.latent_dim} is invalid: expected an integer >= 1")
     sets = batch_overrides(args)
-    result = run_family_study(
-        args.out,
-        dataset=args.dataset,
-        latent_dim=args.latent_dim,
-        epochs=args.epochs,
-        seed=args.seed,
-        sets=sets,
-        members=args.only,
-        jobs=args.jobs,
-        quiet=args.quiet,
-    )
+    params = {"dataset": args.dataset, "latent_dim": args.latent_dim, "epochs": args.epochs}
+    with tracked_study(args, "family-study", params):
+        result = run_family_study(
+            args.out,
+            dataset=args.dataset,
+            latent_dim=args.latent_dim,
+            epochs=args.epochs,
+            seed=args.seed,
+            sets=sets,
+            members=args.only,
+            jobs=args.jobs,
+            quiet=args.quiet,
+        )
     if result.comparison is not None:
         log.info(f"page: {result.comparison.files['html']}")
     return 0

@@ -37,6 +37,7 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "report",
     "sweep": "sweep",
     "train": "train",
+    "tune": "tune",
 }
 
 EXIT_RUNTIME = 1  # a runtime failure: I/O (disk full, permission), training failed

@@ -5,9 +5,12 @@ missing runs."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from aelab.cli.options import log, out_dir
+from aelab.cli.train import add_track_argument
 
 HELP = "train a grid of configs (cartesian product of --vary values) and compare them"
 EPILOG = """examples:
@@ -15,6 +18,7 @@ EPILOG = """examples:
   aelab sweep --preset r3-fashion-sparse --vary model.sparsity.weight=1e-6,1e-5,1e-4 \\
       --vary model.latent_dim=32,64 --epochs 10 --jobs 2 --out runs/l1-sweep
   aelab sweep --config my.toml --vary model.hidden=[256],[512,256] --set data.train_limit=5000 --out runs/depth
+  aelab sweep --preset r3-fashion-vanilla --vary train.lr=1e-3,3e-3 --track mlflow --out runs/lr
 
 Finished runs are skipped: re-run the same command to finish an interrupted sweep.
 """
@@ -35,8 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_batch_arguments(parser, "point")
 
 
-def add_batch_arguments(parser: argparse.ArgumentParser, member: str) -> None:
-    """The options every many-runs command shares (sweep, family-study)."""
+def add_set_arguments(parser: argparse.ArgumentParser, member: str) -> None:
+    """--set, --data-dir and --track for every run of a study (sweep, family-study, tune)."""
     parser.add_argument(
         "--set",
         action="append",
@@ -46,6 +50,25 @@ def add_batch_arguments(parser: argparse.ArgumentParser, member: str) -> None:
         help=f"override a config field for every {member} (repeatable)",
     )
     parser.add_argument("--data-dir", help="where the dataset files are (sets data.data_dir)")
+    add_track_argument(parser)
+
+
+def set_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The typed values of --set (parsed here, once), --data-dir and --track."""
+    from aelab.config import parse_assignment
+
+    sets = dict(parse_assignment(text) for text in args.sets)
+    sets |= {"data.data_dir": args.data_dir} if args.data_dir else {}
+    if args.track:
+        from aelab.training.trackers import check_track
+
+        sets["train.track"] = check_track(list(dict.fromkeys(args.track)))
+    return sets
+
+
+def add_batch_arguments(parser: argparse.ArgumentParser, member: str) -> None:
+    """The options every many-runs command shares (sweep, family-study)."""
+    add_set_arguments(parser, member)
     parser.add_argument(
         "--jobs", type=int, default=1, help="runs trained at once as subprocesses (default 1)"
     )
@@ -58,15 +81,23 @@ def add_batch_arguments(parser: argparse.ArgumentParser, member: str) -> None:
 
 
 def batch_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """--set values (parsed here, once) plus data.data_dir from --data-dir; checks --jobs
-    and --epochs."""
-    from aelab.config import parse_assignment
-
+    """:func:`set_values`, after checking --jobs and --epochs."""
     for flag, value in (("--jobs", args.jobs), ("--epochs", args.epochs)):
         if value is not None and value < 1:
             args._parser.error(f"{flag} {value} is invalid: expected an integer >= 1")
-    sets = dict(parse_assignment(text) for text in args.sets)
-    return {**sets, "data.data_dir": args.data_dir} if args.data_dir else sets
+    return set_values(args)
+
+
+@contextlib.contextmanager
+def tracked_study(args: argparse.Namespace, kind: str, params: dict[str, Any]) -> Iterator[None]:
+    """With --track: the study's parent run (MLflow), its runs nested under it."""
+    if not args.track:
+        yield
+        return
+    from aelab.training.trackers import study_run
+
+    with study_run(args.out, args.track, kind=kind, params=params):
+        yield
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,9 +108,14 @@ def run(args: argparse.Namespace) -> int:
     sets = batch_overrides(args)
     base = load_preset(args.preset) if args.preset else RunConfig.load(args.config)
     varies = [parse_vary(v) for v in args.vary]
-    result = run_sweep(
-        base, varies, args.out, sets=sets, epochs=args.epochs, jobs=args.jobs, quiet=args.quiet
-    )
+    params = {
+        "base": args.preset or args.config,
+        **{f"vary.{v.key}": ",".join(v.labels) for v in varies},
+    }
+    with tracked_study(args, "sweep", params):
+        result = run_sweep(
+            base, varies, args.out, sets=sets, epochs=args.epochs, jobs=args.jobs, quiet=args.quiet
+        )
     if result.comparison is not None:
         log.info(f"page: {result.comparison.files['html']}")
     return 0

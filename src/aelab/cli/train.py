@@ -14,6 +14,7 @@ EPILOG = """examples:
   aelab train --preset r4-cnn --set model.latent_dim=16 --set train.schedule=cosine
   aelab train --config my-run.toml --device cuda --precision bf16
   aelab train --resume runs/r1-quick                    # continue after a crash or Ctrl-C
+  aelab train --preset r1-fashion-sparse --track tensorboard --track mlflow  # runs/mlflow.db
   aelab train --preset r1-fashion-sparse --out runs/r1 --overwrite --quiet --no-eval
   torchrun --nproc_per_node=2 -m aelab train --preset r4-fc   # data-parallel (DDP)
 
@@ -56,6 +57,17 @@ def add_override_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="train.device: auto, cpu, cuda, cuda:N")
 
 
+def add_track_argument(parser: argparse.ArgumentParser) -> None:
+    """``--track NAME[=TARGET]`` (repeatable): sets train.track."""
+    parser.add_argument(
+        "--track",
+        action="append",
+        metavar="NAME[=URI]",
+        help="log to an experiment tracker: tensorboard (RUN_DIR/tb) or mlflow[=URI] "
+        "(default sqlite:///<runs folder>/mlflow.db); repeatable, sets train.track",
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--preset", metavar="NAME", help="a named preset (see `aelab presets`)")
@@ -66,6 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="continue the run in RUN_DIR from its last checkpoint (its own config)",
     )
     add_override_arguments(parser)
+    add_track_argument(parser)
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="train.precision")
     parser.add_argument(
         "--out", type=out_dir, metavar="RUN_DIR", help="run directory (default runs/<name>-<time>)"
@@ -103,8 +116,15 @@ def resolve_config(args: argparse.Namespace):
         value = getattr(args, flag)
         if value is not None:
             data[section][key] = value
+    if getattr(args, "track", None):
+        data["train"]["track"] = list(dict.fromkeys(args.track))
     cfg = RunConfig.from_dict(data)
-    return cfg.override(args.overrides) if args.overrides else cfg
+    cfg = cfg.override(args.overrides) if args.overrides else cfg
+    if cfg.train.track:
+        from aelab.training.trackers import check_track
+
+        check_track(cfg.train.track)
+    return cfg
 
 
 def run(args: argparse.Namespace) -> int:
@@ -140,6 +160,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.no_eval:
         evaluate(result.run_dir, data, quiet=args.quiet)
+    elif cfg.train.track:
+        from aelab.training.trackers import log_finished_run
+
+        log_finished_run(result.run_dir, cfg.train.track)
     log.info(f"run: {result.run_dir}")
     return 0
 

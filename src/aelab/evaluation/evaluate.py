@@ -39,6 +39,7 @@ from aelab.report.tables import format_number
 from aelab.rundir import merge_metrics, read_history, read_metrics
 from aelab.training import load_run
 from aelab.training.device import resolve_device
+from aelab.training.trackers import log_finished_run
 from aelab.viz import code_activity, code_map, denoising, features, generative, loss_curves
 from aelab.viz import top_activating as top_activating_fig
 from aelab.viz.reconstructions import pick_examples, reconstruction_grid
@@ -372,4 +373,6 @@ def evaluate_run(
         f"{len(figures)} figures in {time.perf_counter() - start:.1f} s"
     )
     log(f"report: {report}")
+    if config.train.track:
+        log_finished_run(run_dir, config.train.track)
     return {**sections, "figures": [str(p) for p in figures], "report": str(report)}

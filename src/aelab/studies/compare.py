@@ -22,7 +22,7 @@ from aelab.models.apply import reconstruct_images
 from aelab.report.comparison import render_comparison
 from aelab.report.tables import csv_table, markdown_table
 from aelab.report.tables import format_value as format_value  # benchmarks/reproduce.py uses it
-from aelab.rundir import CONFIG, atomic_write_text, read_metrics
+from aelab.rundir import CONFIG, atomic_write_text, is_complete, read_metrics
 from aelab.training import load_run
 from aelab.viz.comparison import metric_bars
 from aelab.viz.reconstructions import pick_examples
@@ -221,6 +221,24 @@ def loss_bars(rows: Sequence[dict[str, Any]], *, title: str = "test reconstructi
         "test BCE": [r.get("test_bce") for r in rows],
     }
     return metric_bars(names, metrics, title=title)
+
+
+def expand_run_dirs(paths: Sequence[str | Path]) -> list[Path]:
+    """Run directories as given; a folder of runs (sweep, family study, tune) as its
+    finished and evaluated runs, in name order (pruned or unfinished trials left out)."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir() and not (path / CONFIG).exists():
+            children = [
+                d
+                for d in sorted(path.iterdir())
+                if d.is_dir() and is_complete(d) and "reconstruction" in read_metrics(d)
+            ]
+            if children:
+                out += children
+                continue
+        out.append(path)
+    return out
 
 
 def summarize_runs(run_dirs: Sequence[str | Path]) -> tuple[list[dict[str, Any]], list[str]]:

@@ -48,6 +48,7 @@ from aelab.training.device import (
 )
 from aelab.training.meter import LossMeter
 from aelab.training.optim import build_optimizer, build_scheduler, match_param_layouts
+from aelab.training.trackers import create_trackers
 
 
 @dataclass
@@ -79,7 +80,8 @@ def train(
     ``data`` defaults to ``load_dataset(config.data, seed=config.train.seed)``.
     ``resume`` continues the run in ``run_dir`` from its last checkpoint; ``overwrite``
     replaces a run already there (otherwise that is an error). ``callbacks`` run after
-    the built-in ones (:mod:`aelab.training.callbacks`). Under ``torchrun`` the job is
+    the built-in ones (:mod:`aelab.training.callbacks`), then the trackers of
+    ``train.track`` (:mod:`aelab.training.trackers`). Under ``torchrun`` the job is
     data-parallel (see :mod:`aelab.training.distributed`).
     """
     ctx = ddp.context_from_env()
@@ -89,6 +91,8 @@ def train(
         if data is None:
             data = load_dataset(config.data, seed=config.train.seed, progress=not quiet)
         config = with_input_shape(config, data.shape)
+        if config.train.track and ctx.is_main:  # rank 0 alone reports the run
+            callbacks = [*callbacks, *create_trackers(config.train.track, run_dir)]
         threads = config.train.threads or auto_threads(ctx.world_size)
         if device.type == "cpu":
             tune_cpu_allocator()

@@ -1,0 +1,128 @@
+"""``aelab tune`` as processes: killed with SIGKILL mid-search and re-run, it finishes
+exactly the trials asked for without retraining any; two workers on one SQLite study
+share the trials without training one twice."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fakedata import write_idx_dataset
+
+pytestmark = pytest.mark.integration
+optuna = pytest.importorskip("optuna")
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+TRIALS = 6
+
+
+@pytest.fixture(scope="module")
+def idx_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("idx")
+    write_idx_dataset(path, n_train=96, n_test=24, shape=(8, 8), classes=4)
+    return path
+
+
+def tune(idx_dir: Path, out: Path) -> list[str]:
+    """Trials of 4 epochs, trained only (--no-eval), every one to the end (--no-prune)."""
+    return [
+        sys.executable, "-m", "aelab", "tune",
+        "--preset", "r3-fashion-vanilla",
+        "--set", f"data.dataset=idx:{idx_dir}",
+        "--set", "data.val_size=16",
+        "--set", "train.batch_size=16",
+        "--set", "train.threads=1",
+        "--epochs", "4",
+        "--search", "model.latent_dim=int:2:16:log",
+        "--search", "train.lr=float:1e-4:3e-2:log",
+        "--trials", str(TRIALS),
+        "--no-prune", "--no-eval", "--quiet",
+        "--out", str(out),
+    ]  # fmt: skip
+
+
+def env() -> dict[str, str]:
+    path = os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
+
+
+def trials(out: Path) -> list:
+    """The study's trials as the test sees them (a reader: it creates no table)."""
+    import sqlalchemy
+
+    if not (out / "study.db").exists():
+        return []
+    try:
+        storage = optuna.storages.RDBStorage(
+            f"sqlite:///{out / 'study.db'}", skip_table_creation=True
+        )
+        return optuna.load_study(study_name="aelab-tune", storage=storage).trials
+    except (KeyError, sqlalchemy.exc.OperationalError):  # the worker is still creating it
+        return []
+
+
+def states(out: Path, *names: str) -> list:
+    return [t for t in trials(out) if t.state.name in names]
+
+
+def trained_once(out: Path, trial) -> bool:
+    log = out / trial.user_attrs["run_dir"] / "train.log"
+    return log.read_text().count("# trial ") == 1
+
+
+def test_sigkill_mid_search_then_rerun_finishes_exactly_the_trials_asked(idx_dir, tmp_path):
+    out = tmp_path / "tune"
+    proc = subprocess.Popen(tune(idx_dir, out), env=env(), stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while len(states(out, "COMPLETE")) < 2 or not states(out, "RUNNING"):
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "the search did not get to a third trial"
+        time.sleep(0.05)
+    proc.kill()  # SIGKILL: nothing is cleaned up, the third trial stays RUNNING
+    proc.wait()
+    before = {t.number: t for t in trials(out)}
+    finished = {n: t for n, t in before.items() if t.state.name == "COMPLETE"}
+    orphans = [n for n, t in before.items() if t.state.name == "RUNNING"]
+    assert len(finished) >= 2 and orphans
+    mtimes = {
+        n: (out / t.user_attrs["run_dir"] / "train.log").stat().st_mtime_ns
+        for n, t in finished.items()
+    }
+
+    rerun = subprocess.run(tune(idx_dir, out), env=env(), capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    after = trials(out)
+    done = [t for t in after if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(done) == TRIALS and not states(out, "RUNNING")
+    assert all(trained_once(out, t) for t in done)
+    for n, trial in finished.items():  # not retrained
+        assert after[n].state.name == "COMPLETE" and after[n].value == trial.value
+        assert (out / trial.user_attrs["run_dir"] / "train.log").stat().st_mtime_ns == mtimes[n]
+    for n in orphans:  # failed on restart, its parameters retried as a new trial
+        assert after[n].state.name == "FAIL"
+        retried = [t for t in after if t.system_attrs.get("failed_trial") == n]
+        # the values it had drawn, if any (killed before drawing: new ones)
+        assert len(retried) == 1 and before[n].params.items() <= retried[0].params.items()
+    assert (out / "best.toml").exists() and (out / "trials.csv").exists()
+
+
+def test_two_workers_share_one_study_without_training_a_trial_twice(idx_dir, tmp_path):
+    out = tmp_path / "tune"
+    workers = [
+        subprocess.Popen(tune(idx_dir, out), env=env(), stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    for worker in workers:
+        _, stderr = worker.communicate(timeout=300)
+        assert worker.returncode == 0, stderr
+    done = states(out, "COMPLETE", "PRUNED")
+    assert len(done) == TRIALS and not states(out, "RUNNING")
+    assert all(trained_once(out, t) for t in done)
+    run_dirs = [t.user_attrs["run_dir"] for t in done]
+    assert len(set(run_dirs)) == TRIALS
+    assert len({t.user_attrs["worker"] for t in done}) == 2  # both took trials
