@@ -9,6 +9,7 @@ fmt)``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -38,3 +39,14 @@ def format_number(value: Any, digits: int = 4) -> str:
             return "inf" if value > 0 else "-inf"
         return f"{value:.{digits}g}"
     return str(value)
+
+
+def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str, str]]) -> str:
+    """A GitHub Markdown table of ``rows`` (dicts); ``columns`` are ``(key, header, fmt)``;
+    the first column left-aligned, the others right-aligned."""
+    lines = ["| " + " | ".join(h for _, h, _ in columns) + " |"]
+    lines.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(columns))) + "|")
+    for row in rows:
+        cells = [format_value(row.get(k), fmt).replace("|", "\\|") for k, _, fmt in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
