@@ -17,7 +17,7 @@ from typing import Any
 
 from aelab.config import load_toml
 from aelab.errors import AelabError, CheckpointError
-from aelab.report import tables
+from aelab.report.tables import format_value
 from aelab.rundir import CONFIG, atomic_write_text, read_metrics
 
 
@@ -157,7 +157,12 @@ def markdown_table(
 ) -> str:
     """A GitHub Markdown table of ``rows``; ``columns`` are ``Column`` or ``(key, header, fmt)``."""
     cols = [(c.key, c.header, c.fmt) if isinstance(c, Column) else c for c in columns]
-    return tables.markdown_table(rows, cols)
+    lines = ["| " + " | ".join(h for _, h, _ in cols) + " |"]
+    lines.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(cols))) + "|")
+    for row in rows:
+        cells = [format_value(row.get(k), fmt).replace("|", "\\|") for k, _, fmt in cols]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[Column] = COLUMNS) -> str:
