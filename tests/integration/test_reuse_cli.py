@@ -108,6 +108,8 @@ def test_cluster_writes_its_section_and_json(workspace: Path, capsys) -> None:
     printed = json.loads(capsys.readouterr().out)
     assert printed["idec"]["iterations"] == 0
     assert printed["scores"]["idec"] == printed["scores"]["code"]  # no step: k-means' clusters
+    assert main(["cluster", str(run), "--tol", "2"]) == 2
+    assert "tol=2.0 is invalid" in capsys.readouterr().err
 
 
 def test_user_mistakes_exit_2_with_one_line(workspace: Path, capsys) -> None:

@@ -34,19 +34,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--clusters", type=int, default=d.n_clusters, metavar="K", help="default: the classes"
     )
-    parser.add_argument("--n-init", type=int, default=d.n_init, help="k-means restarts")
-    parser.add_argument("--seed", type=int, default=d.seed, help="k-means, batches, init")
-    parser.add_argument("--gamma", type=float, default=d.gamma, help="weight of KL(P||Q)")
-    parser.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
-    parser.add_argument("--batch-size", type=int, default=d.batch_size)
     parser.add_argument(
-        "--update-interval", type=int, default=d.update_interval, help="steps between targets"
+        "--n-init", type=int, default=d.n_init, help="k-means restarts (default %(default)s)"
     )
     parser.add_argument(
-        "--tol", type=float, default=d.tol, help="stop below this share of changed clusters"
+        "--seed", type=int, default=d.seed, help="seed of k-means and batches (default %(default)s)"
     )
     parser.add_argument(
-        "--max-iter", type=int, default=d.max_iter, help="fine-tuning steps at most (0: none)"
+        "--gamma", type=float, default=d.gamma, help="weight of KL(P||Q) (default %(default)s)"
+    )
+    parser.add_argument(
+        "--lr", type=float, default=d.lr, help="Adam learning rate (default %(default)s)"
+    )
+    parser.add_argument("--batch-size", type=int, default=d.batch_size, help="default %(default)s")
+    parser.add_argument(
+        "--update-interval",
+        type=int,
+        default=d.update_interval,
+        help="steps between targets (default %(default)s)",
+    )
+    parser.add_argument(
+        "--tol",
+        type=float,
+        default=d.tol,
+        help="stop below this share of changed clusters (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-iter",
+        type=int,
+        default=d.max_iter,
+        help="fine-tuning steps at most (default %(default)s; 0: none)",
     )
     parser.add_argument(
         "--train-limit",
