@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
 HELP = "cluster a run's test images: k-means on pixels, PCA and codes, then IDEC"
 EPILOG = """examples:
   aelab cluster runs/r3-fashion-conv
-  aelab cluster runs/r3-fashion-conv --max-iter 0             # k-means baselines only
+  aelab cluster runs/r3-fashion-conv --max-iter 0             # k-means only, no IDEC
   aelab cluster runs/r3-mnist-conv --train-limit 20000 --json
   aelab cluster runs/r1 --gamma 0.1 --update-interval 140 --tol 0.001 --device cuda
 
@@ -25,53 +26,32 @@ run's checkpoint is not changed.
 """
 
 
+# ClusterConfig field -> its option's help; every field is an option (--n-init for n_init)
+OPTION_HELP = {
+    "n_clusters": "clusters (default %(default)s: the number of classes)",
+    "n_init": "k-means restarts (default %(default)s)",
+    "seed": "seed of k-means and the batches (default %(default)s)",
+    "alpha": "degrees of freedom of the Student-t kernel (default %(default)s)",
+    "gamma": "weight of KL(P || Q) beside the model's loss (default %(default)s)",
+    "lr": "Adam learning rate (default %(default)s)",
+    "batch_size": "fine-tuning batch size (default %(default)s)",
+    "update_interval": "steps between target updates (default %(default)s)",
+    "tol": "stop below this share of changed clusters (default %(default)s)",
+    "max_iter": "fine-tuning steps at most (default %(default)s; 0: k-means only)",
+    "train_limit": "fit on the first N training images (default %(default)s: all)",
+}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from aelab.reuse.cluster import ClusterConfig
 
-    d = ClusterConfig()
     parser.add_argument("run", metavar="RUN", help="the run directory a training wrote")
     parser.add_argument("--dataset", help="cluster this dataset instead of the run's")
-    parser.add_argument(
-        "--clusters", type=int, default=d.n_clusters, metavar="K", help="default: the classes"
-    )
-    parser.add_argument(
-        "--n-init", type=int, default=d.n_init, help="k-means restarts (default %(default)s)"
-    )
-    parser.add_argument(
-        "--seed", type=int, default=d.seed, help="seed of k-means and batches (default %(default)s)"
-    )
-    parser.add_argument(
-        "--gamma", type=float, default=d.gamma, help="weight of KL(P||Q) (default %(default)s)"
-    )
-    parser.add_argument(
-        "--lr", type=float, default=d.lr, help="Adam learning rate (default %(default)s)"
-    )
-    parser.add_argument("--batch-size", type=int, default=d.batch_size, help="default %(default)s")
-    parser.add_argument(
-        "--update-interval",
-        type=int,
-        default=d.update_interval,
-        help="steps between targets (default %(default)s)",
-    )
-    parser.add_argument(
-        "--tol",
-        type=float,
-        default=d.tol,
-        help="stop below this share of changed clusters (default %(default)s)",
-    )
-    parser.add_argument(
-        "--max-iter",
-        type=int,
-        default=d.max_iter,
-        help="fine-tuning steps at most (default %(default)s; 0: none)",
-    )
-    parser.add_argument(
-        "--train-limit",
-        type=int,
-        default=d.train_limit,
-        metavar="N",
-        help="fit on the first N training images (default 0: all)",
-    )
+    for f in dataclasses.fields(ClusterConfig):
+        option = f"--{f.name.replace('_', '-')}"
+        parser.add_argument(
+            option, type=type(f.default), default=f.default, help=OPTION_HELP[f.name]
+        )
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     parser.add_argument(
@@ -85,16 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from aelab.reuse.cluster import ClusterConfig, cluster_run, to_markdown
 
     cfg = ClusterConfig(
-        n_clusters=args.clusters,
-        n_init=args.n_init,
-        seed=args.seed,
-        gamma=args.gamma,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        update_interval=args.update_interval,
-        tol=args.tol,
-        max_iter=args.max_iter,
-        train_limit=args.train_limit,
+        **{f.name: getattr(args, f.name) for f in dataclasses.fields(ClusterConfig)}
     )
 
     def status(line: str) -> None:
