@@ -196,6 +196,7 @@ def idec(
     previous: np.ndarray | None = None
     p_all = torch.empty(0)
     kl_sum = rec_sum = 0.0
+    start = time.perf_counter()
     for step in range(cfg.max_iter + 1):
         if step % cfg.update_interval == 0 or step == cfg.max_iter:
             q = soft_assign(_embed(model, images), mu.detach().cpu().numpy(), cfg.alpha)
@@ -215,6 +216,7 @@ def idec(
                     else f"{changed:.2%} of points changed cluster"
                 )
                 + (f", KL {row['kl']:.4f}, L_r {row['reconstruction']:.4f}" if done else "")
+                + f" ({time.perf_counter() - start:.0f}s)"
             )
             if previous is not None and changed < cfg.tol:
                 converged = True
