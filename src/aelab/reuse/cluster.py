@@ -273,7 +273,20 @@ def cluster_model(
 ) -> ClusterResult:
     """k-means on pixels, PCA and the frozen codes, then IDEC, all fitted on the train split
     (its first ``cfg.train_limit`` images) and scored on the test split. Fine-tunes
-    ``model`` in place."""
+    ``model`` in place. CPU threads as in training (``train.threads``, 0: automatic): two
+    OpenMP threads on a busy 2-core machine run many times slower than one."""
+    from threadpoolctl import threadpool_limits
+
+    from aelab.training.device import auto_threads, cpu_threads
+
+    threads = (model.config.train.threads if model.config else 0) or auto_threads()
+    with cpu_threads(threads), threadpool_limits(threads):
+        return _cluster_model(model, data, cfg, status)
+
+
+def _cluster_model(
+    model: TrainedModel, data: DatasetSplits, cfg: ClusterConfig, status: Status
+) -> ClusterResult:
     test_y = _labels(data)
     k = n_clusters_of(data, cfg)
     n = len(data.train) if cfg.train_limit <= 0 else min(cfg.train_limit, len(data.train))
