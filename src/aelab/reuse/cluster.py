@@ -390,9 +390,9 @@ def cluster_figures(result: ClusterResult, data: DatasetSplits, *, per_cluster: 
             top = np.bincount(labels[members]).argmax()
             share = np.mean(labels[members] == top)
             top_name = names[top] if top < len(names) else str(top)
-            row_labels.append(f"cluster {c} ({len(members)})\n{share:.0%} {top_name}")
+            row_labels.append(f"#{c} ({len(members)})\n{share:.0%} {top_name}")
         else:
-            row_labels.append(f"cluster {c} (0)")
+            row_labels.append(f"#{c} (0)")
     return {
         "codes_by_cluster.png": code_map(
             points, result.test_assign, title="IDEC codes (test, PCA) by cluster"
