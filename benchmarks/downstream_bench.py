@@ -10,7 +10,11 @@
    trained only on that class's training images scores every test image; AUROC and AUPRC
    of the reconstruction error, of the code distance (5-NN) and of their combination (the
    two log-scores standardised on held-out normal images and summed), per class and their
-   mean. ``--anomaly-set KEY=VALUE`` adjusts the anomaly presets (e.g. a strided conv).
+   mean; beside them, for the same splits, the baselines of
+   ``aelab.metrics.anomaly_baselines`` fitted on the same normal training images (PCA
+   reconstruction error at the code's size, a one-class SVM and an Isolation Forest on
+   the raw pixels). ``--anomaly-set KEY=VALUE`` adjusts the anomaly presets (e.g. a
+   strided conv).
 
 Writes ``benchmarks/results/downstream_bench.{json,md}`` (or ``--out-dir``).
 
@@ -263,7 +267,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"to the {a['k']} nearest normal training codes (code), and their combination "
             "(combined: log of each score, standardised by its mean and standard deviation on "
             "the normal class's held-out validation images, summed; nothing about the "
-            "anomalies is used).",
+            f"anomalies is used). Baselines ({a.get('baselines', 'not run')}): AUROC columns "
+            "pca, ocsvm, iforest.",
             "",
             a["table"],
             f"Target (mean one-class AUROC >= {AUROC_TARGET}): "

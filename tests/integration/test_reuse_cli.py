@@ -1,4 +1,4 @@
-"""``aelab embed | probe | anomaly | export`` end to end on a tiny npz dataset with planted
+"""``aelab embed | probe | cluster | anomaly | export`` end to end on a tiny npz dataset with planted
 structure (4 classes, 12x12 images)."""
 
 from __future__ import annotations
@@ -99,6 +99,26 @@ def test_anomaly_all_classes(workspace: Path, capsys) -> None:
     payload = json.loads(capsys.readouterr().out)
     assert [row["class"] for row in payload["classes"]] == [1] and "mean" in payload
     assert (out / "class-2" / "config.toml").exists()
+
+
+def test_cluster_writes_its_section_and_json(workspace: Path, capsys) -> None:
+    run = workspace / "run"
+    args = ["cluster", str(run), "--n-init", "2", "--max-iter", "20", "--update-interval", "5"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "IDEC: fine-tuned code" in captured.out and "IDEC step 20/20" in captured.err
+    for name in ("cluster.json", "cluster.md", "codes_by_class.png", "clusters.png"):
+        assert (run / "cluster" / name).stat().st_size > 0
+    section = json.loads((run / "metrics.json").read_text())["cluster"]
+    assert set(section["scores"]) == {"pixels", "pca", "code", "idec"}
+    assert all(np.isfinite(v) for s in section["scores"].values() for v in s.values())
+    assert section["idec"]["iterations"] == 20 or section["idec"]["converged"]
+    assert main([*args, "--max-iter", "0", "--json", "--no-write"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["idec"]["iterations"] == 0
+    assert printed["scores"]["idec"] == printed["scores"]["code"]  # no step: k-means' clusters
+    assert main(["cluster", str(run), "--tol", "2"]) == 2
+    assert "tol=2.0 is invalid" in capsys.readouterr().err
 
 
 def test_user_mistakes_exit_2_with_one_line(workspace: Path, capsys) -> None:

@@ -26,6 +26,7 @@ from aelab.errors import AelabError
 # name -> module under aelab.cli
 SUBCOMMANDS: dict[str, str] = {
     "anomaly": "anomaly",
+    "cluster": "cluster",
     "compare": "compare",
     "data": "data",
     "embed": "embed",

@@ -15,8 +15,11 @@ test image, and treat the test images of the other classes as anomalies. Two sco
   (reconstruction error on classes an autoencoder reconstructs too well, code distance on
   classes whose codes spread), so their standardised sum is better than either on average.
 
-Each score is summarised by AUROC and AUPRC (anomalies positive); ``run_protocol`` repeats
-this for several normal classes and writes a per-class table and ROC curves.
+Beside them, the classical baselines of ``aelab.metrics.anomaly_baselines`` (PCA
+reconstruction error at the code's size, a one-class SVM and an Isolation Forest on the raw
+pixels), fitted on the same normal training images. Each score is summarised by AUROC and
+AUPRC (anomalies positive); ``run_protocol`` repeats this for several normal classes and
+writes a per-class table and ROC curves (of the autoencoder's scores).
 """
 
 from __future__ import annotations
@@ -34,6 +37,14 @@ from aelab.config import RunConfig
 from aelab.data.splits import DatasetSplits, Split
 from aelab.errors import ConfigError, DataError, did_you_mean
 from aelab.metrics.anomaly import auprc, auroc, roc
+from aelab.metrics.anomaly_baselines import (
+    BASELINES,
+    IFOREST_TREES,
+    OCSVM_NU,
+    OCSVM_SUBSAMPLE,
+    baseline_scores,
+)
+from aelab.metrics.downstream import flatten
 from aelab.report.tables import csv_table, markdown_table
 from aelab.reuse.inference import TrainedModel
 from aelab.rundir import atomic_write_text
@@ -42,8 +53,17 @@ from aelab.viz.roc import roc_curves
 from aelab.viz.save import save_figure
 
 SCORES = ("reconstruction", "code", "combined")
-SHORT = {"reconstruction": "recon", "code": "code", "combined": "combined"}
+BASELINE_SCORES = tuple(BASELINES)
+ALL_SCORES = SCORES + BASELINE_SCORES
+SHORT = {"reconstruction": "recon", "code": "code", "combined": "combined"} | {
+    name: name for name in BASELINE_SCORES
+}
 CODE_SCORES = ("knn", "mean")
+BASELINE_SETTINGS = (
+    "on the normal class's training pixels: PCA reconstruction MSE at the code's size; "
+    f"OneClassSVM(rbf, gamma='scale', nu={OCSVM_NU}) on {OCSVM_SUBSAMPLE:,} random images; "
+    f"IsolationForest({IFOREST_TREES} trees); seed = train.seed"
+)
 
 
 @dataclass
@@ -59,10 +79,11 @@ class ClassResult:
     train_seconds: float
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    baseline_seconds: dict[str, float] = field(default_factory=dict)
 
     def row(self) -> dict[str, float | int | str]:
         out: dict[str, float | int | str] = {"class": self.normal_class, "name": self.name}
-        for score in SCORES:
+        for score in ALL_SCORES:
             out[f"{score}_auroc"] = self.metrics[score]["auroc"]
             out[f"{score}_auprc"] = self.metrics[score]["auprc"]
         out |= {
@@ -71,6 +92,7 @@ class ClassResult:
             "n_test_anomalous": self.n_test_anomalous,
             "train_seconds": round(self.train_seconds, 2),
         }
+        out |= {f"{name}_seconds": round(t, 2) for name, t in self.baseline_seconds.items()}
         return out
 
 
@@ -198,6 +220,26 @@ def score_model(
     return metrics, curves
 
 
+def score_baselines(
+    normal_train: np.ndarray, test: Split, normal_class: int, *, code_dim: int, seed: int = 0
+) -> tuple[dict[str, dict[str, float]], dict[str, tuple[np.ndarray, np.ndarray]], dict[str, float]]:
+    """AUROC/AUPRC, ROC curves and seconds of every pixel baseline, fitted on the normal
+    training images (N, C, H, W) uint8 and scoring the test split."""
+    is_anomaly = _labels(test, "test") != normal_class
+    fitted = baseline_scores(
+        flatten(normal_train) / np.float32(255.0),
+        flatten(test.images) / np.float32(255.0),
+        code_dim=code_dim,
+        seed=seed,
+    )
+    metrics = {
+        name: {"auroc": auroc(s, is_anomaly), "auprc": auprc(s, is_anomaly)}
+        for name, (s, _) in fitted.items()
+    }
+    curves = {name: roc(s, is_anomaly) for name, (s, _) in fitted.items()}
+    return metrics, curves, {name: seconds for name, (_, seconds) in fitted.items()}
+
+
 def one_class(
     config: RunConfig,
     data: DatasetSplits,
@@ -229,6 +271,9 @@ def one_class(
         code_score=code_score,
         k=k,
     )
+    base_metrics, base_curves, base_seconds = score_baselines(
+        sub.train.images, data.test, normal_class, code_dim=model.latent_dim, seed=config.train.seed
+    )
     is_normal = _labels(data.test, "test") == normal_class
     names = data.classes or ()
     return ClassResult(
@@ -238,8 +283,9 @@ def one_class(
         n_test_normal=int(is_normal.sum()),
         n_test_anomalous=int((~is_normal).sum()),
         train_seconds=seconds,
-        metrics=metrics,
-        curves=curves,
+        metrics=metrics | base_metrics,
+        curves=curves | base_curves,
+        baseline_seconds=base_seconds,
     )
 
 
@@ -247,10 +293,10 @@ def one_class(
 
 
 def summary(results: list[ClassResult]) -> dict[str, float]:
-    """Mean AUROC and AUPRC of each score over the classes."""
+    """Mean AUROC and AUPRC of each score (and baseline) over the classes."""
     return {
         f"{score}_{m}": float(np.mean([r.metrics[score][m] for r in results]))
-        for score in SCORES
+        for score in ALL_SCORES
         for m in ("auroc", "auprc")
     }
 
@@ -261,14 +307,16 @@ def to_csv(results: list[ClassResult]) -> str:
 
 
 def to_markdown(results: list[ClassResult], *, title: str = "") -> str:
-    """A per-class table (AUROC and AUPRC of every score) with the mean as its last row."""
+    """A per-class table (AUROC and AUPRC of every autoencoder score, AUROC of every
+    baseline) with the mean as its last row."""
     columns = [("class", "class", ""), ("name", "name", "")]
     for s in SCORES:
         columns += [(f"{s}_auroc", f"AUROC ({SHORT[s]})", ".4f")]
         columns += [(f"{s}_auprc", f"AUPRC ({SHORT[s]})", ".4f")]
+    columns += [(f"{s}_auroc", f"AUROC ({s})", ".4f") for s in BASELINE_SCORES]
     mean = summary(results)
     mean_row = {**mean, "class": "**mean**", "name": ""}
-    for s in SCORES:
+    for s in ALL_SCORES:
         mean_row[f"{s}_auroc"] = f"**{mean[f'{s}_auroc']:.4f}**"
     rows = [*(r.row() for r in results), mean_row]
     align = ["right", "left", *["right"] * (len(columns) - 2)]
@@ -325,7 +373,7 @@ def run_protocol(
         if not quiet:
             print(
                 f"class {c} ({r.name}): AUROC "
-                + "  ".join(f"{SHORT[s]} {r.metrics[s]['auroc']:.4f}" for s in SCORES)
+                + "  ".join(f"{SHORT[s]} {r.metrics[s]['auroc']:.4f}" for s in ALL_SCORES)
                 + f"  ({r.n_train} normal training images,"
                 f" {r.train_seconds:.1f}s)",
                 flush=True,
@@ -339,6 +387,7 @@ def run_protocol(
         "k": k,
         "reconstruction_score": "per-image MSE",
         "combined_score": "z(log MSE) + z(log code distance), z on held-out normal images",
+        "baselines": BASELINE_SETTINGS,
     }
     payload = {**info, "mean": summary(results), "classes": [r.row() for r in results]}
     if out_dir is not None:

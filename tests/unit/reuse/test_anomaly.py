@@ -93,3 +93,8 @@ def test_protocol_on_planted_structure(tiny_data, tmp_path):
     assert saved["mean"] == pytest.approx(payload["mean"])
     table = (tmp_path / "anomaly.md").read_text()
     assert "**mean**" in table and "AUROC (combined)" in table
+    # the pixel baselines, fitted on the same normal images, get a column and a mean each
+    for name in ("pca", "ocsvm", "iforest"):
+        assert f"AUROC ({name})" in table and f"{name}_auroc" in payload["mean"]
+        assert payload["mean"][f"{name}_auroc"] > 0.6, payload["mean"]
+        assert payload["classes"][0][f"{name}_seconds"] >= 0

@@ -1,0 +1,448 @@
+"""Deep clustering of a trained run: k-means on its codes, then DEC/IDEC fine-tuning.
+
+DEC (Xie, Girshick and Farhadi, "Unsupervised Deep Embedding for Clustering Analysis",
+ICML 2016) keeps k cluster centres mu_j in code space, softly assigns each code z_i with a
+Student-t kernel, q_ij ~ (1 + |z_i - mu_j|^2 / alpha)^(-(alpha + 1) / 2), and sharpens the
+assignments towards the target p_ij ~ q_ij^2 / f_j (f_j = sum_i q_ij, the soft cluster
+size), minimising KL(P || Q) over the encoder and the centres. P is recomputed on the whole
+fitting set every ``update_interval`` steps; training stops when fewer than ``tol`` of the
+points changed cluster between two updates. IDEC (Guo, Gao, Liu and Yin, "Improved Deep
+Embedded Clustering with Local Structure Preservation", IJCAI 2017) keeps the decoder and
+minimises L_r + gamma * KL(P || Q) (gamma = 0.1), so the reconstruction term stops the
+code space from being distorted or collapsing; here L_r is the model's own ``loss(x)``.
+
+``cluster_model`` scores, on the TEST split, k-means on the raw pixels, on PCA at the
+code's size, on the frozen codes, and the IDEC assignments; every k-means is fitted on the
+training images (``n_init`` restarts, ``seed``) and assigns the test images, and the frozen
+code's k-means is IDEC's starting point. ``cluster_run`` writes ``RUN_DIR/cluster/`` and the
+"cluster" section of metrics.json. Only the model contract is used (``encode``, ``loss``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+
+from aelab.data.splits import DatasetSplits
+from aelab.errors import DataError, check
+from aelab.metrics.clustering import agreement, changed_fraction
+from aelab.metrics.downstream import flatten, pca_features
+from aelab.models.apply import image_batches
+from aelab.report.tables import markdown_table
+from aelab.reuse.embed import embed_images, run_data
+from aelab.reuse.inference import TrainedModel, load
+from aelab.rundir import atomic_write_text, merge_metrics
+from aelab.training.device import auto_threads, cpu_threads
+from aelab.viz.code_map import code_map
+from aelab.viz.grid import image_rows
+from aelab.viz.save import save_figure
+
+Status = Callable[[str], None]
+METHODS = ("pixels", "pca", "code", "idec")
+EPS = 1e-12
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Settings of one clustering run, fixed before it starts (IDEC's paper values where
+    it gives them: gamma 0.1, batch 256, update interval 140, tol 0.1%, Adam 1e-3).
+
+    n_clusters: 0 = the number of classes. train_limit: fit on the first N training images
+    (0 = all). max_iter: the cap on fine-tuning steps (IDEC: 20,000; fewer fit a CPU)."""
+
+    n_clusters: int = 0
+    n_init: int = 20
+    seed: int = 0
+    alpha: float = 1.0
+    gamma: float = 0.1
+    lr: float = 1e-3
+    batch_size: int = 256
+    update_interval: int = 140
+    tol: float = 0.001
+    max_iter: int = 2000
+    train_limit: int = 0
+
+    def __post_init__(self) -> None:
+        check(self.n_clusters >= 0, "n_clusters", self.n_clusters, "0 (classes) or >= 2")
+        check(self.n_clusters != 1, "n_clusters", self.n_clusters, "0 (classes) or >= 2")
+        check(self.n_init >= 1, "n_init", self.n_init, "at least 1 restart")
+        check(self.alpha > 0, "alpha", self.alpha, "a positive degree of freedom")
+        check(self.gamma >= 0, "gamma", self.gamma, "a weight >= 0")
+        check(self.lr > 0, "lr", self.lr, "a positive learning rate")
+        check(self.batch_size >= 1, "batch_size", self.batch_size, "at least 1")
+        check(self.update_interval >= 1, "update_interval", self.update_interval, ">= 1 step")
+        check(0 <= self.tol < 1, "tol", self.tol, "a fraction in [0, 1)")
+        check(self.max_iter >= 0, "max_iter", self.max_iter, "0 (k-means only) or more steps")
+        check(self.train_limit >= 0, "train_limit", self.train_limit, "0 (all) or more images")
+
+
+@dataclass
+class ClusterResult:
+    """Scores per method (``scores[method] = {"nmi", "ari", "acc"}`` on the test split),
+    the fine-tuning trace, and the arrays the figures need (test split order)."""
+
+    config: ClusterConfig
+    n_clusters: int
+    n_fit: int
+    n_test: int
+    dims: dict[str, int]
+    scores: dict[str, dict[str, float]]
+    history: list[dict[str, float]]
+    iterations: int
+    converged: bool
+    seconds: dict[str, float]
+    test_codes: np.ndarray = field(repr=False)
+    test_assign: np.ndarray = field(repr=False)
+    test_confidence: np.ndarray = field(repr=False)
+    changed_vs_code: float = 0.0
+
+    def section(self) -> dict[str, Any]:
+        """The "cluster" section of metrics.json (and cluster.json)."""
+        return {
+            "settings": asdict(self.config) | {"n_clusters": self.n_clusters},
+            "n_fit": self.n_fit,
+            "n_test": self.n_test,
+            "dims": self.dims,
+            "scores": self.scores,
+            "idec": {
+                "iterations": self.iterations,
+                "converged": self.converged,
+                "changed_vs_code": self.changed_vs_code,
+                "history": self.history,
+            },
+            "seconds": self.seconds,
+        }
+
+
+# --------------------------------------------------------------------------- DEC pieces
+
+
+def soft_assign(z, centers, alpha: float = 1.0):
+    """Student-t soft assignments q (N, K) of codes z (N, D) to centres (K, D); rows sum
+    to 1. Works on numpy arrays and on tensors (differentiably)."""
+    sq = ((z[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
+    kernel = (1.0 + sq / alpha) ** (-(alpha + 1.0) / 2.0)
+    return kernel / kernel.sum(1)[:, None]
+
+
+def target_distribution(q):
+    """DEC's target p (N, K) from q (N, K): q^2 / f with f the soft cluster sizes, rows
+    renormalised. It sharpens confident assignments and down-weights large clusters."""
+    weight = q**2 / q.sum(0)[None, :]
+    return weight / weight.sum(1)[:, None]
+
+
+def kl_loss(q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """KL(P || Q), summed over clusters, averaged over the batch (DEC's objective)."""
+    return F.kl_div(q.clamp_min(EPS).log(), p, reduction="batchmean")
+
+
+# --------------------------------------------------------------------------- k-means
+
+
+def kmeans(features: np.ndarray, k: int, cfg: ClusterConfig) -> KMeans:
+    """k-means with ``cfg.n_init`` restarts seeded by ``cfg.seed`` on (N, D) features."""
+    return KMeans(n_clusters=k, n_init=cfg.n_init, random_state=cfg.seed).fit(features)
+
+
+def _timed(status: Status, what: str, fn: Callable[[], Any]) -> tuple[Any, float]:
+    status(f"{what} ...")
+    start = time.perf_counter()
+    out = fn()
+    seconds = time.perf_counter() - start
+    status(f"{what}: {seconds:.1f}s")
+    return out, seconds
+
+
+# --------------------------------------------------------------------------- IDEC
+
+
+def _embed(model: TrainedModel, images: np.ndarray) -> np.ndarray:
+    """Codes (N, D) in eval mode, the model left in the mode it was in."""
+
+    was_training = model.model.training
+    model.model.eval()
+    try:
+        return embed_images(model, images)
+    finally:
+        model.model.train(was_training)
+
+
+def idec(
+    model: TrainedModel,
+    images: np.ndarray,
+    centers: np.ndarray,
+    cfg: ClusterConfig,
+    *,
+    status: Status = _quiet,
+) -> tuple[np.ndarray, list[dict[str, float]], bool]:
+    """Fine-tune ``model``'s encoder and decoder in place, and the ``centers`` (K, D), on
+    ``images`` (N, C, H, W) uint8 with L_r + gamma * KL(P || Q). Returns the final centres,
+    one trace row per target update and whether the tol criterion stopped it."""
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    net = model.model
+    mu = torch.nn.Parameter(torch.as_tensor(centers, dtype=torch.float32, device=model.device))
+    optimizer = torch.optim.Adam([*net.parameters(), mu], lr=cfg.lr)
+    n, history, converged = len(images), [], False
+    order, cursor = rng.permutation(n), 0
+    previous: np.ndarray | None = None
+    p_all = torch.empty(0)
+    kl_sum = rec_sum = 0.0
+    start = time.perf_counter()
+    for step in range(cfg.max_iter + 1):
+        if step % cfg.update_interval == 0 or step == cfg.max_iter:
+            q = soft_assign(_embed(model, images), mu.detach().cpu().numpy(), cfg.alpha)
+            assign = q.argmax(1)
+            changed = 1.0 if previous is None else changed_fraction(previous, assign)
+            done = step - (history[-1]["step"] if history else 0)
+            row = {"step": step, "changed": changed}
+            if done:
+                row |= {"kl": kl_sum / done, "reconstruction": rec_sum / done}
+            history.append(row)
+            kl_sum = rec_sum = 0.0
+            status(
+                f"IDEC step {step}/{cfg.max_iter}: "
+                + (
+                    "first target from the k-means centres"
+                    if previous is None
+                    else f"{changed:.2%} of points changed cluster"
+                )
+                + (f", KL {row['kl']:.4f}, L_r {row['reconstruction']:.4f}" if done else "")
+                + f" ({time.perf_counter() - start:.0f}s)"
+            )
+            if previous is not None and changed < cfg.tol:
+                converged = True
+                break
+            if step == cfg.max_iter:
+                break
+            previous = assign
+            p_all = torch.as_tensor(target_distribution(q), dtype=torch.float32)
+        if cursor + cfg.batch_size > n:
+            order, cursor = rng.permutation(n), 0
+        index = order[cursor : cursor + cfg.batch_size]
+        cursor += cfg.batch_size
+        x = next(image_batches(images[index], len(index), model.device))
+        net.train()
+        kl = kl_loss(soft_assign(net.encode(x), mu, cfg.alpha), p_all[index].to(x.device))
+        reconstruction = net.loss(x).total
+        loss = reconstruction + cfg.gamma * kl
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        net.eval()
+        kl_sum += float(kl.detach())
+        rec_sum += float(reconstruction.detach())
+    return mu.detach().cpu().numpy(), history, converged
+
+
+# --------------------------------------------------------------------------- the protocol
+
+
+def _labels(data: DatasetSplits) -> np.ndarray:
+    if data.test.labels is None:
+        raise DataError(
+            f"the test split of {data.name} has no labels: clustering is scored against them "
+            "(NMI, ARI, accuracy)."
+        )
+    return np.asarray(data.test.labels)
+
+
+def n_clusters_of(data: DatasetSplits, cfg: ClusterConfig) -> int:
+    """``cfg.n_clusters``, or the number of classes of ``data``."""
+    if cfg.n_clusters:
+        return cfg.n_clusters
+    if data.classes:
+        return len(data.classes)
+    return len(np.unique(_labels(data)))
+
+
+def cluster_model(
+    model: TrainedModel,
+    data: DatasetSplits,
+    cfg: ClusterConfig = ClusterConfig(),
+    *,
+    status: Status = _quiet,
+) -> ClusterResult:
+    """k-means on pixels, PCA and the frozen codes, then IDEC, all fitted on the train split
+    (its first ``cfg.train_limit`` images) and scored on the test split. Fine-tunes
+    ``model`` in place. CPU threads as in training (``train.threads``, 0: automatic): two
+    OpenMP threads on a busy 2-core machine run many times slower than one."""
+    from threadpoolctl import threadpool_limits
+
+    threads = (model.config.train.threads if model.config else 0) or auto_threads()
+    with cpu_threads(threads), threadpool_limits(threads):
+        return _cluster_model(model, data, cfg, status)
+
+
+def _cluster_model(
+    model: TrainedModel, data: DatasetSplits, cfg: ClusterConfig, status: Status
+) -> ClusterResult:
+    test_y = _labels(data)
+    k = n_clusters_of(data, cfg)
+    n = len(data.train) if cfg.train_limit <= 0 else min(cfg.train_limit, len(data.train))
+    fit_images, test_images = data.train.images[:n], data.test.images
+    if n < k:
+        raise DataError(f"{n} training images cannot make {k} clusters; use more images.")
+    fit_pix = flatten(fit_images) / np.float32(255.0)
+    test_pix = flatten(test_images) / np.float32(255.0)
+    dim = model.latent_dim
+    fit_pca, test_pca = pca_features(fit_pix, test_pix, dim, random_state=cfg.seed)
+    fit_codes, test_codes = _embed(model, fit_images), _embed(model, test_images)
+    scores, seconds, models = {}, {}, {}
+    for name, fit_x, test_x in (
+        ("pixels", fit_pix, test_pix),
+        ("pca", fit_pca, test_pca),
+        ("code", fit_codes, test_codes),
+    ):
+        what = f"k-means on {name} ({fit_x.shape[1]}-d, {k} clusters, {cfg.n_init} restarts)"
+        models[name], seconds[f"kmeans_{name}"] = _timed(
+            status, what, lambda x=fit_x: kmeans(x, k, cfg)
+        )
+        scores[name] = agreement(test_y, models[name].predict(test_x))
+    code_assign = models["code"].predict(test_codes)
+    (centers, history, converged), seconds["idec"] = _timed(
+        status,
+        f"IDEC fine-tuning on {n:,} images (at most {cfg.max_iter} steps)",
+        lambda: idec(model, fit_images, models["code"].cluster_centers_, cfg, status=status),
+    )
+    test_codes = _embed(model, test_images)
+    q = soft_assign(test_codes, centers, cfg.alpha)
+    assign = q.argmax(1)
+    scores["idec"] = agreement(test_y, assign)
+    return ClusterResult(
+        config=cfg,
+        n_clusters=k,
+        n_fit=n,
+        n_test=len(test_images),
+        dims={"pixels": fit_pix.shape[1], "pca": fit_pca.shape[1], "code": dim, "idec": dim},
+        scores=scores,
+        history=history,
+        iterations=int(history[-1]["step"]),
+        converged=converged,
+        seconds={key: round(value, 2) for key, value in seconds.items()},
+        test_codes=test_codes,
+        test_assign=assign,
+        test_confidence=q.max(1),
+        changed_vs_code=changed_fraction(code_assign, assign),
+    )
+
+
+# --------------------------------------------------------------------------- output
+
+LABELS = {
+    "pixels": "k-means: pixels",
+    "pca": "k-means: PCA",
+    "code": "k-means: frozen code",
+    "idec": "IDEC: fine-tuned code",
+}
+
+
+def table_rows(result: ClusterResult) -> list[dict[str, Any]]:
+    """One row per method: its name, feature size and test NMI, ARI and accuracy."""
+    return [{"method": LABELS[m], "dim": result.dims[m], **result.scores[m]} for m in METHODS]
+
+
+def to_markdown(result: ClusterResult, *, title: str = "") -> str:
+    """The cluster.md table (test split) and the settings it was measured with."""
+
+    c = result.config
+    columns = [("method", "method", ""), ("dim", "features", "")] + [
+        (m, m.upper() if m != "acc" else "accuracy", ".4f") for m in ("nmi", "ari", "acc")
+    ]
+    head = [f"## {title}", ""] if title else []
+    notes = (
+        f"\n{result.n_clusters} clusters; every k-means fitted on {result.n_fit:,} training "
+        f"images ({c.n_init} restarts, seed {c.seed}) and scored on {result.n_test:,} test "
+        f"images. IDEC: gamma {c.gamma}, Adam lr {c.lr}, batch {c.batch_size}, target every "
+        f"{c.update_interval} steps, tol {c.tol}; {result.iterations} steps "
+        f"({'converged' if result.converged else 'stopped at max_iter'}), "
+        f"{result.changed_vs_code:.1%} of test images changed cluster.\n"
+    )
+    return "\n".join(head) + markdown_table(table_rows(result), columns) + notes
+
+
+def cluster_figures(result: ClusterResult, data: DatasetSplits, *, per_cluster: int = 12):
+    """{file name: Figure}: the fine-tuned test codes (PCA to 2-D) coloured by cluster and
+    by class, and the ``per_cluster`` most confident test images of every cluster."""
+
+    points = PCA(n_components=2, random_state=0).fit_transform(result.test_codes)
+    labels = _labels(data)
+    names = list(data.classes or ())
+    rows, row_labels = [], []
+    for c in range(result.n_clusters):
+        members = np.flatnonzero(result.test_assign == c)
+        best = members[np.argsort(-result.test_confidence[members])[:per_cluster]]
+        rows.append(data.test.images[best])
+        if len(members):
+            top = np.bincount(labels[members]).argmax()
+            share = np.mean(labels[members] == top)
+            top_name = names[top] if top < len(names) else str(top)
+            row_labels.append(f"#{c} ({len(members)})\n{share:.0%} {top_name}")
+        else:
+            row_labels.append(f"#{c} (0)")
+    return {
+        "codes_by_cluster.png": code_map(
+            points, result.test_assign, title="IDEC codes (test, PCA) by cluster"
+        ),
+        "codes_by_class.png": code_map(
+            points, labels, title="IDEC codes (test, PCA) by class", class_names=names or None
+        ),
+        "clusters.png": image_rows(
+            rows, title="most confident test images per cluster", row_labels=row_labels
+        ),
+    }
+
+
+def write_cluster(run_dir: str | Path, result: ClusterResult, data: DatasetSplits) -> Path:
+    """RUN_DIR/cluster/{cluster.json, cluster.md, *.png} and metrics.json's "cluster"."""
+
+    out = Path(run_dir) / "cluster"
+    out.mkdir(parents=True, exist_ok=True)
+    section = result.section()
+    atomic_write_text(out / "cluster.json", json.dumps(section, indent=2) + "\n")
+    title = f"clustering {data.name} · {Path(run_dir).name}"
+    atomic_write_text(out / "cluster.md", to_markdown(result, title=title))
+    for name, fig in cluster_figures(result, data).items():
+        save_figure(fig, out / name)
+    merge_metrics(run_dir, "cluster", section)
+    return out
+
+
+def cluster_run(
+    run_dir: str | Path,
+    cfg: ClusterConfig = ClusterConfig(),
+    *,
+    dataset: str | None = None,
+    checkpoint: str = "best",
+    device: str = "cpu",
+    write: bool = True,
+    status: Status = _quiet,
+) -> ClusterResult:
+    """Cluster the test split of the run in ``run_dir`` (its own dataset, or ``dataset``);
+    with ``write``, write RUN_DIR/cluster/ and merge the "cluster" section into
+    metrics.json. The run's checkpoint is not changed."""
+
+    model = load(run_dir, checkpoint=checkpoint, device=device)
+    assert model.config is not None
+    data, _ = _timed(
+        status, "loading data", lambda: run_data(model.config, dataset, progress=False)
+    )
+    result = cluster_model(model, data, cfg, status=status)
+    if write:
+        write_cluster(run_dir, result, data)
+    return result
