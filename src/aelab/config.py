@@ -28,6 +28,7 @@ from aelab.layers.noise import NoiseConfig
 from aelab.layers.sparsity import SparsityConfig
 from aelab.models.base import ModelConfig
 from aelab.models.registry import config_class
+from aelab.viz import FIGURE_SETS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -61,6 +62,9 @@ class TrainConfig:
     checkpoint_every: int = 1
     eval_batch_size: int = 1024
     threads: int = 0
+    # the figures the evaluation draws: all, basic (reconstructions and loss curves: the
+    # fast choice for sweeps) or none; see aelab.viz.FIGURE_SETS
+    figures: str = "all"
 
     def __post_init__(self) -> None:
         check(self.epochs >= 1, "epochs", self.epochs, "an integer >= 1")
@@ -85,6 +89,7 @@ class TrainConfig:
         )
         check(self.eval_batch_size >= 1, "eval_batch_size", self.eval_batch_size, "an integer >= 1")
         check(self.threads >= 0, "threads", self.threads, "an integer >= 0 (0 = automatic)")
+        check_choice("figures", self.figures, tuple(FIGURE_SETS))
 
 
 @dataclass(frozen=True)

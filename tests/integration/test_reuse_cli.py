@@ -49,11 +49,18 @@ def test_embed(workspace: Path, capsys) -> None:
         np.testing.assert_array_equal(f["labels"], np.load(workspace / "tiny.npz")["y_test"])
 
 
-def test_probe_writes_downstream_and_prints_a_table(workspace: Path, capsys) -> None:
+def test_probe_writes_downstream_and_prints_a_table(
+    workspace: Path, capsys, monkeypatch, tmp_path
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert main(["probe", str(workspace / "run"), "--quiet", "--no-cache"]) == 0
+    assert not (tmp_path / "xdg").exists()
     assert main(["probe", str(workspace / "run"), "--quiet"]) == 0
     assert capsys.readouterr().out == ""
     assert main(["probe", str(workspace / "run")]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "probe: pixels: scores from the baseline cache" in captured.err
     assert "autoencoder" in out and "pca" in out and "pixels" in out
     downstream = json.loads((workspace / "run" / "metrics.json").read_text())["downstream"]
     assert downstream["autoencoder"]["knn_acc"] > 0.7  # chance: 0.25
