@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from threadpoolctl import threadpool_limits
 
 from aelab.config import RunConfig
 from aelab.data import load_dataset
@@ -39,7 +38,7 @@ from aelab.report.render import run_name
 from aelab.report.tables import format_number
 from aelab.rundir import merge_metrics, read_history, read_metrics
 from aelab.training import load_run
-from aelab.training.device import auto_threads, resolve_device
+from aelab.training.device import compute_threads, resolve_device
 from aelab.viz import (
     FIGURE_SETS,
     code_activity,
@@ -362,9 +361,7 @@ def evaluate_run(
         data = load_dataset(config.data, seed=config.train.seed, progress=not quiet)
     _check_shape(data, model, run_dir)
     log(f"{len(data.test)} test images, PCA fitted on {len(data.train)} training images")
-    # BLAS/OpenMP pools sized like training's threads: on a busy 2-core machine two
-    # spinning threads made PCA and t-SNE many times slower than one (auto_threads).
-    with threadpool_limits(config.train.threads or auto_threads()):
+    with compute_threads(config.train.threads):
         sections, codes = compute_metrics(
             model,
             data,

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import sklearn
-from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from aelab.data.resolve import cache_root
@@ -34,7 +33,7 @@ from aelab.report.tables import text_table
 from aelab.reuse.embed import embed_images, run_data
 from aelab.reuse.inference import TrainedModel, load
 from aelab.rundir import atomic_write_text, merge_metrics
-from aelab.training.device import auto_threads
+from aelab.training.device import compute_threads
 
 
 def _labelled(split: Split, name: str, limit: int) -> tuple[np.ndarray, np.ndarray]:
@@ -146,24 +145,22 @@ def probe_model(
     test_images, test_y = _labelled(data.test, "test", 0)
     n_classes = len(data.classes) if data.classes else None
     status = Status(enabled=progress)
-    status.note(f"embedding {len(train_images):,} train and {len(test_images):,} test images")
-    train_codes = embed_images(model, train_images, progress=progress, desc="embed train")
-    test_codes = embed_images(model, test_images, progress=progress, desc="embed test")
-    paths: dict[str, Path] = {}
-    if cache:
-        key = baseline_cache_key(
-            train_images, train_y, test_images, test_y, n_classes=n_classes,
-            random_state=random_state,
-        )  # fmt: skip
-        dims = {"pca": train_codes.shape[1], "pixels": int(np.prod(train_images.shape[1:]))}
-        paths = {name: baseline_cache_path(data.name, key, name, dims[name]) for name in BASELINES}
-    known = {name: s for name, p in paths.items() if (s := _read_cached(p)) is not None}
-    status.begin(len(STEPS) * (1 + len(BASELINES) - len(known)))
-    for name in known:
-        status.note(f"{name}: scores from the baseline cache ({paths[name]})")
-    # one BLAS/OpenMP thread on a 2-core machine: two spinning threads on busy cores made
-    # lbfgs and k-means 10-30 times slower (see training.device.auto_threads)
-    with threadpool_limits(auto_threads()):
+    with compute_threads(model.config.train.threads if model.config else 0):
+        status.note(f"embedding {len(train_images):,} train and {len(test_images):,} test images")
+        train_codes = embed_images(model, train_images, progress=progress, desc="embed train")
+        test_codes = embed_images(model, test_images, progress=progress, desc="embed test")
+        paths: dict[str, Path] = {}
+        if cache:
+            key = baseline_cache_key(
+                train_images, train_y, test_images, test_y, n_classes=n_classes,
+                random_state=random_state,
+            )  # fmt: skip
+            dims = {"pca": train_codes.shape[1], "pixels": int(np.prod(train_images.shape[1:]))}
+            paths = {n: baseline_cache_path(data.name, key, n, dims[n]) for n in BASELINES}
+        known = {name: s for name, p in paths.items() if (s := _read_cached(p)) is not None}
+        status.begin(len(STEPS) * (1 + len(BASELINES) - len(known)))
+        for name in known:
+            status.note(f"{name}: scores from the baseline cache ({paths[name]})")
         results = compare(
             train_codes, test_codes, train_images, test_images, train_y, test_y,
             n_classes=n_classes, random_state=random_state, known=known, status=status,

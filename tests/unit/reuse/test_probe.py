@@ -115,19 +115,23 @@ def test_a_damaged_cache_entry_is_computed_again(run_dir, tiny_data, counted_pro
 
 
 def test_probe_reports_each_step_and_limits_blas_threads(run_dir, tiny_data, monkeypatch, capsys):
-    """Non-terminal stderr: one line per step. BLAS/OpenMP pools run at auto_threads()."""
+    """Non-terminal stderr: one line per step. Every thread pool runs at the run's
+    train.threads (1 here), whatever the machine's default."""
+    import torch
     from threadpoolctl import threadpool_info
 
     import aelab.metrics.downstream as downstream
     import aelab.reuse.probe as probe_module
+    import aelab.training.device as device
     from aelab.reuse.inference import load
 
-    monkeypatch.setattr(probe_module, "auto_threads", lambda *a: 1)
+    monkeypatch.setattr(device, "auto_threads", lambda *a: 1)
     seen: list[int] = []
     real = downstream.probe
 
     def recording(*args, **kwargs):
         seen.extend(pool["num_threads"] for pool in threadpool_info())
+        seen.append(torch.get_num_threads())
         return real(*args, **kwargs)
 
     monkeypatch.setattr(downstream, "probe", recording)

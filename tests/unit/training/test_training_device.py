@@ -133,3 +133,15 @@ def test_the_compiling_epoch_is_named_on_the_bar():
     p.start_epoch(1, 4)
     p.close()
     assert "epoch 1/2 (compiling)" in out.getvalue()
+
+
+def test_compute_threads_sets_every_pool_and_restores_them():
+    from threadpoolctl import threadpool_info
+
+    from aelab.training.device import compute_threads
+
+    before = (torch.get_num_threads(), [p["num_threads"] for p in threadpool_info()])
+    with compute_threads(3) as n:
+        assert n == 3 and torch.get_num_threads() == 3
+        assert {p["num_threads"] for p in threadpool_info()} == {3}
+    assert (torch.get_num_threads(), [p["num_threads"] for p in threadpool_info()]) == before
