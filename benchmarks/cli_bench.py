@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -40,16 +41,22 @@ TINY = ["--epochs", "1", "--set", "data.train_limit=1000"]
 VAL_LIMIT = ["--set", "data.val_limit=1000"]
 
 
-def aelab(args: list[str], env: dict[str, str]) -> float:
-    """Wall seconds of ``python -m aelab ARGS`` in a fresh process; fails loudly."""
-    start = time.perf_counter()
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def aelab(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of ``python -m aelab ARGS`` in a fresh process; fails loudly.
+    CPU time (user + system, all threads) barely moves with other jobs' load; wall does."""
+    start, cpu = time.perf_counter(), children_cpu()
     proc = subprocess.run(
         [sys.executable, "-m", "aelab", *args], env=env, capture_output=True, text=True
     )
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, children_cpu() - cpu
     if proc.returncode != 0:
         raise SystemExit(f"aelab {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
-    return seconds
+    return seconds, cpu
 
 
 def tiny_variants(tmp: Path, baseline_src: str | None) -> dict[str, tuple[list[str], str | None]]:
@@ -85,26 +92,28 @@ def main() -> None:
         env = dict(os.environ, XDG_CACHE_HOME=str(tmp / "cache"))
         print("training the probe subject (not timed) ...", flush=True)
         subject = tmp / "r1"
-        train_s = aelab(
+        train_s, _ = aelab(
             ["train", "--preset", "r1-fashion-sparse", "--epochs", str(args.probe_epochs),
              "--out", str(subject), "--no-eval", "--quiet"],
             env,
         )  # fmt: skip
-        probe: dict[str, list[float]] = {"cold cache": [], "warm cache": []}
+        probe: dict[str, list[tuple[float, float]]] = {"cold cache": [], "warm cache": []}
         for r in range(args.probe_rounds):
             shutil.rmtree(tmp / "cache" / "aelab" / "baselines", ignore_errors=True)
             for name in probe:
                 probe[name].append(aelab(["probe", str(subject), "--no-write", "--quiet"], env))
-                print(f"probe round {r + 1} {name}: {probe[name][-1]:.1f} s", flush=True)
+                wall, cpu = probe[name][-1]
+                print(f"probe round {r + 1} {name}: {wall:.1f} s ({cpu:.1f} s CPU)", flush=True)
 
         variants = tiny_variants(tmp, args.baseline_src)
-        tiny: dict[str, list[float]] = {name: [] for name in variants}
+        tiny: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
         for r in range(args.rounds):
             for name, (cli, src) in variants.items():
                 run_env = env if src is None else dict(env, PYTHONPATH=src)
                 cmd = ["train", "--preset", "r1-fashion-sparse", *cli, "--overwrite", "--quiet"]
                 tiny[name].append(aelab(cmd, run_env))
-                print(f"tiny round {r + 1} {name}: {tiny[name][-1]:.1f} s", flush=True)
+                wall, cpu = tiny[name][-1]
+                print(f"tiny round {r + 1} {name}: {wall:.1f} s ({cpu:.1f} s CPU)", flush=True)
         import_s = [
             aelab(["--version"], env) for _ in range(max(args.rounds, 1))
         ]  # interpreter + CLI start, for scale
@@ -115,9 +124,9 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "load_average": os.getloadavg(),
         "probe_subject": f"R1, {args.probe_epochs} epochs ({train_s:.0f} s to train, not timed)",
-        "probe_seconds": {k: {"median": median(v), "all": v} for k, v in probe.items()},
-        "tiny_seconds": {k: {"median": median(v), "all": v} for k, v in tiny.items()},
-        "aelab_version_seconds": {"median": median(import_s), "all": import_s},
+        "probe_seconds": {k: summary(v) for k, v in probe.items()},
+        "tiny_seconds": {k: summary(v) for k, v in tiny.items()},
+        "aelab_version_seconds": summary(import_s),
         "baseline_src": args.baseline_src,
     }
     RESULTS.mkdir(exist_ok=True)
@@ -126,15 +135,27 @@ def main() -> None:
     print(markdown(report))
 
 
-def median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
+def summary(runs: list[tuple[float, float]]) -> dict:
+    """Medians of the wall and CPU seconds, and every value."""
+    walls, cpus = [w for w, _ in runs], [c for _, c in runs]
+    return {
+        "median": statistics.median(walls) if walls else None,
+        "cpu_median": statistics.median(cpus) if cpus else None,
+        "all": walls,
+        "cpu_all": cpus,
+    }
 
 
 def markdown(r: dict) -> str:
-    def row(name: str, entry: dict, base: float | None) -> str:
-        ratio = f"{entry['median'] / base:.2f}x" if base and entry["median"] else "-"
-        values = ", ".join(f"{v:.1f}" for v in entry["all"])
-        return f"| {name} | {entry['median']:.1f} | {ratio} | {values} |"
+    def row(name: str, entry: dict, base: dict) -> str:
+        wall = f"{entry['median'] / base['median']:.2f}x"
+        cpu = f"{entry['cpu_median'] / base['cpu_median']:.2f}x"
+        walls = ", ".join(f"{v:.1f}" for v in entry["all"])
+        cpus = ", ".join(f"{v:.1f}" for v in entry["cpu_all"])
+        return (
+            f"| {name} | {entry['median']:.1f} | {wall} | {entry['cpu_median']:.1f} | {cpu} "
+            f"| {walls} | {cpus} |"
+        )
 
     lines = [
         "# cli_bench: aelab probe and a tiny run end to end (Fashion-MNIST)",
@@ -143,17 +164,20 @@ def markdown(r: dict) -> str:
         f"on {r['cpus']} CPUs (a shared machine, loaded by other jobs during the benchmark: "
         "absolute seconds are inflated, the ratios within a round are what carries over). "
         "Every command is a fresh process (imports included); "
-        f"`aelab --version` alone takes {r['aelab_version_seconds']['median']:.1f} s here.",
+        f"`aelab --version` alone takes {r['aelab_version_seconds']['median']:.1f} s here "
+        f"({r['aelab_version_seconds']['cpu_median']:.1f} s CPU). CPU seconds (user + "
+        "system of the process and its threads) move far less with the load than wall "
+        "seconds: compare those.",
         "",
         f"## aelab probe on a full run ({r['probe_subject']})",
         "",
         "60,000 train codes, 10,000 test codes; logistic regression (lbfgs, 100 iterations), "
         "5-NN and k-means on the codes, PCA-32 and the 784 pixels.",
         "",
-        "| cache | median s | vs cold | all s |",
-        "|---|---:|---:|---|",
+        "| cache | wall s | vs cold | CPU s | vs cold | all wall s | all CPU s |",
+        "|---|---:|---:|---:|---:|---|---|",
     ]
-    cold = r["probe_seconds"]["cold cache"]["median"]
+    cold = r["probe_seconds"]["cold cache"]
     for name, entry in r["probe_seconds"].items():
         if entry["all"]:
             lines.append(row(name, entry, cold))
@@ -164,11 +188,11 @@ def markdown(r: dict) -> str:
         "R1, 1 epoch on 1,000 training images, evaluated on the 10,000 test images; "
         "`aelab train ... --quiet` wall time.",
         "",
-        "| variant | median s | vs --figures all | all s |",
-        "|---|---:|---:|---|",
+        "| variant | wall s | vs first row | CPU s | vs first row | all wall s | all CPU s |",
+        "|---|---:|---:|---:|---:|---|---|",
     ]
     tiny = r["tiny_seconds"]
-    base = tiny["--figures all, val 1,000"]["median"]
+    base = tiny["--figures all, val 1,000"]
     for name, entry in tiny.items():
         lines.append(row(name, entry, base))
     if r.get("baseline_src"):
