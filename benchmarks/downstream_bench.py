@@ -228,7 +228,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [
             f"## Probes (fitted on {p['n_train']:,} train codes, scored on {p['n_test']:,} test codes)",
             "",
-            "Logistic regression (lbfgs, C=1), 5-NN (Euclidean), k-means (k=10, 10 restarts, on "
+            "Logistic regression (lbfgs, C=1, at most 100 iterations), 5-NN (Euclidean), k-means "
+            "(k=10, 10 restarts, on "
             "the test codes); features as they are (not standardised). Reference for PCA-32: "
             f"{REFERENCE_PCA32['logreg_acc']:.1%} / {REFERENCE_PCA32['knn_acc']:.1%} / "
             f"{REFERENCE_PCA32['kmeans_nmi']:.3f} NMI.",

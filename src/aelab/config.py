@@ -29,6 +29,7 @@ from aelab.layers.noise import NoiseConfig
 from aelab.layers.sparsity import SparsityConfig
 from aelab.models.base import ModelConfig
 from aelab.models.registry import config_class
+from aelab.viz import FIGURE_SETS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -64,6 +65,9 @@ class TrainConfig:
     threads: int = 0
     # Experiment trackers, each "name" or "name=target" (aelab.training.trackers).
     track: tuple[str, ...] = ()
+    # the figures the evaluation draws: all, basic (reconstructions and loss curves: the
+    # fast choice for sweeps) or none; see aelab.viz.FIGURE_SETS
+    figures: str = "all"
 
     def __post_init__(self) -> None:
         check(self.epochs >= 1, "epochs", self.epochs, "an integer >= 1")
@@ -94,6 +98,7 @@ class TrainConfig:
             list(self.track),
             'tracker names such as "tensorboard" or "mlflow=sqlite:///mlflow.db"',
         )
+        check_choice("figures", self.figures, tuple(FIGURE_SETS))
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ RUNTIME_FIELDS = {
     "train.checkpoint_every",
     "train.eval_batch_size",
     "train.track",
+    "train.figures",
 }
 
 

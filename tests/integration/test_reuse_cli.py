@@ -50,14 +50,23 @@ def test_embed(workspace: Path, capsys) -> None:
         np.testing.assert_array_equal(f["labels"], np.load(workspace / "tiny.npz")["y_test"])
 
 
-def test_probe_writes_downstream_and_prints_a_table(workspace: Path, capsys) -> None:
-    assert main(["probe", str(workspace / "run"), "--quiet", "--json", "--no-write"]) == 0
+def test_probe_writes_downstream_and_prints_a_table(
+    workspace: Path, capsys, monkeypatch, tmp_path
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    run = str(workspace / "run")
+    assert main(["probe", run, "--quiet", "--json", "--no-write", "--no-cache"]) == 0
     printed = capsys.readouterr()
     assert printed.err == ""  # --quiet: the result only
     table = json.loads(printed.out)
     assert set(table) == {"autoencoder", "pca", "pixels"} and 0 <= table["pca"]["knn_acc"] <= 1
+    assert not (tmp_path / "xdg").exists()  # --no-cache neither reads nor writes the cache
+    assert main(["probe", run, "--quiet", "--no-write"]) == 0  # fills the cache
+    capsys.readouterr()
     assert main(["probe", str(workspace / "run")]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "probe: pixels: scores from the baseline cache" in captured.err
     assert "autoencoder" in out and "pca" in out and "pixels" in out
     downstream = json.loads((workspace / "run" / "metrics.json").read_text())["downstream"]
     assert downstream["autoencoder"]["knn_acc"] > 0.7  # chance: 0.25

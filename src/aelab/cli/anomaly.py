@@ -63,7 +63,6 @@ def run(args: argparse.Namespace) -> int:
     if args.k < 1:
         raise ConfigError(f"--k {args.k} is invalid: expected at least 1 neighbour.")
     args.resume = None
-    args.precision = None
     cfg = resolve_config(args)
     data = load_dataset(cfg.data, seed=cfg.train.seed, progress=not args.quiet)
     device = str(resolve_device(cfg.train.device))

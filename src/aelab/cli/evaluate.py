@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from aelab.cli.train import add_figures_argument
+
 HELP = "evaluate a trained run: test metrics, PCA baseline, figures and report.html"
 EPILOG = """examples:
   aelab evaluate runs/r1-fashion-sparse
   aelab evaluate runs/r1-fashion-sparse --tsne
   aelab evaluate runs/r1-fashion-sparse --checkpoint last --device cuda
+  aelab evaluate runs/r1-fashion-sparse --figures basic   # metrics, two figures, report
 """
 
 
@@ -24,12 +27,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tsne", action="store_true", help="also draw a t-SNE map of the test codes (slower)"
     )
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    add_figures_argument(parser, default="the run's train.figures")
 
 
 def run(args: argparse.Namespace) -> int:
     from aelab.evaluation.evaluate import evaluate_run
 
     evaluate_run(
-        args.run, tsne=args.tsne, device=args.device, quiet=args.quiet, checkpoint=args.checkpoint
+        args.run,
+        tsne=args.tsne,
+        device=args.device,
+        quiet=args.quiet,
+        checkpoint=args.checkpoint,
+        figures=args.figures,
     )
     return 0

@@ -11,11 +11,15 @@ EPILOG = """examples:
   aelab probe runs/r1
   aelab probe runs/r1 --train-limit 10000        # fit the probes on 10,000 train codes
   aelab probe runs/r1 --no-write --device cuda
+  aelab probe runs/r1 --no-cache                 # compute the PCA and pixel scores again
 
 Probes are fitted on the train split and scored on the test split: logistic-regression
 accuracy, 5-nearest-neighbour accuracy, k-means (k = number of classes) NMI and ARI.
-The same probes run on PCA at the code's size and on the raw pixels. The result is the
-"downstream" section of the run's metrics.json (and its report).
+Logistic regression is lbfgs with at most 100 iterations for every representation. The
+same probes run on PCA at the code's size and on the raw pixels; their scores are cached
+per dataset and code size (~/.cache/aelab/baselines), so after the first probe of a
+dataset only the codes are probed. The result is the "downstream" section of the run's
+metrics.json (and its report).
 """
 
 
@@ -35,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-write", action="store_true", help="print only; leave metrics.json alone"
     )
     add_json_option(parser)
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="compute the PCA and pixel baselines again instead of reading or writing the cache",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         train_limit=args.train_limit,
         write=not args.no_write,
         progress=not args.quiet,
+        cache=not args.no_cache,
     )
     if args.json:
         print_json(results)

@@ -16,10 +16,13 @@ EPILOG = """examples:
   aelab train --resume runs/r1-quick                    # continue after a crash or Ctrl-C
   aelab train --preset r1-fashion-sparse --track tensorboard --track mlflow  # runs/mlflow.db
   aelab train --preset r1-fashion-sparse --out runs/r1 --overwrite --quiet --no-eval
+  aelab train --preset r1-fashion-sparse --epochs 1 --set data.train_limit=1000 --set data.val_limit=1000 --figures basic
   torchrun --nproc_per_node=2 -m aelab train --preset r4-fc   # data-parallel (DDP)
 
 The run directory holds config.toml, history.csv, metrics.json, checkpoints/ and, after
-the evaluation, figures/ and report.html.
+the evaluation, figures/ and report.html. data.train_limit, data.val_limit and
+data.test_limit keep the first N images of each split (the validation images of a full
+run, so a quick run validates on a subset of the same images).
 """
 
 # --flag -> (section, field); applied before the --set overrides.
@@ -32,11 +35,12 @@ NAMED_FLAGS = {
     "seed": ("train", "seed"),
     "device": ("train", "device"),
     "precision": ("train", "precision"),
+    "figures": ("train", "figures"),
 }
 
 
 def add_override_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--set`` and the named flags of :data:`NAMED_FLAGS` (except --precision): every
+    """``--set`` and the named flags of :data:`NAMED_FLAGS` (but --precision and --figures): every
     command that builds a RunConfig from a preset or a config file shares them."""
     parser.add_argument(
         "--set",
@@ -87,6 +91,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--overwrite", action="store_true", help="replace a run already in the output directory"
     )
     parser.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
+    add_figures_argument(parser, default="all")
+
+
+def add_figures_argument(parser: argparse.ArgumentParser, *, default: str) -> None:
+    """``--figures all|basic|none`` (``aelab.viz.FIGURE_SETS``), shared with evaluate."""
+    from aelab.viz import FIGURE_SETS
+
+    parser.add_argument(
+        "--figures",
+        choices=tuple(FIGURE_SETS),
+        help="train.figures: which figures the evaluation draws: all, basic (reconstructions "
+        f"and loss curves, a fraction of the time) or none (default: {default})",
+    )
 
 
 def resolve_config(args: argparse.Namespace):
@@ -113,7 +130,7 @@ def resolve_config(args: argparse.Namespace):
         )
     data = cfg.to_dict()
     for flag, (section, key) in NAMED_FLAGS.items():
-        value = getattr(args, flag)
+        value = getattr(args, flag, None)  # a command may offer only some of the flags
         if value is not None:
             data[section][key] = value
     if getattr(args, "track", None):

@@ -15,6 +15,9 @@ class DataConfig:
     validation: ``split`` holds out ``val_size`` training images (deterministic by seed);
     ``test`` reports the test set as validation data each epoch, as Keras'
     ``validation_data=`` does (parity runs only: no model selection on it); ``none``.
+    ``train_limit`` / ``val_limit`` / ``test_limit`` keep the first N images of each split
+    (0 = all); ``val_limit`` caps the validation data whichever kind it is, so a quick run
+    (``train_limit=1000, val_limit=1000``) does not validate on 10,000 images every epoch.
     """
 
     dataset: str = "fashion-mnist"
@@ -22,6 +25,7 @@ class DataConfig:
     validation: str = "split"
     val_size: int = 10000
     train_limit: int = 0
+    val_limit: int = 0
     test_limit: int = 0
     image_size: tuple[int, int] | None = None
     mode: str | None = None
@@ -34,6 +38,7 @@ class DataConfig:
         check_choice("validation", self.validation, ("split", "test", "none"))
         check(self.val_size >= 0, "val_size", self.val_size, "an integer >= 0")
         check(self.train_limit >= 0, "train_limit", self.train_limit, "an integer >= 0 (0 = all)")
+        check(self.val_limit >= 0, "val_limit", self.val_limit, "an integer >= 0 (0 = all)")
         check(self.test_limit >= 0, "test_limit", self.test_limit, "an integer >= 0 (0 = all)")
         if self.image_size is not None:
             check(

@@ -7,8 +7,9 @@ of the decompressed content where the canonical value is known). Local specs:
 checksum), ``npy:PATH``, ``npz:PATH``.
 
 Then the validation split (``DataConfig.validation``): ``split`` holds out ``val_size``
-training images chosen by the seed, before ``train_limit`` / ``test_limit`` keep the
-first images of train / test, so a quick run validates on the same images as a full one.
+training images chosen by the seed, before ``train_limit`` / ``val_limit`` / ``test_limit``
+keep the first images of train / val / test, so a quick run validates on (the first of) the
+same images as a full one.
 """
 
 from __future__ import annotations
@@ -237,4 +238,6 @@ def load_dataset(
         test = test.take(slice(0, cfg.test_limit))
     if cfg.validation == "test":
         val = test
+    if cfg.val_limit and val is not None:
+        val = val.take(slice(0, cfg.val_limit))
     return DatasetSplits(name=name, train=train, test=test, val=val, classes=classes)

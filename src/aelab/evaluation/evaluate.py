@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from aelab.config import RunConfig
 from aelab.data import load_dataset
 from aelab.data.splits import DatasetSplits
-from aelab.errors import DataError
+from aelab.errors import DataError, check_choice
 from aelab.layers.noise import CORRUPTIONS
 from aelab.metrics import baselines, code, reconstruction
 from aelab.models.apply import (
@@ -38,9 +38,17 @@ from aelab.report.render import run_name
 from aelab.report.tables import format_number
 from aelab.rundir import merge_metrics, read_history, read_metrics
 from aelab.training import load_run
-from aelab.training.device import resolve_device
+from aelab.training.device import compute_threads, resolve_device
 from aelab.training.trackers import log_finished_run
-from aelab.viz import code_activity, code_map, denoising, features, generative, loss_curves
+from aelab.viz import (
+    FIGURE_SETS,
+    code_activity,
+    code_map,
+    denoising,
+    features,
+    generative,
+    loss_curves,
+)
 from aelab.viz import top_activating as top_activating_fig
 from aelab.viz.reconstructions import pick_examples, reconstruction_grid
 from aelab.viz.save import save_figure
@@ -267,10 +275,22 @@ FIGURE_BUILDERS: dict[str, Callable[[FigureInputs], Figure | None]] = {
 }
 
 
-def write_figures(inputs: FigureInputs, out_dir: str | Path) -> list[Path]:
-    """Build every figure that applies and save it as ``out_dir/<stem>.png``."""
+def write_figures(
+    inputs: FigureInputs,
+    out_dir: str | Path,
+    *,
+    figures: str = "all",
+    log: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Build every figure of the set ``figures`` (``aelab.viz.FIGURE_SETS``) that applies and
+    save it as ``out_dir/<stem>.png``. ``log`` hears of the slow ones before they start."""
+    check_choice("figures", figures, tuple(FIGURE_SETS))
     written = []
     for stem, build in FIGURE_BUILDERS.items():
+        if stem not in FIGURE_SETS[figures]:
+            continue
+        if stem == "code_map_tsne" and inputs.tsne and log is not None:
+            log(f"t-SNE map of {min(len(inputs.codes), code.TSNE_MAX_POINTS):,} test codes ...")
         fig = build(inputs)
         if fig is not None:
             written.append(save_figure(fig, Path(out_dir) / f"{stem}.png"))
@@ -325,11 +345,13 @@ def evaluate_run(
     device: str = "cpu",
     quiet: bool = False,
     checkpoint: str = "best",
+    figures: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate the run in ``run_dir`` on its test split; write metrics, figures and report.
 
-    Returns ``{"reconstruction", "code", "pca"}`` (as merged into metrics.json, JSON-safe)
-    plus ``"figures"`` (written paths) and ``"report"`` (the report's path).
+    ``figures``: which figures to draw (``aelab.viz.FIGURE_SETS``: all, basic, none); None
+    takes the run's ``train.figures``. Returns ``{"reconstruction", "code", "pca"}`` (as
+    merged into metrics.json, JSON-safe) plus ``"figures"`` (written paths) and ``"report"``.
     """
     run_dir = Path(run_dir)
     device = str(resolve_device(device))
@@ -340,39 +362,42 @@ def evaluate_run(
         data = load_dataset(config.data, seed=config.train.seed, progress=not quiet)
     _check_shape(data, model, run_dir)
     log(f"{len(data.test)} test images, PCA fitted on {len(data.train)} training images")
-    sections, codes = compute_metrics(
-        model,
-        data,
-        batch_size=config.train.eval_batch_size,
-        device=device,
-        seed=config.train.seed,
-    )
-    for name, values in sections.items():
-        merge_metrics(run_dir, name, values)
-    inputs = FigureInputs(
-        model=model,
-        config=config,
-        run_name=run_name(run_dir, read_metrics(run_dir), config.to_dict()),
-        dataset=data.name,
-        images=data.test.images,
-        labels=data.test.labels,
-        codes=codes,
-        class_names=data.classes,
-        history=read_history(run_dir),
-        metrics=sections,
-        tsne=tsne,
-        device=device,
-        seed=config.train.seed,
-    )
-    figures = write_figures(inputs, run_dir / "figures")
+    with compute_threads(config.train.threads):
+        sections, codes = compute_metrics(
+            model,
+            data,
+            batch_size=config.train.eval_batch_size,
+            device=device,
+            seed=config.train.seed,
+        )
+        for name, values in sections.items():
+            merge_metrics(run_dir, name, values)
+        inputs = FigureInputs(
+            model=model,
+            config=config,
+            run_name=run_name(run_dir, read_metrics(run_dir), config.to_dict()),
+            dataset=data.name,
+            images=data.test.images,
+            labels=data.test.labels,
+            codes=codes,
+            class_names=data.classes,
+            history=read_history(run_dir),
+            metrics=sections,
+            tsne=tsne,
+            device=device,
+            seed=config.train.seed,
+        )
+        written = write_figures(
+            inputs, run_dir / "figures", figures=figures or config.train.figures, log=log
+        )
     report = render_report(run_dir)
     rec, pca = sections["reconstruction"], sections["pca"]
     log(
         f"test loss {format_number(rec['loss'])}, BCE {rec['bce']:.4f}, MSE {rec['mse']:.4f} "
         f"(PCA-{pca['latent_dim']}: {pca['mse']:.4f}), SSIM {rec['ssim']:.3f}; "
-        f"{len(figures)} figures in {time.perf_counter() - start:.1f} s"
+        f"{len(written)} figures in {time.perf_counter() - start:.1f} s"
     )
     log(f"report: {report}")
     if config.train.track:
         log_finished_run(run_dir, config.train.track)
-    return {**sections, "figures": [str(p) for p in figures], "report": str(report)}
+    return {**sections, "figures": [str(p) for p in written], "report": str(report)}

@@ -47,10 +47,7 @@ def image_scores(recon: Tensor, target: Tensor) -> dict[str, Tensor]:
 
     Returns ``{"bce", "mse", "psnr", "ssim"}``, each a float tensor of shape (B,).
     """
-    from torchmetrics.functional.image import (
-        peak_signal_noise_ratio,
-        structural_similarity_index_measure,
-    )
+    from torchmetrics.functional.image import peak_signal_noise_ratio
 
     recon = recon.float().clamp(0.0, 1.0)
     target = target.float()
@@ -59,14 +56,28 @@ def image_scores(recon: Tensor, target: Tensor) -> dict[str, Tensor]:
     bce = F.binary_cross_entropy(p, target, reduction="none").mean(dim=dims)
     mse = (recon - target).pow(2).mean(dim=dims)
     psnr = peak_signal_noise_ratio(recon, target, data_range=1.0, reduction="none", dim=dims)
-    ssim = structural_similarity_index_measure(
-        recon,
-        target,
+    return {"bce": bce, "mse": mse, "psnr": psnr, "ssim": per_image_ssim(recon, target)}
+
+
+def per_image_ssim(recon: Tensor, target: Tensor) -> Tensor:
+    """torchmetrics' SSIM of each image, (B, C, H, W) -> (B,): the mean of its SSIM map.
+
+    The images go in as the channels of ONE sample, so torchmetrics' Gaussian filter runs as
+    a depthwise convolution over B*C channels: the same numbers (each channel is filtered
+    alone either way) about five times faster on CPU than B single-channel samples, whose
+    (5B, 1, H, W) convolution dominated evaluation."""
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    b, c, h, w = recon.shape
+    _, full = structural_similarity_index_measure(
+        recon.reshape(1, b * c, h, w),
+        target.reshape(1, b * c, h, w),
         data_range=1.0,
         reduction="none",
-        kernel_size=ssim_kernel_size(*recon.shape[-2:]),
+        kernel_size=ssim_kernel_size(h, w),
+        return_full_image=True,
     )
-    return {"bce": bce, "mse": mse, "psnr": psnr, "ssim": ssim}
+    return full.reshape(b, -1).mean(dim=1)
 
 
 def finite_or_none(value: float) -> float | None:

@@ -4,22 +4,36 @@ Train codes -> test codes; logistic regression, 5-NN and k-means (see
 ``aelab.metrics.downstream``) on the autoencoder's codes, on PCA at the code's size and on
 the raw pixels, side by side. ``probe_run`` writes the "downstream" section of the run's
 metrics.json and re-renders its report.
+
+The baselines do not depend on the model, and the pixel one is the costly one (5-NN among
+60,000 784-pixel images), so their scores are cached in the user cache,
+``baselines/<dataset>-<key>-<pca32|pixels784>.json``, keyed by a hash of the images, labels
+and ``downstream.PROTOCOL``: a second run's probe computes only its codes' scores.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import sklearn
+from tqdm import tqdm
 
+from aelab.data.resolve import cache_root
 from aelab.data.splits import DatasetSplits, Split
 from aelab.errors import DataError
-from aelab.metrics.downstream import PROBES, compare
+from aelab.metrics.downstream import BASELINES, PROBES, PROTOCOL, STEPS, compare
 from aelab.report import render_report
 from aelab.report.tables import text_table
 from aelab.reuse.embed import embed_images, run_data
 from aelab.reuse.inference import TrainedModel, load
-from aelab.rundir import merge_metrics
+from aelab.rundir import atomic_write_text, merge_metrics
+from aelab.training.device import compute_threads
 
 
 def _labelled(split: Split, name: str, limit: int) -> tuple[np.ndarray, np.ndarray]:
@@ -32,6 +46,89 @@ def _labelled(split: Split, name: str, limit: int) -> tuple[np.ndarray, np.ndarr
     return split.images[:n], np.asarray(split.labels[:n])
 
 
+class Status:
+    """Says which probe step runs: a tqdm bar over the steps on a terminal, one line per
+    step on stderr otherwise, nothing when disabled. Call it with each step's name."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: tqdm | None = None
+        self.started = False
+
+    def begin(self, steps: int) -> None:
+        """``steps`` calls follow."""
+        if self.enabled and sys.stderr.isatty():
+            self.bar = tqdm(total=steps, desc="probe", unit="step", leave=False)
+
+    def __call__(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.update(int(self.started))
+            self.bar.set_description_str(f"probe: {text}")
+        elif self.enabled:
+            print(f"probe: {text}", file=sys.stderr, flush=True)
+        self.started = True
+
+    def note(self, text: str) -> None:
+        """A line of its own (not a step)."""
+        if self.bar is not None:
+            self.bar.write(f"probe: {text}", file=sys.stderr)
+        elif self.enabled:
+            print(f"probe: {text}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.update(int(self.started))
+            self.bar.close()
+
+
+def baseline_cache_key(
+    train_images: np.ndarray,
+    train_y: np.ndarray,
+    test_images: np.ndarray,
+    test_y: np.ndarray,
+    *,
+    n_classes: int | None,
+    random_state: int,
+) -> str:
+    """A hash of everything a baseline's scores depend on: the images and labels of both
+    splits, the probe protocol, k-means' k, the seed and scikit-learn's version."""
+    digest = hashlib.blake2b(digest_size=16)
+    settings = {
+        "protocol": PROTOCOL,
+        "n_classes": n_classes,
+        "random_state": random_state,
+        "sklearn": sklearn.__version__,
+    }
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    for array in (train_images, train_y, test_images, test_y):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
+
+
+def baseline_cache_path(dataset: str, key: str, name: str, dim: int) -> Path:
+    """``<cache>/baselines/<dataset>-<key>-<name><dim>.json`` (dataset made file-safe)."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset).strip("_")[:48] or "data"
+    return cache_root() / "baselines" / f"{safe}-{key}-{name}{dim}.json"
+
+
+def _read_cached(path: Path) -> dict[str, float] | None:
+    try:
+        scores = json.loads(path.read_text(encoding="utf-8"))["scores"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # absent or damaged: computed again and rewritten
+    return scores if isinstance(scores, dict) and set(scores) == set(PROBES) else None
+
+
+def _write_cached(path: Path, scores: dict[str, float], say: Callable[[str], None]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps({"protocol": PROTOCOL, "scores": scores}, indent=1))
+    except OSError as exc:
+        say(f"could not cache the baseline in {path} ({exc}); it is computed again next time")
+
+
 def probe_model(
     model: TrainedModel,
     data: DatasetSplits,
@@ -39,24 +136,40 @@ def probe_model(
     train_limit: int = 0,
     random_state: int = 0,
     progress: bool = False,
+    cache: bool = True,
 ) -> dict[str, dict[str, float]]:
     """The "downstream" section for ``model`` on ``data``: probes fitted on (the first
-    ``train_limit`` of) the train split, scored on the test split."""
+    ``train_limit`` of) the train split, scored on the test split. With ``cache``, the PCA
+    and pixel scores come from (and go to) the baseline cache."""
     train_images, train_y = _labelled(data.train, "train", train_limit)
     test_images, test_y = _labelled(data.test, "test", 0)
     n_classes = len(data.classes) if data.classes else None
-    train_codes = embed_images(model, train_images, progress=progress, desc="embed train")
-    test_codes = embed_images(model, test_images, progress=progress, desc="embed test")
-    return compare(
-        train_codes,
-        test_codes,
-        train_images,
-        test_images,
-        train_y,
-        test_y,
-        n_classes=n_classes,
-        random_state=random_state,
-    )
+    status = Status(enabled=progress)
+    with compute_threads(model.config.train.threads if model.config else 0):
+        status.note(f"embedding {len(train_images):,} train and {len(test_images):,} test images")
+        train_codes = embed_images(model, train_images, progress=progress, desc="embed train")
+        test_codes = embed_images(model, test_images, progress=progress, desc="embed test")
+        paths: dict[str, Path] = {}
+        if cache:
+            key = baseline_cache_key(
+                train_images, train_y, test_images, test_y, n_classes=n_classes,
+                random_state=random_state,
+            )  # fmt: skip
+            dims = {"pca": train_codes.shape[1], "pixels": int(np.prod(train_images.shape[1:]))}
+            paths = {n: baseline_cache_path(data.name, key, n, dims[n]) for n in BASELINES}
+        known = {name: s for name, p in paths.items() if (s := _read_cached(p)) is not None}
+        status.begin(len(STEPS) * (1 + len(BASELINES) - len(known)))
+        for name in known:
+            status.note(f"{name}: scores from the baseline cache ({paths[name]})")
+        results = compare(
+            train_codes, test_codes, train_images, test_images, train_y, test_y,
+            n_classes=n_classes, random_state=random_state, known=known, status=status,
+        )  # fmt: skip
+    for name, path in paths.items():
+        if name not in known:
+            _write_cached(path, results[name], status.note)
+    status.close()
+    return results
 
 
 def format_table(results: dict[str, dict[str, float]]) -> str:
@@ -76,14 +189,16 @@ def probe_run(
     data: DatasetSplits | None = None,
     write: bool = True,
     progress: bool = True,
+    cache: bool = True,
 ) -> dict[str, dict[str, float]]:
     """Probe the run in ``run_dir`` on its own dataset (or ``dataset``, or ``data`` given in
-    memory); with ``write``, merge the result into metrics.json and re-render the report."""
+    memory); with ``write``, merge the result into metrics.json and re-render the report.
+    ``cache``: reuse (and store) the PCA and pixel scores in the user cache."""
     model = load(run_dir, checkpoint=checkpoint, device=device)
     assert model.config is not None
     if data is None:
         data = run_data(model.config, dataset, progress=progress)
-    results = probe_model(model, data, train_limit=train_limit, progress=progress)
+    results = probe_model(model, data, train_limit=train_limit, progress=progress, cache=cache)
     if write:
         merge_metrics(run_dir, "downstream", results)
         render_report(run_dir)

@@ -195,7 +195,10 @@ class ProgressCallback(Callback):
 
     def on_train_start(self, trainer: Trainer) -> None:
         epochs, state = trainer.config.train.epochs, trainer.state
-        self.progress = p = Progress(epochs, quiet=self.quiet, stream=self.stream)
+        compiling = trainer.config.train.compile
+        self.progress = p = Progress(
+            epochs, quiet=self.quiet, stream=self.stream, compiling=compiling
+        )
         self.first_epoch = state.epoch
         data, device = trainer.data, trainer.device
         n_val = len(data.val) if data.val is not None else 0

@@ -1,5 +1,9 @@
 """Training progress: a tqdm bar per epoch on a terminal, one plain line per epoch otherwise
-(CI logs), nothing with ``quiet``."""
+(CI logs), nothing with ``quiet``.
+
+The ETA is the mean of the last five epochs' times, leaving out the first epoch this process
+ran once a later one is timed: the first includes warm-up, and with ``train.compile`` the
+compilation (often longer than the epoch itself), which would inflate every estimate."""
 
 from __future__ import annotations
 
@@ -19,13 +23,32 @@ def format_seconds(seconds: float) -> str:
 class Progress:
     """Reports epochs of a run. ``step()`` is cheap: it only touches the bar on a terminal."""
 
-    def __init__(self, epochs: int, *, quiet: bool = False, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        epochs: int,
+        *,
+        quiet: bool = False,
+        stream: TextIO | None = None,
+        compiling: bool = False,
+    ) -> None:
+        """``compiling``: the model is compiled (``train.compile``) during the first epoch."""
         self.epochs = epochs
         self.quiet = quiet
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty()
+        self.compiling = compiling
         self.bar: tqdm | None = None
         self.epoch_seconds: list[float] = []
+
+    def eta(self, remaining: int) -> str:
+        """The time ``remaining`` epochs will take, from the epochs timed so far."""
+        if remaining <= 0:
+            return format_seconds(0)
+        timed = self.epoch_seconds[1:] or self.epoch_seconds
+        if self.compiling and len(self.epoch_seconds) < 2:
+            return "? (epoch 1 compiled the model)"
+        recent = timed[-5:]
+        return format_seconds(remaining * sum(recent) / len(recent))
 
     def message(self, text: str) -> None:
         """A line of its own (config notes, resume notices, the end-of-run summary)."""
@@ -37,11 +60,21 @@ class Progress:
             print(text, file=self.stream, flush=True)
 
     def start_epoch(self, epoch: int, steps: int) -> None:
-        if self.quiet or not self.tty:
+        first_compiled = self.compiling and not self.epoch_seconds
+        if self.quiet:
+            return
+        if not self.tty:
+            if first_compiled:
+                print(
+                    f"epoch {epoch}/{self.epochs}: compiling the model (torch.compile); "
+                    "this epoch takes longer",
+                    file=self.stream,
+                    flush=True,
+                )
             return
         self.bar = tqdm(
             total=steps,
-            desc=f"epoch {epoch}/{self.epochs}",
+            desc=f"epoch {epoch}/{self.epochs}" + (" (compiling)" if first_compiled else ""),
             file=self.stream,
             leave=True,
             dynamic_ncols=True,
@@ -60,9 +93,7 @@ class Progress:
         self.epoch_seconds.append(seconds)
         if self.quiet:
             return
-        remaining = self.epochs - epoch
-        recent = self.epoch_seconds[-5:]
-        eta = format_seconds(remaining * sum(recent) / len(recent))
+        eta = self.eta(self.epochs - epoch)
         losses = {k: v for k, v in row.items() if k in ("train_loss", "val_loss")}
         if self.bar is not None:
             self.bar.set_postfix(

@@ -3,7 +3,8 @@ matplotlib ``Figure``. Nothing here reads a run or writes a file except :func:`s
 (``aelab.viz.save``), the one place figures are written.
 
 ``FIGURES`` names every figure a run can have (the file stem under ``figures/``) with the
-caption the report shows, in the order the report shows them. Importing this package does
+caption the report shows, in the order the report shows them. ``FIGURE_SETS`` are the
+choices of ``train.figures`` / ``--figures``: which of them an evaluation draws. Importing this package does
 not import matplotlib.
 """
 
@@ -25,4 +26,13 @@ FIGURES: dict[str, str] = {
     "vae_samples": "Images decoded from codes drawn from the prior N(0, I).",
     "vae_interpolation": "Decoded interpolations between the codes of pairs of test images.",
     "top_activating": "For the most used code units, the test images that activate each unit most.",
+}
+
+# train.figures / --figures: "basic" keeps the two figures a quick look needs and costs
+# a fraction of "all" (the feature, code-map and top-activating figures decode and sort
+# every test code).
+FIGURE_SETS: dict[str, tuple[str, ...]] = {
+    "all": tuple(FIGURES),
+    "basic": ("reconstructions", "loss_curves"),
+    "none": (),
 }

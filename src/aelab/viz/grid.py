@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from aelab.viz import style
 
 GAP = 2  # pixels of white between tiles
+EDGE_PAD = 0.1  # inches between the figure's edge and the row labels (and any decoration)
 
 
 def _mosaic(row: np.ndarray, n_cols: int) -> tuple[np.ndarray, int, int]:
@@ -71,6 +72,8 @@ def image_rows(
     label_width = 1.1 if row_labels else 0.0
     with style.context():
         fig = style.new_figure(label_width + tile * n_cols, 0.5 + tile * n_rows)
+        # constrained layout's default 3/72 in leaves the row labels touching the edge
+        fig.get_layout_engine().set(w_pad=EDGE_PAD, h_pad=EDGE_PAD)
         axes = fig.subplots(n_rows, 1, squeeze=False)[:, 0] if n_rows else []
         for i, (ax, row) in enumerate(zip(axes, rows, strict=False)):
             labels = None

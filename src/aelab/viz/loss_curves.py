@@ -46,7 +46,9 @@ def loss_curves(history: Sequence[Mapping[str, Any]], *, title: str) -> Figure:
                 ax.plot(epochs, values, marker=marker, markersize=3, label=split)
             ax.set_title(part)
             ax.set_xlabel("epoch")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            # integer=True alone still ticks 0.945, 0.96, ... when a one-epoch run leaves a
+            # tick-sized window around epoch 1; min_n_ticks=1 lets it settle on [1].
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
             if ax.has_data():
                 ax.legend()
         fig.suptitle(title)

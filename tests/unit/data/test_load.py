@@ -45,6 +45,17 @@ def test_limits_keep_the_same_validation_set(idx_dir: Path) -> None:
     np.testing.assert_array_equal(small.train.images, full.train.images[:10])
 
 
+def test_val_limit_keeps_the_first_validation_images(idx_dir: Path) -> None:
+    full = load_dataset(_cfg(idx_dir, val_size=20))
+    small = load_dataset(_cfg(idx_dir, val_size=20, train_limit=10, val_limit=5))
+    assert (len(small.train), len(small.val), len(small.test)) == (10, 5, 30)
+    np.testing.assert_array_equal(small.val.images, full.val.images[:5])
+    # validation on the test set: val_limit caps what is validated on, not the test split
+    keras = load_dataset(_cfg(idx_dir, validation="test", val_limit=4))
+    assert (len(keras.val), len(keras.test)) == (4, 30)
+    np.testing.assert_array_equal(keras.val.images, keras.test.images[:4])
+
+
 def test_validation_test_and_none(idx_dir: Path) -> None:
     assert load_dataset(_cfg(idx_dir, validation="test")).val is not None
     data = load_dataset(_cfg(idx_dir, validation="test"))

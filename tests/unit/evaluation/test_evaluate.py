@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +102,49 @@ def test_evaluate_run_on_a_trained_run(tmp_path):
     assert html.count("<img ") == len(figures)
     with pytest.raises(DataError, match=r"expects images of shape \[1, 8, 8\]"):
         evaluate_run(run_dir, data=tiny_splits((1, 6, 6)), quiet=True)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from aelab.training import train
+
+    data = tiny_splits()
+    cfg = RunConfig.from_dict({
+        "name": "tiny-figures",
+        "model": {"family": "dense", "latent_dim": 4, "hidden": [16]},
+        "train": {"epochs": 1, "batch_size": 32, "threads": 1, "device": "cpu",
+                  "figures": "basic"},
+    })  # fmt: skip
+    run_dir = tmp_path_factory.mktemp("figures") / "run"
+    train(cfg, run_dir, data=data, quiet=True)
+    return run_dir, data
+
+
+@pytest.mark.parametrize(
+    ("figures", "expected"),
+    [(None, {"reconstructions", "loss_curves"}), ("none", set()), ("all", ALWAYS)],
+)
+def test_evaluate_draws_the_figure_set_asked_for(tiny_run, figures, expected):
+    import shutil
+
+    run_dir, data = tiny_run
+    shutil.rmtree(run_dir / "figures", ignore_errors=True)
+    out = evaluate_run(run_dir, data=data, quiet=True, figures=figures)
+    written = {p.stem for p in (run_dir / "figures").glob("*.png")}
+    assert {Path(p).stem for p in out["figures"]} == written
+    assert written == expected
+    html = (run_dir / "report.html").read_text()
+    assert html.count("<img ") == len(written)
+
+
+def test_evaluate_says_when_t_sne_starts(tiny_run, capsys):
+    run_dir, data = tiny_run
+    evaluate_run(run_dir, data=data, tsne=True, figures="all")
+    assert "evaluate: t-SNE map of 30 test codes" in capsys.readouterr().out
+
+
+def test_unknown_figure_set_is_a_config_error():
+    from aelab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="figures"):
+        RunConfig.from_dict({"train": {"figures": "some"}})

@@ -90,3 +90,20 @@ def test_ssim_window_fits_small_images():
 def test_every_metric_has_a_definition():
     for key in ("loss", "bce", "mse", "psnr", "ssim"):
         assert len(DEFINITIONS[key]) > 20
+
+
+@pytest.mark.parametrize("shape", [(7, 1, 28, 28), (5, 3, 12, 10), (3, 1, 8, 8)])
+def test_per_image_ssim_equals_torchmetrics_per_sample(shape):
+    """The batch-as-channels layout gives torchmetrics' own per-image SSIM."""
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    from aelab.metrics.reconstruction import per_image_ssim
+
+    g = torch.Generator().manual_seed(0)
+    target = torch.rand(shape, generator=g)
+    recon = (target + 0.2 * torch.randn(shape, generator=g)).clamp(0, 1)
+    expected = structural_similarity_index_measure(
+        recon, target, data_range=1.0, reduction="none",
+        kernel_size=ssim_kernel_size(*shape[-2:]),
+    )  # fmt: skip
+    torch.testing.assert_close(per_image_ssim(recon, target), expected, atol=1e-5, rtol=1e-5)

@@ -30,6 +30,12 @@ def tiny_config(dataset: str = "tiny", **train) -> RunConfig:
     )
 
 
+@pytest.fixture(autouse=True)
+def private_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The probe's baseline cache (and any other user cache) in the test's own folder."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+
+
 @pytest.fixture(scope="session")
 def tiny_data() -> DatasetSplits:
     return tiny_splits(264, shape=SHAPE, classes=CLASSES, n_test=120, val=24)

@@ -113,3 +113,51 @@ def test_cpu_threads_are_bounded_by_the_cpu_count():
         pass
     with cpu_threads(cpus) as n:
         assert n == cpus
+
+
+def test_eta_leaves_out_the_first_epoch_once_another_is_timed():
+    out = io.StringIO()
+    p = Progress(10, stream=out)
+    p.end_epoch(1, {"train_loss": 0.5}, 60.0)  # warm-up: the only epoch timed so far
+    p.end_epoch(2, {"train_loss": 0.4}, 2.0)
+    p.end_epoch(3, {"train_loss": 0.3}, 4.0)
+    etas = [line.rsplit("eta ", 1)[1] for line in out.getvalue().splitlines()]
+    assert etas == ["9m00s", "16s", "21s"]  # 9 x 60, 8 x 2, 7 x mean(2, 4)
+
+
+def test_compiling_is_said_and_kept_out_of_the_eta():
+    out = io.StringIO()
+    p = Progress(4, stream=out, compiling=True)
+    p.start_epoch(1, 10)
+    p.end_epoch(1, {"train_loss": 0.5}, 30.0)
+    p.start_epoch(2, 10)
+    p.end_epoch(2, {"train_loss": 0.4}, 1.0)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "epoch 1/4: compiling the model (torch.compile); this epoch takes longer"
+    assert lines[1].endswith("eta ? (epoch 1 compiled the model)")
+    assert lines[2].endswith("eta 2s") and len(lines) == 3
+
+
+def test_the_compiling_epoch_is_named_on_the_bar():
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Tty()
+    p = Progress(2, stream=out, compiling=True)
+    p.start_epoch(1, 4)
+    p.close()
+    assert "epoch 1/2 (compiling)" in out.getvalue()
+
+
+def test_compute_threads_sets_every_pool_and_restores_them():
+    from threadpoolctl import threadpool_info
+
+    from aelab.training.device import compute_threads
+
+    before = (torch.get_num_threads(), [p["num_threads"] for p in threadpool_info()])
+    want = 1 if torch.get_num_threads() != 1 else min(2, os.cpu_count() or 1)  # a change
+    with compute_threads(want) as n:
+        assert n == want and torch.get_num_threads() == want
+        assert {p["num_threads"] for p in threadpool_info()} == {want}
+    assert (torch.get_num_threads(), [p["num_threads"] for p in threadpool_info()]) == before

@@ -102,3 +102,39 @@ def test_save_figure_replaces_atomically(tmp_path):
     save_figure(code_activity(CODES * 2, title="b"), path)
     assert path.read_bytes() != first
     assert sorted(p.name for p in path.parent.iterdir()) == ["fig.png"]
+
+
+def _drawn(fig: Figure):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 3, 7, 40])
+def test_loss_curve_epoch_ticks_are_whole_epochs(epochs):
+    history = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.1 / e} for e in range(1, epochs + 1)]
+    fig = loss_curves(history, title="t")
+    _drawn(fig)
+    ax = fig.axes[0]
+    low, high = ax.get_xlim()
+    visible = [t for t in ax.get_xticks() if low <= t <= high]
+    assert visible, "the epoch axis has no tick"
+    assert all(float(t).is_integer() for t in visible), visible
+
+
+@pytest.mark.parametrize(
+    "labels", [["original", "reconstruction"], ["unit 31 (mean 0.123)", "unit 2"]]
+)
+def test_grid_row_labels_keep_a_margin_from_the_edge(labels):
+    from aelab.viz.grid import image_rows
+
+    fig = image_rows([GRAY[:6], GRAY[:3]], title="t", row_labels=labels)
+    renderer = _drawn(fig)
+    margin = 0.05 * fig.dpi  # at least 0.05 in of white beside every label
+    for ax in fig.axes:
+        box = ax.yaxis.label.get_window_extent(renderer)
+        assert box.x0 >= fig.bbox.x0 + margin, (ax.yaxis.label.get_text(), box.x0)
+        assert box.x1 <= fig.bbox.x1 - margin
+        assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1
