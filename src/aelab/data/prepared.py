@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from aelab.atomic import atomic_file
 from aelab.data.resolve import cache_root
-from aelab.errors import DataError
+from aelab.errors import DataError, StorageError
 
 VERSION = "1"  # bump when a reader's output changes
 
@@ -54,13 +55,8 @@ def load(key: str, *, mmap: bool = False) -> tuple[np.ndarray, np.ndarray | None
 
 
 def _save_array(path: Path, array: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, np.ascontiguousarray(array), allow_pickle=False)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_file(path) as f:
+        np.save(f, np.ascontiguousarray(array), allow_pickle=False)
 
 
 def save(
@@ -73,7 +69,7 @@ def save(
         if labels is not None:
             _save_array(prepared_dir() / f"{key}.labels.npy", labels)
         _save_array(prepared_dir() / f"{key}.images.npy", images)  # last: marks the entry complete
-    except OSError as exc:
+    except (OSError, StorageError) as exc:
         if required:
             raise DataError(
                 f"cannot write prepared arrays to {prepared_dir()} ({exc}); data.mmap needs a "

@@ -36,7 +36,7 @@ from aelab.models.base import Autoencoder
 from aelab.report import render_report
 from aelab.report.render import run_name
 from aelab.report.tables import format_number
-from aelab.rundir import merge_metrics, read_history, read_metrics
+from aelab.rundir import merge_metrics, read_history, read_metrics, run_lock
 from aelab.training import load_run
 from aelab.training.device import resolve_device
 from aelab.viz import code_activity, code_map, denoising, features, generative, loss_curves
@@ -328,8 +328,21 @@ def evaluate_run(
     """Evaluate the run in ``run_dir`` on its test split; write metrics, figures and report.
 
     Returns ``{"reconstruction", "code", "pca"}`` (as merged into metrics.json, JSON-safe)
-    plus ``"figures"`` (written paths) and ``"report"`` (the report's path).
+    plus ``"figures"`` (written paths) and ``"report"`` (the report's path). Holds the
+    run's lock throughout: a run being trained is refused (its weights are moving).
     """
+    with run_lock(run_dir, "evaluating"):
+        return _evaluate_run(run_dir, data, tsne, device, quiet, checkpoint)
+
+
+def _evaluate_run(
+    run_dir: str | Path,
+    data: DatasetSplits | None,
+    tsne: bool,
+    device: str,
+    quiet: bool,
+    checkpoint: str,
+) -> dict[str, Any]:
     run_dir = Path(run_dir)
     device = str(resolve_device(device))
     log = (lambda msg: None) if quiet else (lambda msg: print(f"evaluate: {msg}", flush=True))
