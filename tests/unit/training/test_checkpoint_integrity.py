@@ -4,16 +4,23 @@ the run that was never interrupted, and while killed it serves only committed we
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
-from training_doubles import tiny_config
+from train_child import kill_test_config
+from training_doubles import tiny_config, tiny_data
 
+from aelab.config import RunConfig
+from aelab.errors import CheckpointError, ConfigError
 from aelab.rundir import CONFIG, read_history, read_metrics
 from aelab.training import Callback, load_run, train
 from aelab.training.checkpoint import load_state, state_path, unmatched_weights
 
 EPOCHS = 3
+CHILD = Path(__file__).with_name("train_child.py")
 
 
 def config():
@@ -117,3 +124,81 @@ def test_a_run_killed_at_any_write_serves_committed_weights_and_resumes_exactly(
     assert summary["status"] == "completed" and summary["epochs_completed"] == EPOCHS
     assert summary["final_val_loss"] == rows[-1]["val_loss"]
     assert sorted(p.name for p in run.rglob("*.tmp*")) == []
+
+
+# --------------------------------------------------------------------------- resuming
+
+
+def test_a_killed_write_leaves_a_temp_file_that_the_next_start_removes(tmp_path, faulty_family):
+    """SIGKILL-like death with a fully written temp file beside last.safetensors (epoch 2)."""
+    run = tmp_path / "run"
+    cmd = [sys.executable, str(CHILD), str(run), "2", "0", "7"]  # 7th write: epoch 2's weights
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 9, proc.stderr
+    left = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert left[0].startswith(".last.safetensors.") and left[0].endswith(".tmp"), left
+    (run / "config.toml.tmp").write_text("left by an older release")
+    (run / "checkpoints" / ".last.state.pt.tmp4242").write_bytes(b"older release")
+
+    result = train(kill_test_config(2, 0.0), run, data=tiny_data(), resume=True, quiet=True)
+    assert [r["epoch"] for r in result.history] == [1, 2]
+    assert sorted(p.name for p in run.rglob("*tmp*")) == []
+    state = load_state(state_path(run))
+    assert state["epoch"] == 2 and unmatched_weights(run, state["weights"]) == []
+
+
+def test_resume_without_the_state_is_an_error_once_an_epoch_was_committed(tiny, tmp_path):
+    run = tmp_path / "run"
+    train(tiny_config(epochs=2), run, data=tiny, quiet=True)
+    state_path(run).unlink()
+    message = rf"cannot resume {run}: checkpoints/last.state.pt is missing.*--overwrite"
+    with pytest.raises(CheckpointError, match=message):
+        train(tiny_config(epochs=3), run, data=tiny, resume=True, quiet=True)
+    assert RunConfig.load(run / CONFIG).train.epochs == 2  # nothing was changed
+
+
+def test_resume_before_any_commit_starts_at_epoch_one(tiny, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    count_renames(monkeypatch, kill_at=2)  # killed at the first state write
+    with pytest.raises(Killed):
+        train(tiny_config(epochs=2), run, data=tiny, quiet=True)
+    monkeypatch.undo()
+    result = train(tiny_config(epochs=2), run, data=tiny, resume=True, quiet=True)
+    assert [r["epoch"] for r in result.history] == [1, 2]
+
+
+def test_resume_refuses_fewer_epochs_than_trained(tiny, tmp_path, capsys):
+    run = tmp_path / "run"
+    train(tiny_config(epochs=2), run, data=tiny, quiet=True)
+    message = r"already trained 2 epochs; pass --epochs 2 or more"
+    with pytest.raises(ConfigError, match=message):
+        train(tiny_config(epochs=1), run, data=tiny, resume=True)
+    assert RunConfig.load(run / CONFIG).train.epochs == 2
+    out = capsys.readouterr()
+    assert "after epoch 2/1" not in out.out + out.err
+
+
+@pytest.mark.parametrize(("interrupt_at", "said"), [(2, None), (6, 1)])
+def test_ctrl_c_during_a_state_write_says_which_checkpoint_is_kept(
+    interrupt_at, said, tiny, tmp_path, monkeypatch, capsys
+):
+    """Ctrl-C while the 1st (write 2) or the 2nd (write 6) state is being written."""
+    real = os.replace
+    writes = []
+
+    def replace(src, dst):
+        writes.append(os.path.basename(dst))
+        if len(writes) == interrupt_at:
+            assert writes[-1] == "last.state.pt"
+            raise KeyboardInterrupt
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(epochs=3), tmp_path / "run", data=tiny)
+    out = capsys.readouterr()
+    text = out.out + out.err
+    if said is None:
+        assert "interrupted before the first checkpoint" in text and "is kept" not in text
+    else:
+        assert f"the last checkpoint (epoch {said}) is kept" in text
