@@ -11,7 +11,7 @@ import importlib
 import sys
 
 from aelab import __version__
-from aelab.errors import AelabError
+from aelab.errors import AelabError, StorageError
 
 # name -> module under aelab.cli
 SUBCOMMANDS: dict[str, str] = {
@@ -59,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args._run(args) or 0)
+    except StorageError as exc:
+        # Runtime failures (disk full): one line, exit code 1, no traceback.
+        print(f"aelab {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     except AelabError as exc:
         # User mistakes: one line, exit code 2, no traceback.
         print(f"aelab {args.command}: error: {exc}", file=sys.stderr)

@@ -3,6 +3,7 @@ the run that was never interrupted, and while killed it serves only committed we
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -13,8 +14,9 @@ import torch
 from train_child import kill_test_config
 from training_doubles import tiny_config, tiny_data
 
+from aelab.atomic import device_of
 from aelab.config import RunConfig
-from aelab.errors import CheckpointError, ConfigError
+from aelab.errors import CheckpointError, ConfigError, StorageError
 from aelab.rundir import CONFIG, read_history, read_metrics
 from aelab.training import Callback, load_run, train
 from aelab.training.checkpoint import load_state, state_path, unmatched_weights
@@ -124,6 +126,51 @@ def test_a_run_killed_at_any_write_serves_committed_weights_and_resumes_exactly(
     assert summary["status"] == "completed" and summary["epochs_completed"] == EPOCHS
     assert summary["final_val_loss"] == rows[-1]["val_loss"]
     assert sorted(p.name for p in run.rglob("*.tmp*")) == []
+
+
+# --------------------------------------------------------------------------- a full disk
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+
+
+def disk_full_at(monkeypatch, name: str, nth: int = 1) -> None:
+    """os.write fails with ENOSPC halfway through the ``nth`` temp file of ``name``."""
+    real, seen = os.write, []
+
+    def write(fd, data):
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        if Path(target).name.startswith(f".{name}."):
+            if target not in seen:
+                seen.append(target)
+            if len(seen) == nth:
+                real(fd, bytes(data[: len(data) // 2]))
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+
+
+@needs_proc
+def test_a_full_disk_names_the_device_the_file_and_the_last_checkpoint(tiny, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    disk_full_at(monkeypatch, "last.state.pt", nth=2)  # the state of epoch 2
+    with pytest.raises(StorageError) as info:
+        train(tiny_config(epochs=3), run, data=tiny, quiet=True)
+    monkeypatch.undo()
+    assert str(info.value) == (
+        f"no space left on {device_of(run)} while writing {state_path(run)}; "
+        "the last complete checkpoint is epoch 1"
+    )
+    assert sorted(p.name for p in run.rglob("*") if "tmp" in p.name) == []  # no partial file
+    assert load_state(state_path(run))["epoch"] == 1  # the previous checkpoint survives
+    load_run(run, checkpoint="last")
+
+
+@needs_proc
+def test_a_full_disk_before_the_first_checkpoint_says_there_is_none(tiny, tmp_path, monkeypatch):
+    disk_full_at(monkeypatch, "last.state.pt")
+    with pytest.raises(StorageError, match="the last complete checkpoint does not exist yet"):
+        train(tiny_config(epochs=1), tmp_path / "run", data=tiny, quiet=True)
 
 
 # --------------------------------------------------------------------------- resuming
