@@ -136,3 +136,22 @@ def test_resumed_optimizer_state_takes_the_parameter_layout():
     reference.step()
     resumed.step()
     torch.testing.assert_close(w_nhwc.detach(), w.detach())
+
+
+@pytest.mark.parametrize("content", ["code", "garbage"])
+def test_a_corrupt_resume_state_error_never_advises_unsafe_loading(tmp_path, content):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    path = tmp_path / "last.state.pt"
+    if content == "code":
+        torch.save({"format": 2, "x": Evil()}, path)  # torch's error says weights_only=False
+    else:
+        path.write_bytes(b"\x80\x02 not a checkpoint")
+    with pytest.raises(CheckpointError) as info:
+        load_state(path)
+    message = str(info.value)
+    assert "weights_only" not in message and "can still be loaded" not in message
+    assert "not a readable aelab resume state" in message
+    assert message.startswith(f"resume state {path} is corrupt (") and "\n" not in message
