@@ -48,15 +48,20 @@ class _Writer:
 
 
 @contextmanager
-def atomic_file(path: str | Path) -> Iterator[_Writer]:
-    """Replace ``path`` with what the block writes, all at once or not at all."""
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A new empty temp file beside ``path`` for the block to fill by name (a memory map);
+    fsynced and renamed over ``path`` when the block succeeds, removed when it fails."""
     path = Path(path)
     tmp: str | None = None
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
         try:
             os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give what open() would
-            yield _Writer(fd)
+        finally:
+            os.close(fd)
+        yield Path(tmp)
+        fd = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -72,6 +77,17 @@ def atomic_file(path: str | Path) -> Iterator[_Writer]:
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_file(path: str | Path) -> Iterator[_Writer]:
+    """Replace ``path`` with what the block writes, all at once or not at all."""
+    with atomic_path(path) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_NOFOLLOW)
+        try:
+            yield _Writer(fd)
+        finally:
+            os.close(fd)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

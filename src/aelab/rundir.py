@@ -11,6 +11,12 @@ Layout (``runs/<name>/``)::
     .lock                       flock-ed by the process writing the run; holds its PID
 
 Every write is atomic (:mod:`aelab.atomic`) so a killed process never leaves half a file.
+
+One writer at a time (:func:`run_lock`): training holds the run's lock for its whole
+session; evaluate, report and every metrics.json merge take it too, so they are refused
+(with the trainer's PID) while the run trains, and training is refused while they write.
+Readers (load, export, embed, inference) take no lock: they read the committed checkpoint,
+which is consistent at any moment (:mod:`aelab.training.checkpoint`).
 """
 
 from __future__ import annotations

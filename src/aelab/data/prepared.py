@@ -11,13 +11,11 @@ needs it.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from aelab.atomic import atomic_file
+from aelab.atomic import atomic_file, atomic_path
 from aelab.data.resolve import cache_root
 from aelab.errors import DataError, StorageError
 
@@ -95,21 +93,17 @@ def take_mapped(images: np.memmap, index: np.ndarray, tag: str) -> np.ndarray:
             raise DataError(
                 f"cannot create {prepared_dir()} for memory-mapped splits ({exc})."
             ) from None
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=prepared_dir())
-        os.close(fd)
         try:
-            out = np.lib.format.open_memmap(
-                tmp, mode="w+", dtype=np.uint8, shape=(len(index), *images.shape[1:])
-            )
-            for start in range(0, len(index), 4096):
-                out[start : start + 4096] = images[index[start : start + 4096]]
-            out.flush()
-            del out
-            os.replace(tmp, path)
-        except OSError as exc:
+            with atomic_path(path) as tmp:
+                out = np.lib.format.open_memmap(
+                    tmp, mode="w+", dtype=np.uint8, shape=(len(index), *images.shape[1:])
+                )
+                for start in range(0, len(index), 4096):
+                    out[start : start + 4096] = images[index[start : start + 4096]]
+                out.flush()
+                del out
+        except (OSError, StorageError) as exc:
             raise DataError(
                 f"cannot write a memory-mapped split to {prepared_dir()} ({exc})."
             ) from None
-        finally:
-            Path(tmp).unlink(missing_ok=True)
     return np.load(path, mmap_mode="r")

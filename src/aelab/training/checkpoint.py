@@ -3,15 +3,16 @@
 - ``checkpoints/last.state.pt``: everything resume needs, as plain tensors, numbers and
   strings, so ``torch.load(weights_only=True)`` reads it: the model (and best) weights,
   the optimizer, the scheduler, the RNG states, the epoch, the history, the early-stopping
-  state, and the sha256 and epoch of every weights file it stands for.
+  state, and the epoch and content digest of every weights file it stands for.
 - ``checkpoints/<name>.safetensors`` (``last``, ``best``): the model weights, with the
   family, epoch, aelab version and the run's config text in the safetensors metadata.
 
 A checkpoint is committed by :func:`commit`: the state is written first (temp file, fsync,
 rename: that rename is the commit), then the weights files it names. A process killed at
-any point leaves a committed state whose weights files either match their recorded sha256
+any point leaves a committed state whose weights files either match their recorded digest
 or are stale; :func:`load_run` then uses the weights inside the state, and a resume
-rewrites the stale files (:func:`stale_weights`). Weights and state agree by construction.
+rewrites the stale files (:func:`unmatched_weights`). Weights and state agree by
+construction.
 
 :func:`load_run` gives a trained run's model back.
 """
@@ -41,7 +42,7 @@ from aelab.rundir import CHECKPOINTS, CONFIG, saved_config
 
 log = logging.getLogger(__name__)
 
-STATE_FORMAT = 2  # 2: the state names its weights files (sha256, epoch) and holds best weights
+STATE_FORMAT = 2  # 2: names its weights files (epoch, content sha256), holds the best weights
 READABLE_FORMATS = (1, 2)
 STATE_FILE = "last.state.pt"  # the resume state, beside the weights in checkpoints/
 _LOAD_ERRORS = (OSError, RuntimeError, ValueError, KeyError, SafetensorError)
@@ -79,9 +80,14 @@ def load_run(
         name = "last"
     path = weights_path(run_dir, name)
     model = create_model(config.model)
-    if name in records and name in stale_weights(run_dir, records):
+    if name in records and name in unmatched_weights(run_dir, records):
         assert state is not None
-        log.info("%s is not the committed checkpoint; using the weights in %s", path, STATE_FILE)
+        log.warning(
+            "%s is not the committed checkpoint (a write was cut short, or the file was "
+            "damaged); using the weights %s holds",
+            path,
+            STATE_FILE,
+        )
         _load_tensors(model, committed_tensors(state, name), state_path(run_dir))
     elif path.exists():
         load_weights(model, path)
@@ -131,8 +137,9 @@ def commit(
     """Commit one checkpoint: ``state`` (a Trainer.state_dict()) and the weights files
     ``weights`` (name -> (tensors, epoch); ``last`` is ``state["model"]``).
 
-    The state is written first and names each file's sha256; its rename is the commit.
-    Then the files are written (those already on disk with the right bytes are kept).
+    The state is written first and names each file's epoch and content digest
+    (:func:`weights_digest`); its rename is the commit. Then the files are written (those
+    already on disk with the committed content are kept).
     A full disk raises StorageError naming the last complete checkpoint."""
     files = {
         name: (_storable(tensors), {k: str(v) for k, v in weights_metadata(config, epoch).items()})
@@ -164,26 +171,10 @@ def commit(
             ) from None
 
 
-def stale_weights(run_dir: str | Path, records: dict[str, dict[str, Any]]) -> list[str]:
-    """The weights files (names) whose bytes are not those ``records`` (a state's
-    ``weights``) committed: missing, or left from an earlier epoch by a killed commit.
-
-    A file of the committed epoch with other bytes is corrupt: CheckpointError."""
-    stale = unmatched_weights(run_dir, records)
-    for name in stale:
-        path = weights_path(run_dir, name)
-        if path.exists() and read_weights_metadata(path).get("epoch") == str(
-            records[name]["epoch"]
-        ):
-            raise CheckpointError(
-                f"checkpoint {path} is corrupt (its content is not what {STATE_FILE} "
-                f"recorded); resume the run to rewrite it from {STATE_FILE}."
-            )
-    return stale
-
-
 def unmatched_weights(run_dir: str | Path, records: dict[str, dict[str, Any]]) -> list[str]:
-    """The weights files (names) that are missing or whose sha256 is not the recorded one."""
+    """The weights files (names) that are missing or whose content is not what ``records``
+    (a state's ``weights``) committed: left from an earlier epoch by a killed commit, or
+    damaged since."""
     return [
         name
         for name, record in records.items()
