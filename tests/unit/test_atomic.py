@@ -3,19 +3,13 @@ followed), nothing left behind on failure, and a full disk reported in one line.
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
-from pathlib import Path
-
-import pytest
 
 from aelab.atomic import atomic_write_text, device_of
 from aelab.cli.main import main
 from aelab.config import RunConfig
 from aelab.rundir import merge_metrics
-
-needs_proc = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
 
 
 def test_a_planted_symlink_at_an_old_temp_name_is_not_followed(tmp_path):
@@ -40,30 +34,12 @@ def test_written_files_get_the_mode_open_would_give(tmp_path):
     assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o666 & ~umask  # not 0600
 
 
-def disk_full_at(monkeypatch, name: str, nth: int = 1) -> None:
-    """os.write fails with ENOSPC halfway through the ``nth`` temp file of ``name``."""
-    real, seen = os.write, []
-
-    def write(fd, data):
-        target = os.readlink(f"/proc/self/fd/{fd}")
-        if Path(target).name.startswith(f".{name}."):
-            if target not in seen:
-                seen.append(target)
-            if len(seen) == nth:
-                real(fd, bytes(data[: len(data) // 2]))
-                raise OSError(errno.ENOSPC, "No space left on device")
-        return real(fd, data)
-
-    monkeypatch.setattr(os, "write", write)
-
-
-@needs_proc
-def test_the_cli_reports_a_full_disk_in_one_line_with_exit_code_1(tmp_path, monkeypatch, capsys):
+def test_the_cli_reports_a_full_disk_in_one_line_with_exit_code_1(tmp_path, disk_full, capsys):
     run = tmp_path / "run"
     run.mkdir()
     RunConfig().save(run / "config.toml")
     merge_metrics(run, "run", {"epochs": 1})
-    disk_full_at(monkeypatch, "report.html")
+    disk_full("report.html")
     assert main(["report", str(run)]) == 1
     err = capsys.readouterr().err
     assert (

@@ -3,7 +3,6 @@ the run that was never interrupted, and while killed it serves only committed we
 
 from __future__ import annotations
 
-import errno
 import os
 import subprocess
 import sys
@@ -130,30 +129,12 @@ def test_a_run_killed_at_any_write_serves_committed_weights_and_resumes_exactly(
 
 # --------------------------------------------------------------------------- a full disk
 
-needs_proc = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
 
-
-def disk_full_at(monkeypatch, name: str, nth: int = 1) -> None:
-    """os.write fails with ENOSPC halfway through the ``nth`` temp file of ``name``."""
-    real, seen = os.write, []
-
-    def write(fd, data):
-        target = os.readlink(f"/proc/self/fd/{fd}")
-        if Path(target).name.startswith(f".{name}."):
-            if target not in seen:
-                seen.append(target)
-            if len(seen) == nth:
-                real(fd, bytes(data[: len(data) // 2]))
-                raise OSError(errno.ENOSPC, "No space left on device")
-        return real(fd, data)
-
-    monkeypatch.setattr(os, "write", write)
-
-
-@needs_proc
-def test_a_full_disk_names_the_device_the_file_and_the_last_checkpoint(tiny, tmp_path, monkeypatch):
+def test_a_full_disk_names_the_device_the_file_and_the_last_checkpoint(
+    tiny, tmp_path, monkeypatch, disk_full
+):
     run = tmp_path / "run"
-    disk_full_at(monkeypatch, "last.state.pt", nth=2)  # the state of epoch 2
+    disk_full("last.state.pt", nth=2)  # the state of epoch 2
     with pytest.raises(StorageError) as info:
         train(tiny_config(epochs=3), run, data=tiny, quiet=True)
     monkeypatch.undo()
@@ -166,9 +147,8 @@ def test_a_full_disk_names_the_device_the_file_and_the_last_checkpoint(tiny, tmp
     load_run(run, checkpoint="last")
 
 
-@needs_proc
-def test_a_full_disk_before_the_first_checkpoint_says_there_is_none(tiny, tmp_path, monkeypatch):
-    disk_full_at(monkeypatch, "last.state.pt")
+def test_a_full_disk_before_the_first_checkpoint_says_there_is_none(tiny, tmp_path, disk_full):
+    disk_full("last.state.pt")
     with pytest.raises(StorageError, match="the last complete checkpoint does not exist yet"):
         train(tiny_config(epochs=1), tmp_path / "run", data=tiny, quiet=True)
 
