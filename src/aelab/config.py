@@ -23,6 +23,7 @@ from typing import Any, Union
 
 import tomli_w
 
+from aelab.atomic import atomic_write_text
 from aelab.data.config import DataConfig
 from aelab.errors import ConfigError, check, check_choice, did_you_mean
 from aelab.layers.noise import NoiseConfig
@@ -140,10 +141,7 @@ class RunConfig:
 
     def save(self, path: str | Path) -> None:
         """Write ``config.toml`` atomically."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.to_toml(), encoding="utf-8")
-        tmp.replace(path)
+        atomic_write_text(path, self.to_toml())
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:

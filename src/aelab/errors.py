@@ -26,6 +26,10 @@ class CheckpointError(AelabError):
     """A checkpoint or run directory is missing, corrupt or incompatible."""
 
 
+class StorageError(AelabError):
+    """A file could not be written (disk full): a runtime failure, not a user mistake."""
+
+
 class TrainingError(AelabError):
     """Training cannot go on (for example the loss became NaN)."""
 

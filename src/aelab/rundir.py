@@ -9,13 +9,21 @@ Layout (``runs/<name>/``)::
     checkpoints/last.safetensors, best.safetensors, last.state.pt
     figures/*.png, report.html  (evaluation)
     tb/                         TensorBoard event files (train.track = ["tensorboard"])
+    .lock                       flock-ed by the process writing the run; holds its PID
 
-Every write is atomic (temp file + rename) so a killed process never leaves half a file.
+Every write is atomic (:mod:`aelab.atomic`) so a killed process never leaves half a file.
+
+One writer at a time (:func:`run_lock`): training holds the run's lock for its whole
+session; evaluate, report and every metrics.json merge take it too, so they are refused
+(with the trainer's PID) while the run trains, and training is refused while they write.
+Readers (load, export, embed, inference) take no lock: they read the committed checkpoint,
+which is consistent at any moment (:mod:`aelab.training.checkpoint`).
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
 import math
@@ -23,15 +31,19 @@ import os
 import platform
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from aelab import __version__
+from aelab.atomic import atomic_write_text, remove_stale_temps
 from aelab.config import RunConfig
 from aelab.errors import CheckpointError
 
 CONFIG = "config.toml"
+LOCK = ".lock"  # held (flock) by the one process writing the run; holds its PID
 HISTORY = "history.csv"
 METRICS = "metrics.json"
 CHECKPOINTS = "checkpoints"
@@ -53,21 +65,6 @@ RUNTIME_FIELDS = {
     "train.track",
     "train.figures",
 }
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder, fsync, then rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 # --------------------------------------------------------------------------- metrics.json
@@ -107,10 +104,12 @@ def read_metrics(run_dir: str | Path) -> dict[str, Any]:
 def merge_metrics(run_dir: str | Path, section: str, values: dict[str, Any]) -> dict[str, Any]:
     """Replace ``section`` of metrics.json with ``values`` (read, modify, write atomically).
 
-    Other sections are kept. Returns the whole merged object."""
-    data = read_metrics(run_dir)
-    data[section] = _json_safe(values)
-    atomic_write_text(Path(run_dir) / METRICS, json.dumps(data, indent=2) + "\n")
+    Other sections are kept. Returns the whole merged object. Holds the run's lock, so a
+    process training the run (or merging its own section) is never overwritten."""
+    with run_lock(run_dir, f"writing {section} metrics in"):
+        data = read_metrics(run_dir)
+        data[section] = _json_safe(values)
+        atomic_write_text(Path(run_dir) / METRICS, json.dumps(data, indent=2) + "\n")
     return data
 
 
@@ -181,7 +180,11 @@ def claim(run_dir: Path, config: RunConfig, *, overwrite: bool) -> None:
             f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, "
             "--overwrite to replace it, or choose another --out."
         )
-    foreign = run_dir.exists() and not holds_run(run_dir) and any(run_dir.iterdir())
+    foreign = (
+        run_dir.exists()
+        and not holds_run(run_dir)
+        and any(p.name != LOCK for p in run_dir.iterdir())
+    )
     if foreign and not overwrite:
         raise CheckpointError(
             f"{run_dir} exists and is not empty (and is not a run directory); "
@@ -190,6 +193,57 @@ def claim(run_dir: Path, config: RunConfig, *, overwrite: bool) -> None:
     clear_run(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     config.save(run_dir / CONFIG)
+
+
+_HELD: dict[Path, int] = {}  # run folders this process has locked -> nesting depth
+
+
+@contextmanager
+def run_lock(run_dir: str | Path | None, action: str, *, create: bool = False) -> Iterator[None]:
+    """Be the one process writing ``run_dir`` for the block (None, or a folder that does
+    not exist unless ``create``: no-op).
+
+    An exclusive ``flock`` on ``RUN/.lock``, which holds the holder's PID and ``action``
+    ("training", "evaluating", ...). The kernel drops it when the process ends, however
+    it ends, so a lock is never stale. Another process holding it: CheckpointError naming
+    it. Nested use in one process is allowed. Taking it removes the temp files that
+    killed writers left behind (no one else can be writing there)."""
+    if run_dir is None or not (create or Path(run_dir).is_dir()):
+        yield
+        return
+    run_dir = Path(run_dir)
+    key = run_dir.resolve()
+    if key in _HELD:
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").split() or ["?"]
+            doing = " ".join(holder[1:]) or "writing"
+            raise CheckpointError(
+                f"{run_dir} is in use: process {holder[0]} is {doing} it (it holds "
+                f"{run_dir / LOCK}); wait for it to finish or stop it, then try again."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {action}\n".encode(), 0)
+        for folder in (run_dir, run_dir / CHECKPOINTS, run_dir / "figures"):
+            remove_stale_temps(folder)
+        _HELD[key] = 1
+        try:
+            yield
+        finally:
+            del _HELD[key]
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # releases the flock
 
 
 def clear_run(run_dir: Path) -> None:

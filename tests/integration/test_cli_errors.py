@@ -218,11 +218,6 @@ def test_help_documents_the_exit_codes(capsys) -> None:
         assert line in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="training/checkpoint.py load_state quotes torch's first line, which advises "
-    "weights_only=False; fix there (owned by the trainer rewrite), then drop this mark",
-)
 def test_a_corrupt_resume_state_does_not_advise_unsafe_loading(tmp_path: Path, capsys) -> None:
     d = _idx(tmp_path)
     args = ["train", "--preset", "r1-fashion-sparse", "--dataset", f"idx:{d}", "--epochs", "1"]

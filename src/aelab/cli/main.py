@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from aelab import __version__
-from aelab.errors import AelabError
+from aelab.errors import AelabError, StorageError
 
 # name -> module under aelab.cli
 SUBCOMMANDS: dict[str, str] = {
@@ -195,6 +195,11 @@ def run_guarded(name: str, func: Callable[[], int], *, debug: bool) -> int:
     except KeyboardInterrupt:
         print(f"{name}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except StorageError as exc:  # a runtime failure (disk full), not a user mistake
+        if debug:
+            raise
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
     except AelabError as exc:
         if debug:
             raise

@@ -12,13 +12,13 @@ import hashlib
 import http.client
 import os
 import tarfile
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from tqdm import tqdm
 
+from aelab.atomic import atomic_file
 from aelab.data import cifar
 from aelab.data.resolve import download_dir
 from aelab.data.sources import DataFile, Source, get_source
@@ -38,12 +38,10 @@ def download_file(
     """Fetch ``url`` to ``dest`` atomically; a size or MD5 mismatch raises DataError."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
     try:
         digest = hashlib.md5()
         received = 0
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        with atomic_file(dest) as out, urllib.request.urlopen(url, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             with tqdm(
@@ -59,23 +57,21 @@ def download_file(
                     digest.update(chunk)
                     received += len(chunk)
                     bar.update(len(chunk))
-        if total is not None and received != total:
-            raise DataError(
-                f"{url}: the transfer broke off after {received:,} of {total:,} bytes; nothing "
-                "was kept. Run the command again."
-            )
-        if md5 is not None and digest.hexdigest() != md5:
-            raise DataError(
-                f"{url}: checksum mismatch (expected MD5 {md5}, found {digest.hexdigest()}); "
-                "the file was not kept. The mirror may serve a different or corrupt file: "
-                "try another mirror or download it by hand and pass --data-dir."
-            )
-        tmp.replace(dest)
+            # checked before the block ends: a failed check leaves nothing behind
+            if total is not None and received != total:
+                raise DataError(
+                    f"{url}: the transfer broke off after {received:,} of {total:,} bytes; "
+                    "nothing was kept. Run the command again."
+                )
+            if md5 is not None and digest.hexdigest() != md5:
+                raise DataError(
+                    f"{url}: checksum mismatch (expected MD5 {md5}, found {digest.hexdigest()}); "
+                    "the file was not kept. The mirror may serve a different or corrupt file: "
+                    "try another mirror or download it by hand and pass --data-dir."
+                )
         return dest
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         raise DataError(f"{url}: download failed ({exc}); nothing was kept.") from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _member_problem(member: tarfile.TarInfo, root: Path) -> str | None:

@@ -11,14 +11,13 @@ needs it.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from aelab.atomic import atomic_file, atomic_path
 from aelab.data.resolve import cache_root
-from aelab.errors import DataError
+from aelab.errors import DataError, StorageError
 
 VERSION = "1"  # bump when a reader's output changes
 
@@ -54,13 +53,8 @@ def load(key: str, *, mmap: bool = False) -> tuple[np.ndarray, np.ndarray | None
 
 
 def _save_array(path: Path, array: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, np.ascontiguousarray(array), allow_pickle=False)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_file(path) as f:
+        np.save(f, np.ascontiguousarray(array), allow_pickle=False)
 
 
 def save(
@@ -73,7 +67,7 @@ def save(
         if labels is not None:
             _save_array(prepared_dir() / f"{key}.labels.npy", labels)
         _save_array(prepared_dir() / f"{key}.images.npy", images)  # last: marks the entry complete
-    except OSError as exc:
+    except (OSError, StorageError) as exc:
         if required:
             raise DataError(
                 f"cannot write prepared arrays to {prepared_dir()} ({exc}); data.mmap needs a "
@@ -99,21 +93,17 @@ def take_mapped(images: np.memmap, index: np.ndarray, tag: str) -> np.ndarray:
             raise DataError(
                 f"cannot create {prepared_dir()} for memory-mapped splits ({exc})."
             ) from None
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=prepared_dir())
-        os.close(fd)
         try:
-            out = np.lib.format.open_memmap(
-                tmp, mode="w+", dtype=np.uint8, shape=(len(index), *images.shape[1:])
-            )
-            for start in range(0, len(index), 4096):
-                out[start : start + 4096] = images[index[start : start + 4096]]
-            out.flush()
-            del out
-            os.replace(tmp, path)
-        except OSError as exc:
+            with atomic_path(path) as tmp:
+                out = np.lib.format.open_memmap(
+                    tmp, mode="w+", dtype=np.uint8, shape=(len(index), *images.shape[1:])
+                )
+                for start in range(0, len(index), 4096):
+                    out[start : start + 4096] = images[index[start : start + 4096]]
+                out.flush()
+                del out
+        except (OSError, StorageError) as exc:
             raise DataError(
                 f"cannot write a memory-mapped split to {prepared_dir()} ({exc})."
             ) from None
-        finally:
-            Path(tmp).unlink(missing_ok=True)
     return np.load(path, mmap_mode="r")

@@ -36,7 +36,7 @@ from aelab.models.base import Autoencoder
 from aelab.report import render_report
 from aelab.report.render import run_name
 from aelab.report.tables import format_number
-from aelab.rundir import merge_metrics, read_history, read_metrics
+from aelab.rundir import merge_metrics, read_history, read_metrics, run_lock
 from aelab.training import load_run
 from aelab.training.device import compute_threads, resolve_device
 from aelab.training.trackers import log_finished_run
@@ -352,7 +352,21 @@ def evaluate_run(
     ``figures``: which figures to draw (``aelab.viz.FIGURE_SETS``: all, basic, none); None
     takes the run's ``train.figures``. Returns ``{"reconstruction", "code", "pca"}`` (as
     merged into metrics.json, JSON-safe) plus ``"figures"`` (written paths) and ``"report"``.
+    Holds the run's lock throughout: a run being trained is refused (its weights are moving).
     """
+    with run_lock(run_dir, "evaluating"):
+        return _evaluate_run(run_dir, data, tsne, device, quiet, checkpoint, figures)
+
+
+def _evaluate_run(
+    run_dir: str | Path,
+    data: DatasetSplits | None,
+    tsne: bool,
+    device: str,
+    quiet: bool,
+    checkpoint: str,
+    figures: str | None,
+) -> dict[str, Any]:
     run_dir = Path(run_dir)
     device = str(resolve_device(device))
     log = (lambda msg: None) if quiet else (lambda msg: print(f"evaluate: {msg}", flush=True))

@@ -17,7 +17,7 @@ from aelab.config import load_toml
 from aelab.errors import CheckpointError
 from aelab.metrics import baselines, code, reconstruction
 from aelab.report.tables import format_number
-from aelab.rundir import CONFIG, atomic_write_text, read_metrics
+from aelab.rundir import CONFIG, atomic_write_text, read_metrics, run_lock
 from aelab.viz import FIGURES
 
 REPORT = "report.html"
@@ -100,5 +100,6 @@ def render_report(run_dir: str | Path) -> Path:
         figures=_figures(run_dir),
     )
     path = run_dir / REPORT
-    atomic_write_text(path, html)
+    with run_lock(run_dir, "writing the report of"):
+        atomic_write_text(path, html)
     return path

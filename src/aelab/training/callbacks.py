@@ -53,7 +53,9 @@ from aelab.training.progress import Progress, format_seconds
 @dataclass
 class EpochState:
     """Where a run stands after its last finished epoch; saved in ``last.state.pt`` and
-    restored on resume (``best_weights`` lives in memory only).
+    restored on resume. ``best_weights`` (the best epoch's tensors, kept by
+    :class:`ModelCheckpoint`) is saved beside it; ``checkpoint_epoch`` (the epoch of the
+    checkpoint committed on disk, 0: none) lives in memory only.
 
     ``stop_status`` says who stopped the run: ``early_stopped`` or ``stopped``."""
 
@@ -69,6 +71,7 @@ class EpochState:
     train_seconds: float = 0.0
     train_images: int = 0
     best_weights: dict[str, Any] | None = None
+    checkpoint_epoch: int = field(default=0, compare=False)
 
     SAVED = (
         "epoch",
@@ -92,6 +95,9 @@ class EpochState:
         if state is None:
             return cls()
         s = cls(**{name: state[name] for name in cls.SAVED if name in state})
+        s.checkpoint_epoch = s.epoch
+        if "best" in state.get("weights", {}):  # state format 2 holds the best weights
+            s.best_weights = ckpt.committed_tensors(state, "best")
         if s.stopped and s.stop_status is None:  # saved before callbacks could stop a run
             s.stop_status = "early_stopped"
         return s
@@ -240,11 +246,15 @@ class ProgressCallback(Callback):
         if status in FINISHED:
             took = format_seconds(state.wall_time_s)
             p.message(f"done: {len(state.history)} epochs in {took}; {trainer.run_dir}")
-        elif status == "interrupted":
-            where = f" (epoch {state.epoch})" if state.epoch else ""
+        elif status == "interrupted" and state.checkpoint_epoch:
             p.message(
-                f"interrupted; the last checkpoint{where} is kept. Resume with "
-                f"`aelab train --resume {trainer.run_dir}`."
+                f"interrupted; the last checkpoint (epoch {state.checkpoint_epoch}) is kept. "
+                f"Resume with `aelab train --resume {trainer.run_dir}`."
+            )
+        elif status == "interrupted":
+            p.message(
+                f"interrupted before the first checkpoint; `aelab train --resume "
+                f"{trainer.run_dir}` starts it from epoch 1."
             )
 
 
@@ -258,9 +268,10 @@ class TerminateOnNaN(Callback):
         if window is None or window.bad is None:
             return
         bad_step, part, value = window.bad
+        saved = trainer.state.checkpoint_epoch
         kept = (
-            f"the last good checkpoint (epoch {epoch - 1}) is kept in {trainer.run_dir}"
-            if trainer.writes and epoch > 1
+            f"the last good checkpoint (epoch {saved}) is kept in {trainer.run_dir}"
+            if trainer.writes and saved
             else "no checkpoint was written"
         )
         raise TrainingError(
@@ -295,29 +306,33 @@ class EarlyStopping(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """The best weights (``best.safetensors``, and in memory for ``restore_best``) when an
-    epoch is the best so far; every ``every`` epochs and at the end, the resume state,
-    then the last weights and history.csv (history.csv alone in between)."""
+    """Commits a checkpoint (:func:`aelab.training.checkpoint.commit`: resume state, last
+    weights, best weights, as one unit) every ``every`` epochs and at the end, then writes
+    history.csv (history.csv alone in between). The best epoch's weights are kept in
+    memory when it happens (``restore_best`` loads them at the end) and committed with the
+    next checkpoint, so best.safetensors never runs ahead of the state."""
 
     def __init__(self, *, every: int = 1, keep_best: bool = True, restore_best: bool = False):
         self.every = every
         self.keep_best = keep_best
         self.restore_best = restore_best
-        self.saved_epoch = 0
 
     def on_train_start(self, trainer: Trainer) -> None:
-        self.saved_epoch = trainer.state.epoch  # a resumed run's checkpoint is on disk
+        s = trainer.state
+        if not trainer.writes or not s.checkpoint_epoch:
+            return
+        # A resumed run: a process killed inside a commit may have left weights files
+        # behind the state; commit again so they agree before anything reads them.
+        records = ckpt.load_state(ckpt.state_path(trainer.run_dir)).get("weights", {})
+        if ckpt.unmatched_weights(trainer.run_dir, records):
+            self.save(trainer)
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         s = trainer.state
-        if self.keep_best and s.best_epoch == epoch:
-            if trainer.writes:
-                path = ckpt.weights_path(trainer.run_dir, "best")
-                ckpt.save_weights(trainer.model, path, ckpt.weights_metadata(trainer.config, epoch))
-            if self.restore_best:
-                s.best_weights = {
-                    k: v.detach().clone() for k, v in trainer.model.state_dict().items()
-                }
+        if self.keep_best and s.best_epoch == epoch and (trainer.writes or self.restore_best):
+            s.best_weights = {
+                k: v.detach().to("cpu", copy=True) for k, v in trainer.model.state_dict().items()
+            }
         if not trainer.writes:
             return
         if epoch % self.every == 0 or epoch == trainer.config.train.epochs or s.stopped:
@@ -329,19 +344,24 @@ class ModelCheckpoint(Callback):
         if status not in FINISHED:
             return
         s = trainer.state
-        if trainer.writes and self.saved_epoch != s.epoch:  # stopped by a later callback
+        if trainer.writes and s.checkpoint_epoch != s.epoch:  # stopped by a later callback
             self.save(trainer)
         if self.restore_best and s.best_weights is not None:
             trainer.model.load_state_dict(s.best_weights)
 
+    def _weights(self, trainer: Trainer) -> dict[str, tuple[dict[str, Any], int]]:
+        s = trainer.state
+        weights = {"last": (trainer.model.state_dict(), s.epoch)}
+        if self.keep_best and s.best_epoch is not None and s.best_weights is not None:
+            weights["best"] = (s.best_weights, s.best_epoch)
+        return weights
+
     def save(self, trainer: Trainer) -> None:
-        """The resume state first (it alone is enough to resume), then the last weights."""
-        run_dir, epoch = trainer.run_dir, trainer.state.epoch
-        ckpt.save_state(ckpt.state_path(run_dir), trainer.state_dict())
-        metadata = ckpt.weights_metadata(trainer.config, epoch)
-        ckpt.save_weights(trainer.model, ckpt.weights_path(run_dir, "last"), metadata)
-        write_history(run_dir, trainer.state.history)
-        self.saved_epoch = epoch
+        """Commit the checkpoint of the epoch just finished, then write history.csv."""
+        run_dir, s = trainer.run_dir, trainer.state
+        ckpt.commit(run_dir, trainer.state_dict(), self._weights(trainer), trainer.config)
+        s.checkpoint_epoch = s.epoch
+        write_history(run_dir, s.history)
 
 
 def plural(n: int, word: str) -> str:

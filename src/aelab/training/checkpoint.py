@@ -1,37 +1,49 @@
-"""Checkpoints that load without executing code, written atomically.
+"""Checkpoints that load without executing code, each committed as one atomic unit.
 
-- ``checkpoints/<name>.safetensors``: the model weights, with the family, epoch, aelab
-  version and the run's config text in the safetensors metadata (self-describing).
 - ``checkpoints/last.state.pt``: everything resume needs, as plain tensors, numbers and
-  strings, so ``torch.load(weights_only=True)`` reads it: the model and optimizer state,
-  the scheduler, the RNG states, the epoch, the history, the early-stopping state.
-  It carries its own copy of the weights, so a resume never depends on two files having
-  been renamed together.
+  strings, so ``torch.load(weights_only=True)`` reads it: the model (and best) weights,
+  the optimizer, the scheduler, the RNG states, the epoch, the history, the early-stopping
+  state, and the epoch and content digest of every weights file it stands for.
+- ``checkpoints/<name>.safetensors`` (``last``, ``best``): the model weights, with the
+  family, epoch, aelab version and the run's config text in the safetensors metadata.
+
+A checkpoint is committed by :func:`commit`: the state is written first (temp file, fsync,
+rename: that rename is the commit), then the weights files it names. A process killed at
+any point leaves a committed state whose weights files either match their recorded digest
+or are stale; :func:`load_run` then uses the weights inside the state, and a resume
+rewrites the stale files (:func:`unmatched_weights`). Weights and state agree by
+construction.
 
 :func:`load_run` gives a trained run's model back.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
-import os
+import logging
 import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_model, save_model
+from safetensors.torch import _remove_duplicate_names, load_model
+from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from aelab import __version__
+from aelab.atomic import atomic_write_bytes
 from aelab.config import RunConfig
-from aelab.errors import CheckpointError, ConfigError
+from aelab.errors import CheckpointError, ConfigError, StorageError
 from aelab.models.base import Autoencoder
 from aelab.models.registry import create_model
-from aelab.rundir import CHECKPOINTS, CONFIG, atomic_write_bytes
+from aelab.rundir import CHECKPOINTS, CONFIG, saved_config
 
-STATE_FORMAT = 1
+log = logging.getLogger(__name__)
+
+STATE_FORMAT = 2  # 2: names its weights files (epoch, content sha256), holds the best weights
+READABLE_FORMATS = (1, 2)
 STATE_FILE = "last.state.pt"  # the resume state, beside the weights in checkpoints/
 _LOAD_ERRORS = (OSError, RuntimeError, ValueError, KeyError, SafetensorError)
 
@@ -51,24 +63,181 @@ def state_path(run_dir: str | Path) -> Path:
 def load_run(
     run_dir: str | Path, *, checkpoint: str = "best", device: str | torch.device = "cpu"
 ) -> tuple[Autoencoder, RunConfig]:
-    """The trained model (eval mode) and config of a run. ``best`` falls back to ``last``."""
+    """The trained model (eval mode) and config of a run. ``best`` falls back to ``last``.
+
+    The weights are those of the run's committed checkpoint: a weights file the resume
+    state does not vouch for (a write the process was killed before) is not used."""
     run_dir = Path(run_dir)
     if checkpoint not in ("best", "last"):
         raise ConfigError(f"checkpoint={checkpoint!r} is invalid: expected 'best' or 'last'.")
     if not (run_dir / CONFIG).exists():
         raise CheckpointError(f"{run_dir} is not a run directory: it has no {CONFIG}.")
     config = RunConfig.load(run_dir / CONFIG)
-    path = weights_path(run_dir, checkpoint)
-    if checkpoint == "best" and not path.exists():
-        path = weights_path(run_dir, "last")
-    if not path.exists():
+    state = load_state(state_path(run_dir)) if state_path(run_dir).exists() else None
+    records = (state or {}).get("weights", {})
+    name = checkpoint
+    if name == "best" and "best" not in records and not weights_path(run_dir, "best").exists():
+        name = "last"
+    path = weights_path(run_dir, name)
+    model = create_model(config.model)
+    if name in records and name in unmatched_weights(run_dir, records):
+        assert state is not None
+        log.warning(
+            "%s is not the committed checkpoint (a write was cut short, or the file was "
+            "damaged); using the weights %s holds",
+            path,
+            STATE_FILE,
+        )
+        _load_tensors(model, committed_tensors(state, name), state_path(run_dir))
+    elif path.exists():
+        load_weights(model, path)
+    else:
         raise CheckpointError(
             f"{run_dir} has no checkpoint ({path.name} missing): training did not finish an "
             f"epoch. Resume it with `aelab train --resume {run_dir}`."
         )
-    model = create_model(config.model)
-    load_weights(model, path)
     return model.to(device).eval(), config
+
+
+def reopen(run_dir: Path, config: RunConfig, *, save_config: bool) -> dict[str, Any] | None:
+    """The resume state of the run in ``run_dir`` that ``config`` continues (None: it has
+    not committed an epoch yet); ``save_config`` writes ``config`` (more epochs) there."""
+    saved = saved_config(run_dir, config)
+    path = state_path(run_dir)
+    if path.exists():
+        state = load_state(path)
+    elif committed := [p.name for p in checkpoint_dir(run_dir).glob("*.safetensors")]:
+        raise CheckpointError(
+            f"cannot resume {run_dir}: checkpoints/{STATE_FILE} is missing although "
+            f"{', '.join(sorted(committed))} exist; restore it, evaluate the weights as they "
+            "are, or start over with --overwrite."
+        )
+    else:
+        state = None
+    done = state["epoch"] if state else 0
+    if config.train.epochs < done:
+        raise ConfigError(
+            f"cannot resume {run_dir} with train.epochs={config.train.epochs}: it has already "
+            f"trained {done} epochs; pass --epochs {done} or more, or --overwrite to start over."
+        )
+    if save_config and saved != config:
+        config.save(run_dir / CONFIG)  # e.g. more epochs: the folder describes its run
+    return state
+
+
+# --------------------------------------------------------------------------- the commit
+
+
+def commit(
+    run_dir: str | Path,
+    state: dict[str, Any],
+    weights: dict[str, tuple[dict[str, torch.Tensor], int]],
+    config: RunConfig,
+) -> None:
+    """Commit one checkpoint: ``state`` (a Trainer.state_dict()) and the weights files
+    ``weights`` (name -> (tensors, epoch); ``last`` is ``state["model"]``).
+
+    The state is written first and names each file's epoch and content digest
+    (:func:`weights_digest`); its rename is the commit. Then the files are written (those
+    already on disk with the committed content are kept).
+    A full disk raises StorageError naming the last complete checkpoint."""
+    files = {
+        name: (_storable(tensors), {k: str(v) for k, v in weights_metadata(config, epoch).items()})
+        for name, (tensors, epoch) in weights.items()
+    }
+    records = {
+        name: {"epoch": weights[name][1], "sha256": weights_digest(*files[name])} for name in files
+    }
+    best = weights.get("best")
+    state = state | {
+        "weights": records,
+        "best_model": best[0] if best is not None and best[1] != state["epoch"] else None,
+    }
+    folder = checkpoint_dir(run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        save_state(state_path(run_dir), state)
+    except StorageError as exc:  # the previous state is untouched: it is the last complete one
+        previous = _committed_epoch(run_dir)
+        kept = f"is epoch {previous}" if previous else "does not exist yet"
+        raise StorageError(f"{exc}; the last complete checkpoint {kept}") from None
+    for name in unmatched_weights(run_dir, records):
+        try:
+            atomic_write_bytes(weights_path(run_dir, name), safetensors_bytes(*files[name]))
+        except StorageError as exc:
+            raise StorageError(
+                f"{exc}; the last complete checkpoint is epoch {state['epoch']} (in "
+                f"{STATE_FILE}: resume to rewrite {name}.safetensors from it)"
+            ) from None
+
+
+def unmatched_weights(run_dir: str | Path, records: dict[str, dict[str, Any]]) -> list[str]:
+    """The weights files (names) that are missing or whose content is not what ``records``
+    (a state's ``weights``) committed: left from an earlier epoch by a killed commit, or
+    damaged since."""
+    return [
+        name
+        for name, record in records.items()
+        if not weights_path(run_dir, name).exists()
+        or _file_digest(weights_path(run_dir, name)) != record["sha256"]
+    ]
+
+
+def committed_tensors(state: dict[str, Any], name: str) -> dict[str, torch.Tensor]:
+    """The weights a state committed as ``name`` (``last`` or ``best``)."""
+    if name == "best" and state.get("best_model") is not None:
+        return state["best_model"]
+    return state["model"]
+
+
+def _committed_epoch(run_dir: str | Path) -> int:
+    """The epoch of the checkpoint on disk now (0: none), for error messages."""
+    try:
+        return int(load_state(state_path(run_dir))["epoch"])
+    except CheckpointError:
+        return 0
+
+
+def _storable(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``tensors`` as safetensors stores them: shared tensors once (like save_model), contiguous."""
+    tensors = dict(tensors)
+    for removed in _remove_duplicate_names(tensors).values():
+        for name in removed:
+            del tensors[name]
+    return {k: v.detach().contiguous() for k, v in tensors.items()}
+
+
+def weights_digest(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> str:
+    """The sha256 of a weights file's content (names, dtypes, shapes, bytes, metadata),
+    independent of how the file orders it (safetensors' header order is not stable)."""
+    h = hashlib.sha256()
+    for key in sorted(metadata):
+        h.update(f"{key}={metadata[key]}\0".encode())
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}\0".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _file_digest(path: Path) -> str | None:
+    """:func:`weights_digest` of a weights file; None when it cannot be read."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (not iterable)
+            return weights_digest(tensors, dict(f.metadata() or {}))
+    except _LOAD_ERRORS:
+        return None
+
+
+def _load_tensors(model: nn.Module, tensors: dict[str, torch.Tensor], source: Path) -> None:
+    try:
+        model.load_state_dict(tensors)
+    except (KeyError, RuntimeError) as exc:
+        raise CheckpointError(
+            f"the weights in {source} do not match the model built from the config "
+            f"({str(exc).splitlines()[0][:300]}); was config.toml edited after training?"
+        ) from None
 
 
 def weights_metadata(config: RunConfig, epoch: int) -> dict[str, Any]:
@@ -83,19 +252,11 @@ def weights_metadata(config: RunConfig, epoch: int) -> dict[str, Any]:
 
 
 def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, Any]) -> None:
-    """Write ``model``'s weights to ``path`` (temp file, fsync, rename)."""
+    """Write ``model``'s weights to ``path`` atomically (outside a run's commit: export)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    save_model(  # channels-last conv weights (see Autoencoder.init_weights) stored contiguous
-        model,
-        str(tmp),
-        metadata={k: str(v) for k, v in metadata.items()},
-        force_contiguous=True,
-    )
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    tensors = _storable(model.state_dict())
+    atomic_write_bytes(path, safetensors_bytes(tensors, {k: str(v) for k, v in metadata.items()}))
 
 
 def read_weights_metadata(path: str | Path) -> dict[str, str]:
@@ -151,11 +312,12 @@ def load_state(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (*_LOAD_ERRORS, EOFError, pickle.UnpicklingError) as exc:
+        # not torch's text: it advises weights_only=False, which would run the file's code
         raise CheckpointError(
-            f"resume state {path} is corrupt ({str(exc).splitlines()[0][:200]}); "
-            "delete the run folder's checkpoints/ to start over, or --overwrite."
+            f"resume state {path} is corrupt ({type(exc).__name__}: not a readable aelab "
+            "resume state); delete the run folder's checkpoints/ to start over, or --overwrite."
         ) from None
-    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+    if not isinstance(state, dict) or state.get("format") not in READABLE_FORMATS:
         raise CheckpointError(
             f"resume state {path} has an unknown format (expected format {STATE_FORMAT})."
         )

@@ -34,7 +34,7 @@ from aelab.data.splits import DatasetSplits
 from aelab.errors import CheckpointError, ConfigError, TrainingError, check_choice
 from aelab.models.base import Autoencoder
 from aelab.models.registry import create_model
-from aelab.rundir import CONFIG, claim, merge_metrics, run_summary, saved_config, write_history
+from aelab.rundir import claim, merge_metrics, run_lock, run_summary, write_history
 from aelab.training import checkpoint as ckpt
 from aelab.training import distributed as ddp
 from aelab.training.callbacks import Callback, EpochState, default_callbacks
@@ -172,13 +172,7 @@ class Trainer:
                 raise ConfigError("resume=True needs a run directory to resume from.")
             return None
         if resume:
-            saved = saved_config(run_dir, self.config)
-            path = ckpt.state_path(run_dir)
-            state = ckpt.load_state(path) if path.exists() else None
-            if self.ctx.is_main and saved != self.config:
-                # e.g. extended to more epochs: the folder describes the run it now holds
-                self.config.save(run_dir / CONFIG)
-            return state
+            return ckpt.reopen(run_dir, self.config, save_config=self.ctx.is_main)
         error: CheckpointError | None = None
         if self.ctx.is_main:
             try:
@@ -242,7 +236,12 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------
 
     def fit(self, *, resume: bool = False, overwrite: bool = False) -> TrainResult:
-        """Train (or resume) to ``train.epochs`` or until a callback stops the run."""
+        """Train (or resume) to ``train.epochs`` or until a callback stops the run; the
+        process writing the run directory holds its lock throughout (one writer per run)."""
+        with run_lock(self.run_dir if self.writes else None, "training", create=True):
+            return self._fit(resume, overwrite)
+
+    def _fit(self, resume: bool, overwrite: bool) -> TrainResult:
         start = time.perf_counter()
         saved = self._open_run_dir(resume, overwrite)
         fork_devices = [self.device.index or 0] if self.device.type == "cuda" else []

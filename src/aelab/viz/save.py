@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from aelab.atomic import atomic_write_bytes
+
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Write ``fig`` as PNG to ``path`` atomically (temp file, then rename); parents are made.
+    """Write ``fig`` as PNG to ``path`` atomically (:mod:`aelab.atomic`); parents are made.
 
     A reader never sees a half-written file, even when two processes save the same figure.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    atomic_write_bytes(path, buf.getvalue())
     return path

@@ -11,6 +11,7 @@ import pytest
 from aelab.config import RunConfig
 from aelab.errors import CheckpointError
 from aelab.rundir import (
+    LOCK,
     default_run_dir,
     environment,
     is_complete,
@@ -33,7 +34,7 @@ def test_merge_metrics_keeps_other_sections_and_writes_valid_json(tmp_path):
     merge_metrics(tmp_path, "run", {"epochs": 4})
     assert read_metrics(tmp_path)["run"] == {"epochs": 4}
     assert read_metrics(tmp_path)["reconstruction"]["bce"] == 0.28
-    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK, "metrics.json"]  # no temp files
 
 
 def test_corrupt_metrics_is_a_checkpoint_error(tmp_path):

@@ -40,6 +40,10 @@ def test_state_is_weights_only_loadable(run):
 def test_truncated_weights_raise_checkpoint_error(run):
     path = weights_path(run, "best")
     path.write_bytes(path.read_bytes()[:100])
+    committed = load_state(state_path(run))["model"]
+    model, _ = load_run(run)  # the committed state vouches for other weights: it serves them
+    assert all(torch.equal(v, committed[k]) for k, v in model.state_dict().items())
+    state_path(run).unlink()
     with pytest.raises(CheckpointError, match="corrupt"):
         load_run(run)
 
@@ -83,6 +87,8 @@ def test_missing_checkpoints_and_bad_names(run, tmp_path):
         load_run(run, checkpoint="first")
     for name in ("best", "last"):
         weights_path(run, name).unlink()
+    load_run(run)  # the committed state holds the weights (a commit killed before the files)
+    state_path(run).unlink()
     with pytest.raises(CheckpointError, match="did not finish an epoch"):
         load_run(run)
 
@@ -134,3 +140,22 @@ def test_resumed_optimizer_state_takes_the_parameter_layout():
     reference.step()
     resumed.step()
     torch.testing.assert_close(w_nhwc.detach(), w.detach())
+
+
+@pytest.mark.parametrize("content", ["code", "garbage"])
+def test_a_corrupt_resume_state_error_never_advises_unsafe_loading(tmp_path, content):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    path = tmp_path / "last.state.pt"
+    if content == "code":
+        torch.save({"format": 2, "x": Evil()}, path)  # torch's error says weights_only=False
+    else:
+        path.write_bytes(b"\x80\x02 not a checkpoint")
+    with pytest.raises(CheckpointError) as info:
+        load_state(path)
+    message = str(info.value)
+    assert "weights_only" not in message and "can still be loaded" not in message
+    assert "not a readable aelab resume state" in message
+    assert message.startswith(f"resume state {path} is corrupt (") and "\n" not in message
