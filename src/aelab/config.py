@@ -185,10 +185,19 @@ def to_dict(obj: Any) -> dict[str, Any]:
 
 def load_toml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(
+            f"config file {path} is a folder, expected a TOML file (e.g. {path / 'config.toml'})."
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist.") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+            f"{exc.start:,}), expected a TOML file, which is UTF-8; save it as UTF-8."
+        ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -283,7 +292,8 @@ def parse_value(text: str) -> Any:
     """Parse an override's value as a TOML literal; bare words stay strings.
 
     ``16`` -> 16, ``1e-3`` -> 0.001, ``[256, 128]`` -> list, ``256,128`` -> list,
-    ``true`` -> True, ``relu`` -> "relu", ``none``/``null`` -> None.
+    ``true`` -> True, ``relu`` -> "relu", ``none``/``null`` -> None (see
+    :func:`apply_overrides`: None unsets only a field that may be None).
     """
     text = text.strip()
     if text.lower() in ("none", "null"):
@@ -336,14 +346,43 @@ def _apply(cfg: RunConfig, pairs: list[tuple[str, Any]], shown: str) -> RunConfi
                     f"{', '.join(known)}." + did_you_mean(part, known)
                 )
             node = child
-        if value is None:
+        if value is None and _accepts_none(data, parts):
             node.pop(parts[-1], None)
-        else:
-            node[parts[-1]] = value
+        else:  # a None for a field that cannot be None is the word itself: validation=none
+            node[parts[-1]] = "none" if value is None else value
     try:
         return RunConfig.from_dict(data)
     except ConfigError as exc:
         raise ConfigError(f"override {shown}: {exc}") from None
+
+
+def _field_type(data: dict[str, Any], parts: list[str]) -> Any:
+    """The declared type of the field at dotted ``parts`` (None when there is no such
+    field); ``model`` sections resolve to their family's config class."""
+    cls: Any = RunConfig
+    node: Any = data
+    for depth, part in enumerate(parts):
+        if not dataclasses.is_dataclass(cls):
+            return None
+        if cls is ModelConfig:
+            family = node.get("family", ModelConfig.family) if isinstance(node, dict) else None
+            try:
+                cls = config_class(family)
+            except ConfigError:
+                return None  # the unknown family is reported when the config is built
+        tp = typing.get_type_hints(cls).get(part)
+        if tp is None or depth == len(parts) - 1:
+            return tp
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        cls = options[0] if len(options) == 1 else tp
+        node = node.get(part) if isinstance(node, dict) else None
+    return None
+
+
+def _accepts_none(data: dict[str, Any], parts: list[str]) -> bool:
+    """Whether the field at ``parts`` is Optional (``x: int | None``)."""
+    tp = _field_type(data, parts)
+    return typing.get_origin(tp) in (Union, types.UnionType) and type(None) in typing.get_args(tp)
 
 
 __all__ = [  # the section configs are re-exported: one import for a whole run's config

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -60,10 +61,13 @@ def test_fetch_from_loopback_mirror(tmp_path: Path, monkeypatch, capsys) -> None
         sources.Source(**{**real.__dict__, "files": files, "system_dirs": ()}),
     )
     with serve_directory(mirror) as server:
-        assert main(["data", "fetch", "mnist", "--mirror", server.url, "--quiet"]) == 0
-        assert "downloaded and verified" in capsys.readouterr().out
         assert main(["data", "fetch", "mnist", "--mirror", server.url]) == 0
-        assert "already present (user cache" in capsys.readouterr().out
+        printed = capsys.readouterr()
+        assert "downloaded and verified" in printed.err and printed.out == ""  # status: stderr
+        assert main(["data", "fetch", "mnist", "--mirror", server.url, "--quiet"]) == 0
+        assert capsys.readouterr() == ("", "")  # --quiet: nothing but errors
+        assert main(["data", "fetch", "mnist", "--mirror", server.url]) == 0
+        assert "already present (user cache" in capsys.readouterr().err
         assert len(server.requests) == 4
 
 
@@ -102,3 +106,21 @@ def test_real_mnist_test_split() -> None:
     assert test.images.shape == (10000, 1, 28, 28)
     assert round(float(test.images.mean()) / 255, 4) == 0.1325
     assert int((test.labels == 0).sum()) == 980
+
+
+def test_list_and_info_as_json(tmp_path: Path, capsys) -> None:
+    write_idx_dataset(tmp_path, n_train=40, n_test=10, classes=4)
+    assert main(["data", "list", "--json", "--data-dir", str(tmp_path)]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["mnist"]["shape"] == [1, 28, 28] and rows["cifar10"]["test"] == 10_000
+    args = ["data", "info", f"idx:{tmp_path}", "--validation", "split", "--val-size", "8"]
+    assert main([*args, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["shape"] == [1, 28, 28] and info["classes"] == ["0", "1", "2", "3"]
+    assert {k: v["images"] for k, v in info["splits"].items()} == {
+        "train": 32,
+        "val": 8,
+        "test": 10,
+    }
+    assert sum(info["splits"]["test"]["class_counts"].values()) == 10
+    assert 0 < info["splits"]["train"]["pixel_mean"] < 1

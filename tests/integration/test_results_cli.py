@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -52,8 +53,12 @@ def test_sweep_with_jobs_then_compare(data_dir: Path, tmp_path: Path, capsys) ->
         )
         == 0
     )
-    printed = capsys.readouterr().out
-    assert "| latent_dim-4 |" in printed and "comparison.html" in printed
+    printed = capsys.readouterr()
+    assert "| latent_dim-4 |" in printed.out and "comparison.html" in printed.err
+    args = ["compare", str(out / "latent_dim-2"), "--out", str(tmp_path / "one"), "--json"]
+    assert main([*args, "--quiet"]) == 0
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert [r["name"] for r in runs] == ["latent_dim-2"]
     for name in ("comparison.csv", "comparison.md", "comparison.html", "comparison_grid.png"):
         assert (cmp_dir / name).exists(), name
 

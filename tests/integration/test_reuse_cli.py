@@ -43,15 +43,19 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_embed(workspace: Path, capsys) -> None:
     out = workspace / "codes.npz"
     assert main(["embed", str(workspace / "run"), "--split", "test", "--out", str(out)]) == 0
-    assert "120 x 8" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "120 x 8" in printed.err and printed.out == ""  # a status line: stderr
     with np.load(out) as f:
         assert f["codes"].shape == (120, 8) and f["codes"].dtype == np.float32
         np.testing.assert_array_equal(f["labels"], np.load(workspace / "tiny.npz")["y_test"])
 
 
 def test_probe_writes_downstream_and_prints_a_table(workspace: Path, capsys) -> None:
-    assert main(["probe", str(workspace / "run"), "--quiet"]) == 0
-    assert capsys.readouterr().out == ""
+    assert main(["probe", str(workspace / "run"), "--quiet", "--json", "--no-write"]) == 0
+    printed = capsys.readouterr()
+    assert printed.err == ""  # --quiet: the result only
+    table = json.loads(printed.out)
+    assert set(table) == {"autoencoder", "pca", "pixels"} and 0 <= table["pca"]["knn_acc"] <= 1
     assert main(["probe", str(workspace / "run")]) == 0
     out = capsys.readouterr().out
     assert "autoencoder" in out and "pca" in out and "pixels" in out
@@ -89,6 +93,11 @@ def test_anomaly_all_classes(workspace: Path, capsys) -> None:
     assert [row["class"] for row in payload["classes"]] == [0, 1, 2, 3]
     assert payload["mean"]["reconstruction_auroc"] > 0.8  # chance: 0.5
     assert (out / "roc.png").exists() and (out / "anomaly.csv").exists()
+    args = ["anomaly", "--config", str(workspace / "tiny.toml"), "--normal-class", "1"]
+    args += ["--epochs", "2", "--out", str(workspace / "a1"), "--json", "--quiet"]
+    assert main(args) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert [row["class"] for row in payload["classes"]] == [1] and "mean" in payload
     assert (out / "class-2" / "config.toml").exists()
 
 

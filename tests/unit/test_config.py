@@ -64,3 +64,29 @@ def test_overrides_apply_with_types_and_reject_bad_paths():
 def test_test_split_as_validation_forbids_model_selection():
     with pytest.raises(ConfigError, match="never used for model selection"):
         RunConfig(data=DataConfig(validation="test"), train=TrainConfig(early_stopping=3))
+
+
+def test_a_config_that_is_not_utf8_or_is_a_folder_is_a_config_error(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('description = "caf\u00e9"\n'.encode("latin-1"))
+    with pytest.raises(
+        ConfigError, match=r"latin1\.toml is not UTF-8 text \(byte 0xe9 at offset 18\)"
+    ):
+        RunConfig.load(path)
+    with pytest.raises(ConfigError, match=r"is a folder, expected a TOML file"):
+        RunConfig.load(tmp_path)
+
+
+def test_none_unsets_only_optional_fields_and_is_a_word_elsewhere():
+    cfg = RunConfig(data=DataConfig(data_dir="/x")).override(
+        ["data.validation=none", "data.data_dir=none", "train.schedule=none"]
+    )
+    assert cfg.data.validation == "none"  # the string, not "unset" (which gave "split")
+    assert cfg.data.data_dir is None
+    assert cfg.train.schedule == "none"
+    shaped = RunConfig().override(["model.input_shape=[1, 28, 28]"])
+    assert shaped.override(["model.input_shape=null"]).model.input_shape is None  # a family field
+    with pytest.raises(ConfigError, match=r"train\.epochs='none' is invalid: expected an integer"):
+        RunConfig().override(["train.epochs=none"])  # was silently reset to the default
+    with pytest.raises(ConfigError, match=r"unknown key 'epochz'"):
+        RunConfig().override(["train.epochz=none"])  # was silently ignored

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import warnings
 
@@ -129,3 +130,30 @@ def test_cli_unknown_preset_is_one_line_exit_2(capsys):
     assert main(["presets", "show", "r1-fashion"]) == 2
     err = capsys.readouterr().err
     assert "Did you mean" in err and err.count("\n") == 1
+
+
+def test_shipped_listing_is_current():
+    # `aelab presets` reads this index instead of importing torch to count parameters.
+    from aelab.cli import presets as presets_cli
+
+    shipped = json.loads(presets_cli._index_path().read_text(encoding="utf-8"))
+    assert shipped == presets_cli.build_index(), (
+        "src/aelab/presets/index.json is stale: run `python -m aelab.cli.presets`"
+    )
+
+
+def test_presets_json_lists_every_preset(capsys):
+    assert main(["presets", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["name"] for r in rows} == set(list_presets())
+    assert {r["name"]: r["params"] for r in rows}["r1-fashion-sparse"] == PARAMS[
+        "r1-fashion-sparse"
+    ]
+
+
+def test_listing_without_an_index_entry_is_computed(tmp_path, monkeypatch):
+    from aelab.cli import presets as presets_cli
+
+    shipped = presets_cli.rows()
+    monkeypatch.setattr(presets_cli, "_index_path", lambda: tmp_path / "missing.json")
+    assert presets_cli.rows() == shipped

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from aelab.cli.options import add_json_option, log, out_dir, print_json
 from aelab.cli.train import add_override_arguments
 
 HELP = "one-class anomaly detection: train on one class, score every test image"
@@ -34,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the normal class: a label or a class name (repeatable)",
     )
     which.add_argument("--all-classes", action="store_true", help="every class in turn")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--out", required=True, type=out_dir, metavar="DIR", help="output folder")
     add_override_arguments(parser)
     parser.add_argument(
         "--code-score",
@@ -47,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--save-runs", action="store_true", help="write a run directory per class under OUT"
     )
-    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    add_json_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = resolve_config(args)
     data = load_dataset(cfg.data, seed=cfg.train.seed, progress=not args.quiet)
     device = str(resolve_device(cfg.train.device))
-    results, _ = run_protocol(
+    results, payload = run_protocol(
         cfg,
         data,
         None if args.all_classes else args.normal_class,
@@ -75,9 +76,11 @@ def run(args: argparse.Namespace) -> int:
         device=device,
         quiet=args.quiet,
     )
-    if not args.quiet:
+    if args.json:
+        print_json(payload)
+    else:
         print(to_markdown(results), end="")
-        print(f"wrote anomaly.csv, anomaly.md, anomaly.json and roc.png to {args.out}")
+    log.info(f"wrote anomaly.csv, anomaly.md, anomaly.json and roc.png to {args.out}")
     return 0
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from aelab.cli.options import add_json_option, log, out_dir, print_json
+
 HELP = "compare runs: table (CSV, Markdown), loss bars, reconstruction grid, comparison.html"
 EPILOG = """examples:
   aelab compare runs/r4-fc runs/r4-cnn runs/r4-sparse runs/r4-rnn runs/r4-vae --out runs/r4-comparison
@@ -21,13 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run directories made by aelab train, or folders of them (sweep, tune)",
     )
     parser.add_argument(
-        "--out", required=True, help="folder for comparison.{csv,md,html} and figures"
+        "--out", required=True, type=out_dir, help="folder for comparison.{csv,md,html} and figures"
     )
     parser.add_argument(
         "--images", type=int, default=10, help="test images in the reconstruction grid (default 10)"
     )
     parser.add_argument("--title", default="Comparison", help="title of the page and figures")
-    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    add_json_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,9 +42,12 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         n_images=args.images,
         title=args.title,
-        log=None if args.quiet else print,
+        log=log.info,
     )
-    if not args.quiet:
+    if args.json:
+        files = {k: str(v) for k, v in result.files.items()}
+        print_json({"runs": result.rows, "notes": result.notes, "files": files})
+    else:
         print(result.files["md"].read_text(encoding="utf-8").split("\n\n![")[0])
-        print(f"page: {result.files['html']}")
+    log.info(f"page: {result.files['html']}")
     return 0

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
-import numpy as np
+from aelab.cli.options import add_json_option, log, print_json
 
 HELP = "list, fetch and describe datasets"
 EPILOG = """examples:
   aelab data list
+  aelab data list --json
   aelab data fetch fashion-mnist
   aelab data fetch mnist --data-dir ~/datasets/mnist --mirror http://localhost:8000/mnist
   aelab data info fashion-mnist
+  aelab data info fashion-mnist --json
   aelab data info mnist --data-dir ../shared/datasets/mnist --split test
   aelab data info folder:photos --image-size 64 64 --mode RGB
 
@@ -25,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = sub.add_parser("list", help="known datasets and where each was found")
     p.add_argument("--data-dir", help="a folder to look in first")
+    add_json_option(p)
 
     p = sub.add_parser("fetch", help="download a dataset (verified) unless already present")
     p.add_argument("name", help="a dataset name (see `aelab data list`)")
@@ -35,7 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--force", action="store_true", help="download again even if the files are present"
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("info", help="shapes, split sizes, pixel mean and std, class counts")
     p.add_argument("name", help="a dataset name, or folder:PATH, idx:PATH, npy:PATH, npz:PATH")
@@ -51,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--mode", choices=("L", "RGB"), help="convert folder images to this mode")
     p.add_argument("--no-download", action="store_true", help="fail instead of downloading")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_json_option(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,23 +65,37 @@ def _list(args: argparse.Namespace) -> int:
     from aelab.data.resolve import search
     from aelab.data.sources import dataset_names, get_source
 
+    rows = []
     for name in dataset_names():
         source = get_source(name)
         result = search(source, args.data_dir)
-        if result.found is not None:
-            where = f"found: {result.found.place.describe()}"
+        found = result.found.place.describe() if result.found is not None else None
+        partial = [f"{p.describe()} {why}" for p, why in result.looked if why.startswith("has ")]
+        rows.append(
+            {
+                "name": name,
+                "format": source.format,
+                "shape": list(source.shape),
+                "train": source.num_train,
+                "test": source.num_test,
+                "found": found,
+                "partial": partial,
+            }
+        )
+    if args.json:
+        print_json(rows)
+        return 0
+    for row in rows:
+        if row["found"] is not None:
+            where = f"found: {row['found']}"
+        elif row["partial"]:
+            where = "partial: " + "; ".join(row["partial"])
         else:
-            partial = [
-                f"{p.describe()} {why}" for p, why in result.looked if why.startswith("has ")
-            ]
-            where = (
-                "partial: " + "; ".join(partial)
-                if partial
-                else f"not found (aelab data fetch {name})"
-            )
-        c, h, w = source.shape
+            where = f"not found (aelab data fetch {row['name']})"
+        c, h, w = row["shape"]
         print(
-            f"{name:<14} {source.format:<6} {c}x{h}x{w}  {source.num_train:>6,}/{source.num_test:,}  {where}"
+            f"{row['name']:<14} {row['format']:<6} {c}x{h}x{w}  "
+            f"{row['train']:>6,}/{row['test']:,}  {where}"
         )
     return 0
 
@@ -90,7 +107,7 @@ def _fetch(args: argparse.Namespace) -> int:
     if not args.force:
         found = locate(args.name, args.data_dir)
         if found is not None:
-            print(
+            log.info(
                 f"{args.name}: already present ({found.place.describe()}); --force downloads again"
             )
             return 0
@@ -101,12 +118,14 @@ def _fetch(args: argparse.Namespace) -> int:
         progress=not args.quiet and sys.stderr.isatty(),
         force=args.force,
     )
-    print(f"{args.name}: downloaded and verified into {target}")
+    log.info(f"{args.name}: downloaded and verified into {target}")
     return 0
 
 
-def _stats(images: np.ndarray) -> tuple[float, float]:
+def _stats(images) -> tuple[float, float]:
     """Pixel mean and std in [0, 1], exact, from a histogram (no float copy of the data)."""
+    import numpy as np
+
     counts = np.zeros(256, dtype=np.int64)
     for start in range(0, len(images), 8192):
         counts += np.bincount(np.asarray(images[start : start + 8192]).ravel(), minlength=256)
@@ -116,22 +135,37 @@ def _stats(images: np.ndarray) -> tuple[float, float]:
     return mean, float(np.sqrt((counts * (values - mean) ** 2).sum() / total))
 
 
-def _describe(name: str, split, classes) -> str:
+def _split_info(split, classes) -> dict[str, Any]:
+    """Size, pixel mean and std, and class counts (None when unlabelled) of one split."""
+    import numpy as np
+
     mean, std = _stats(split.images)
-    line = f"{name:<5} {len(split):>7,} images  pixel mean {mean:.4f}  std {std:.4f}"
+    info: dict[str, Any] = {"images": len(split), "pixel_mean": mean, "pixel_std": std}
     if split.labels is None:
-        return line + "  (unlabelled)"
+        info["class_counts"] = None
+        return info
     counts = np.bincount(split.labels, minlength=len(classes or ()))
     names = classes or tuple(str(i) for i in range(len(counts)))
+    info["class_counts"] = {n: int(c) for n, c in zip(names, counts, strict=False)}
+    return info
+
+
+def _describe(name: str, info: dict[str, Any]) -> str:
+    line = (
+        f"{name:<5} {info['images']:>7,} images  pixel mean {info['pixel_mean']:.4f}  "
+        f"std {info['pixel_std']:.4f}"
+    )
+    if info["class_counts"] is None:
+        return line + "  (unlabelled)"
     return (
         line
         + "\n      class counts: "
-        + ", ".join(f"{n} {c:,}" for n, c in zip(names, counts, strict=False))
+        + ", ".join(f"{n} {c:,}" for n, c in info["class_counts"].items())
     )
 
 
 def _info(args: argparse.Namespace) -> int:
-    from aelab.config import DataConfig
+    from aelab.data.config import DataConfig
     from aelab.data.load import load_dataset, load_split, parse_spec
     from aelab.data.resolve import locate
     from aelab.data.sources import get_source
@@ -147,29 +181,39 @@ def _info(args: argparse.Namespace) -> int:
     kind, _ = parse_spec(args.name)
     progress = not args.quiet and sys.stderr.isatty()
     download = not args.no_download
-    if args.split != "all":
-        if kind != "named":
-            print(
-                f"aelab data info: --split {args.split} needs a named dataset; showing all splits",
-                file=sys.stderr,
-            )
-        else:
-            split = load_split(cfg, args.split, download=download, progress=progress)
-            found = locate(args.name, args.data_dir, (args.split,))
-            print(f"{args.name}: {found.place.describe() if found else 'downloaded'}")
-            c, h, w = split.images.shape[1:]
-            print(f"shape {c}x{h}x{w}, {len(get_source(args.name).classes)} classes")
-            print(_describe(args.split, split, get_source(args.name).classes))
-            return 0
-    data = load_dataset(cfg, seed=args.seed, download=download, progress=progress)
-    where = ""
-    if kind == "named":
-        found = locate(args.name, args.data_dir)
-        where = f": {found.place.describe()}" if found else ""
-    print(f"{data.name}{where}")
-    c, h, w = data.shape
-    print(f"shape {c}x{h}x{w}, {len(data.classes) if data.classes else 'no'} classes")
-    for split_name, split in data.by_name().items():
-        if split is not None and not (split_name == "val" and args.validation == "test"):
-            print(_describe(split_name, split, data.classes))
+    if args.split != "all" and kind != "named":
+        log.warning(
+            f"aelab data info: --split {args.split} needs a named dataset; showing all splits"
+        )
+    if args.split != "all" and kind == "named":
+        split = load_split(cfg, args.split, download=download, progress=progress)
+        found = locate(args.name, args.data_dir, (args.split,))
+        classes = get_source(args.name).classes
+        shape = split.images.shape[1:]
+        splits = {args.split: _split_info(split, classes)}
+    else:
+        data = load_dataset(cfg, seed=args.seed, download=download, progress=progress)
+        found = locate(args.name, args.data_dir) if kind == "named" else None
+        classes, shape = data.classes, data.shape
+        splits = {
+            name: _split_info(split, classes)
+            for name in ("train", "val", "test")
+            if (split := data.by_name()[name]) is not None
+            and not (name == "val" and args.validation == "test")
+        }
+    report = {
+        "name": args.name,
+        "found": found.place.describe() if found else None,
+        "shape": [int(d) for d in shape],
+        "classes": list(classes) if classes else None,
+        "splits": splits,
+    }
+    if args.json:
+        print_json(report)
+        return 0
+    print(f"{args.name}: {report['found']}" if report["found"] else args.name)
+    c, h, w = report["shape"]
+    print(f"shape {c}x{h}x{w}, {len(classes) if classes else 'no'} classes")
+    for name, info in splits.items():
+        print(_describe(name, info))
     return 0

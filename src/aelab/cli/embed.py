@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from aelab.cli.options import log, out_file
+
 HELP = "compute the codes of a dataset split with a trained run and save them"
 EPILOG = """examples:
   aelab embed runs/r1 --split test --out codes.npy
@@ -25,12 +27,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--split", choices=("train", "val", "test"), default="test", help="default: test"
     )
     parser.add_argument(
-        "--out", required=True, metavar="FILE", help="output file: .npy, .npz or .csv"
+        "--out",
+        required=True,
+        type=out_file("codes.npz"),
+        metavar="FILE",
+        help="output file: .npy, .npz or .csv",
     )
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
     parser.add_argument("--batch-size", type=int, default=1024, help="images per batch")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,11 +51,8 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         progress=not args.quiet,
     )
-    if not args.quiet:
-        what = (
-            "codes and labels" if labels is not None and not args.out.endswith(".npy") else "codes"
-        )
-        print(f"wrote {what} {codes.shape[0]} x {codes.shape[1]} to {args.out}")
+    what = "codes and labels" if labels is not None and not args.out.endswith(".npy") else "codes"
+    log.info(f"wrote {what} {codes.shape[0]} x {codes.shape[1]} to {args.out}")
     return 0
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from aelab.cli.options import log, out_file
+
 HELP = "export a run's encoder, decoder or full model to ONNX or TorchScript"
 EPILOG = """examples:
   aelab export runs/r1 --format onnx --part encoder --out r1-encoder.onnx
@@ -20,9 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", metavar="RUN", help="the run directory a training wrote")
     parser.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
     parser.add_argument("--part", choices=("encoder", "decoder", "full"), default="full")
-    parser.add_argument("--out", required=True, metavar="FILE", help="the file to write")
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=out_file("model.onnx"),
+        metavar="FILE",
+        help="the file to write",
+    )
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
-    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,8 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     model, _ = load_run(args.run, checkpoint=args.checkpoint, device="cpu")
     path = export(model, args.out, format=args.format, part=args.part)
-    if not args.quiet:
-        print(f"wrote {args.part} ({args.format}) to {path}")
+    log.info(f"wrote {args.part} ({args.format}) to {path}")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from aelab.cli.options import log
 from aelab.cli.sweep import add_batch_arguments, batch_overrides, tracked_study
 
 HELP = "train every family under one protocol (same data, epochs, code size) and compare"
@@ -52,5 +53,5 @@ def run(args: argparse.Namespace) -> int:
             quiet=args.quiet,
         )
     if result.comparison is not None:
-        print(f"page: {result.comparison.files['html']}")
+        log.info(f"page: {result.comparison.files['html']}")
     return 0

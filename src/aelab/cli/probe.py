@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from aelab.cli.options import add_json_option, log, print_json
+
 HELP = "probe a run's codes: logistic regression, 5-NN, k-means vs PCA and raw pixels"
 EPILOG = """examples:
   aelab probe runs/r1
@@ -32,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-write", action="store_true", help="print only; leave metrics.json alone"
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress output or table")
+    add_json_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,10 +49,12 @@ def run(args: argparse.Namespace) -> int:
         write=not args.no_write,
         progress=not args.quiet,
     )
-    if not args.quiet:
+    if args.json:
+        print_json(results)
+    else:
         print(format_table(results))
-        if not args.no_write:
-            print(f"wrote the 'downstream' section of {args.run}/metrics.json")
+    if not args.no_write:
+        log.info(f"wrote the 'downstream' section of {args.run}/metrics.json")
     return 0
 
 

@@ -13,13 +13,11 @@ EPILOG = """examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", metavar="RUN", help="the run directory")
-    parser.add_argument("--quiet", action="store_true", help="do not print the report's path")
 
 
 def run(args: argparse.Namespace) -> int:
     from aelab.report import render_report
 
     path = render_report(args.run)
-    if not args.quiet:
-        print(path)
+    print(path)  # the result, for scripts: chromium "$(aelab report RUN)"
     return 0

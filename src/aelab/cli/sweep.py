@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from aelab.cli.options import log, out_dir
 from aelab.cli.train import add_track_argument
 
 HELP = "train a grid of configs (cartesian product of --vary values) and compare them"
@@ -72,9 +73,11 @@ def add_batch_arguments(parser: argparse.ArgumentParser, member: str) -> None:
         "--jobs", type=int, default=1, help="runs trained at once as subprocesses (default 1)"
     )
     parser.add_argument(
-        "--out", required=True, help=f"output folder: one run directory per {member}"
+        "--out",
+        required=True,
+        type=out_dir,
+        help=f"output folder: one run directory per {member}",
     )
-    parser.add_argument("--quiet", action="store_true", help="print only the plan and errors")
 
 
 def batch_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -114,5 +117,5 @@ def run(args: argparse.Namespace) -> int:
             base, varies, args.out, sets=sets, epochs=args.epochs, jobs=args.jobs, quiet=args.quiet
         )
     if result.comparison is not None:
-        print(f"page: {result.comparison.files['html']}")
+        log.info(f"page: {result.comparison.files['html']}")
     return 0

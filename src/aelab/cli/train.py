@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from aelab.cli.options import log, out_dir
+
 HELP = "train an autoencoder from a preset or a config file into a run directory"
 EPILOG = """examples:
   aelab train --preset r1-fashion-sparse
@@ -79,12 +81,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_track_argument(parser)
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="train.precision")
     parser.add_argument(
-        "--out", metavar="RUN_DIR", help="run directory (default runs/<name>-<time>)"
+        "--out", type=out_dir, metavar="RUN_DIR", help="run directory (default runs/<name>-<time>)"
     )
     parser.add_argument(
         "--overwrite", action="store_true", help="replace a run already in the output directory"
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
 
 
@@ -163,8 +164,7 @@ def run(args: argparse.Namespace) -> int:
         from aelab.training.trackers import log_finished_run
 
         log_finished_run(result.run_dir, cfg.train.track)
-    if not args.quiet:
-        print(f"run: {result.run_dir}")
+    log.info(f"run: {result.run_dir}")
     return 0
 
 

@@ -7,13 +7,18 @@
 
 Without a test split, a fixed 10% is held out as test (see ``splits.hold_out_test``).
 Images may be (N, H, W), (N, H, W, C) or (N, C, H, W) with C in {1, 3}, uint8 or float
-in [0, 1]; labels are non-negative integers. Files are loaded with
-``allow_pickle=False``: object arrays are refused.
+in [0, 1]; labels are class indices, integers in [0, MAX_LABEL]. Files are loaded with
+``allow_pickle=False``: object arrays are refused. Each array's header is checked
+against the bytes that hold it before anything is allocated, so a corrupt or hostile
+header ("1.5 TiB") is an error naming the file, not a MemoryError.
 """
 
 from __future__ import annotations
 
+import math
+import zipfile
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -21,6 +26,10 @@ from aelab.data.splits import Split, hold_out_test
 from aelab.errors import DataError
 
 CHANNELS = (1, 3)
+# Labels are class indices, and per-class tables (counts, one-hot probes) are sized by the
+# largest: 16 bits (65,536 classes) is ample for any classification data set (ImageNet-21k
+# has 21,841) and keeps such a table small whatever a corrupt file holds.
+MAX_LABEL = 2**16 - 1
 
 
 def to_nchw_uint8(array: np.ndarray, *, source: str) -> np.ndarray:
@@ -78,8 +87,13 @@ def check_labels(labels: np.ndarray | None, n: int, *, source: str) -> np.ndarra
         )
     if not np.issubdtype(labels.dtype, np.integer):
         raise DataError(f"{source}: labels have dtype {labels.dtype}, expected integers.")
-    if len(labels) and int(labels.min()) < 0:
-        raise DataError(f"{source}: labels must be >= 0, found {int(labels.min())}.")
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) > MAX_LABEL):
+        bad = int(np.argmax((labels < 0) | (labels > MAX_LABEL)))
+        raise DataError(
+            f"{source}: label {int(labels[bad]):,} at index {bad:,} is out of range (expected "
+            f"class indices 0 to {MAX_LABEL:,}, at most {MAX_LABEL + 1:,} classes); number "
+            "the classes 0 to K-1."
+        )
     return labels.astype(np.int64)
 
 
@@ -99,18 +113,70 @@ def _from_named(arrays: dict[str, np.ndarray], source: str) -> tuple[Split, Spli
             )
         return train, test
     if "images" in arrays:
-        return hold_out_test(_split(arrays["images"], arrays.get("labels"), f"{source} images"))
+        pool = _split(arrays["images"], arrays.get("labels"), f"{source} images")
+        return hold_out_test(pool, source=source)
     raise DataError(
         f"{source}: found arrays {sorted(arrays)}, expected x_train and x_test (with optional "
         "y_train, y_test) or images (with optional labels)."
     )
 
 
+def check_npy_header(f: IO[bytes], available: int, *, source: str) -> None:
+    """The .npy header at the start of ``f`` must declare no more data than the
+    ``available`` bytes (of the file, or of the npz member) hold; read before NumPy
+    allocates anything."""
+    try:
+        version = np.lib.format.read_magic(f)
+        read = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, _, dtype = read(f)
+    except ValueError as exc:
+        raise DataError(f"{source}: not a readable .npy array ({exc}).") from None
+    if dtype.hasobject:
+        return  # refused by np.load(allow_pickle=False) with its own message
+    declared = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+    found = available - f.tell()
+    if declared > found:
+        raise DataError(
+            f"{source}: the header declares shape {shape} of {dtype} ({declared:,} bytes) but "
+            f"the file holds {max(found, 0):,} bytes of data; it is truncated or corrupt. "
+            "Save it again with np.save / np.savez."
+        )
+
+
+def _check_headers(path: Path) -> None:
+    """Check the header of ``path`` (.npy) or of every array in it (.npz)."""
+    if path.is_dir():
+        return  # np.load says so
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":
+            f.seek(0)
+            check_npy_header(f, path.stat().st_size, source=str(path))
+            return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.filename.endswith(".npy"):
+                    with archive.open(info) as member:
+                        check_npy_header(member, info.file_size, source=f"{path}:{info.filename}")
+    except zipfile.BadZipFile as exc:
+        raise DataError(f"{path}: not a readable .npz archive ({exc}).") from None
+
+
 def _np_load(path: Path, mmap: bool = False):
     try:
+        _check_headers(path)
         return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
     except FileNotFoundError:
         raise DataError(f"{path} does not exist.") from None
+    except MemoryError:
+        raise DataError(
+            f"{path}: too large to read into memory ({path.stat().st_size:,} bytes); save the "
+            "images with np.save into a folder and load it as npy:FOLDER with data.mmap = true."
+        ) from None
     except (OSError, ValueError) as exc:
         raise DataError(
             f"{path}: not a readable NumPy file without pickled objects ({exc})."
@@ -144,4 +210,4 @@ def read_npy(path: str | Path, *, mmap: bool = False) -> tuple[Split, Split]:
     array = _np_load(path, mmap)
     if not isinstance(array, np.ndarray):
         raise DataError(f"{path}: not an .npy array; use npz:{path}.")
-    return hold_out_test(_split(array, None, str(path)))
+    return hold_out_test(_split(array, None, str(path)), source=str(path))

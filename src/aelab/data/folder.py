@@ -12,6 +12,7 @@ the option is an error naming two files that differ.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -61,9 +62,18 @@ class _Reader:
 
     def __call__(self, path: Path) -> np.ndarray:
         try:
-            with Image.open(path) as im:
-                im.load()
-                return self._convert(path, im)
+            with warnings.catch_warnings():
+                # Pillow only warns between its limit and twice that: refuse both alike.
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(path) as im:
+                    im.load()
+                    return self._convert(path, im)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise DataError(
+                f"{path}: refused as a possible decompression bomb ({exc}); expected at most "
+                f"{Image.MAX_IMAGE_PIXELS:,} pixels per image (Pillow's limit). Resize it, or "
+                "remove it from the folder."
+            ) from None
         except (UnidentifiedImageError, OSError) as exc:
             raise DataError(f"{path}: not a readable image ({exc}).") from None
 
@@ -127,7 +137,7 @@ def read_folder(
         )
     images, names = _read_pool(root, reader)
     classes = None if names is None else tuple(sorted(set(names)))
-    train, test = hold_out_test(_labelled(images, names, classes))
+    train, test = hold_out_test(_labelled(images, names, classes), source=f"folder:{path}")
     return train, test, classes
 
 

@@ -9,6 +9,7 @@ what was found.
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -76,7 +77,9 @@ def parse(data: bytes, *, source: str | Path, ndim: int) -> np.ndarray:
         raise DataError(
             f"{source}: IDX images have size {dims[1]}x{dims[2]}, expected both > 0. {HINT}"
         )
-    expected = header + int(np.prod(dims, dtype=np.int64))
+    # Python ints: a product of four uint32 dims can pass 2**63 (NumPy would wrap around),
+    # and nothing is allocated or reshaped before the size is known to match.
+    expected = header + math.prod(dims)
     if len(data) < expected:
         raise DataError(
             f"{source} is truncated (expected {expected:,} bytes after decompression for dims "

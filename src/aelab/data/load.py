@@ -24,7 +24,7 @@ from aelab.data.download import fetch
 from aelab.data.folder import read_folder
 from aelab.data.resolve import Located, not_found_error, search
 from aelab.data.sources import SOURCES, Source, get_source
-from aelab.data.splits import DatasetSplits, Split, split_indices
+from aelab.data.splits import DatasetSplits, Split, check_not_empty, split_indices
 from aelab.errors import DataError
 
 LOCAL_KINDS = ("folder", "idx", "npy", "npz")
@@ -139,7 +139,7 @@ def load_split(
     key = prepared.file_key(_source_paths(located, split), source.name, split)
     hit = prepared.load(key, mmap=cfg.mmap)
     if hit is not None:
-        return Split(*hit)
+        return check_not_empty(Split(*hit), source=source.name, name=split)
     images, labels, verified = READERS[source.format](source, located, split)
     if (
         (verified or cfg.mmap)
@@ -147,7 +147,7 @@ def load_split(
         and cfg.mmap
     ):
         images, labels = prepared.load(key, mmap=True) or (images, labels)
-    return Split(images, labels)
+    return check_not_empty(Split(images, labels), source=source.name, name=split)
 
 
 # --------------------------------------------------------------------------- local datasets
@@ -216,6 +216,8 @@ def load_dataset(
     else:
         train, test, classes = _read_local(kind, arg, cfg)
         name = cfg.dataset
+    train = check_not_empty(train, source=name, name="train")
+    test = check_not_empty(test, source=name, name="test")
     val = None
     if cfg.validation == "split":
         if not 0 < cfg.val_size < len(train):

@@ -62,6 +62,17 @@ class DatasetSplits:
         return {"train": self.train, "val": self.val, "test": self.test}
 
 
+def check_not_empty(split: Split, *, source: str, name: str) -> Split:
+    """``split`` unless it holds no images: every statistic, loss and metric of an empty
+    split is undefined (a mean of nothing), so it is an error where the data is loaded."""
+    if len(split) == 0:
+        raise DataError(
+            f"{source}: the {name} split holds 0 images (expected at least 1); check the "
+            "files, or data.train_limit / data.test_limit."
+        )
+    return split
+
+
 def split_indices(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Cut ``range(n)`` into (rest, held) with ``k`` held-out indices chosen by ``seed``.
 
@@ -72,9 +83,15 @@ def split_indices(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(perm[k:]), np.sort(perm[:k])
 
 
-def hold_out_test(pool: Split) -> tuple[Split, Split]:
-    """(train, test) for a source with no test split: a fixed ``TEST_FRACTION`` of ``pool``."""
+def hold_out_test(pool: Split, *, source: str) -> tuple[Split, Split]:
+    """(train, test) for a source with no test split: a fixed ``TEST_FRACTION`` of ``pool``
+    (at least one image each)."""
     n = len(pool)
-    k = max(1, round(n * TEST_FRACTION)) if n > 1 else 0
+    if n < 2:
+        raise DataError(
+            f"{source}: holds {n} image{'' if n == 1 else 's'}, expected at least 2 (without a "
+            f"test split, {TEST_FRACTION:.0%} of the images are held out as test); add images."
+        )
+    k = max(1, round(n * TEST_FRACTION))
     rest, held = split_indices(n, k, TEST_HOLDOUT_SEED)
     return pool.take(rest), pool.take(held)

@@ -9,9 +9,12 @@ from __future__ import annotations
 import dataclasses
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aelab.config import RunConfig, from_dict, load_toml
 from aelab.errors import ConfigError, did_you_mean
+
+if TYPE_CHECKING:  # aelab.config imports torch (via the models): only load_preset needs it
+    from aelab.config import RunConfig
 
 _SUFFIX = ".toml"
 
@@ -38,6 +41,8 @@ def preset_path(name: str) -> Path:
 
 def load_preset(name: str) -> RunConfig:
     """The RunConfig of preset ``name`` (``preset`` field set to the name)."""
+    from aelab.config import RunConfig, from_dict, load_toml
+
     path = preset_path(name)
     try:
         cfg = from_dict(RunConfig, load_toml(path))

@@ -89,7 +89,17 @@ def auto_threads(world_size: int = 1) -> int:
 
 @contextlib.contextmanager
 def cpu_threads(threads: int) -> Iterator[int]:
-    """Set torch's intra-op threads for the block and restore the previous count after."""
+    """Set torch's intra-op threads for the block and restore the previous count after.
+
+    At most ``os.cpu_count()``: more only oversubscribes the cores, and OpenMP crashes
+    (a segfault, not an error) when asked for tens of thousands.
+    """
+    cpus = os.cpu_count() or 1
+    if not 1 <= threads <= cpus:
+        raise ConfigError(
+            f"train.threads={threads} is invalid: expected 1 to {cpus} (the CPUs of this "
+            "machine, os.cpu_count()), or 0 for automatic."
+        )
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -109,3 +110,59 @@ def test_npy_file(tmp_path: Path) -> None:
     np.save(tmp_path / "x.npy", np.zeros((10, 28, 28), np.uint8))
     data = load_dataset(_cfg(f"npy:{tmp_path / 'x.npy'}"))
     assert (len(data.train), len(data.test)) == (9, 1) and data.train.labels is None
+
+
+def _npy_header_only(path: Path, shape: tuple[int, ...]) -> None:
+    """An .npy file whose header declares ``shape`` of uint8 but which holds no data."""
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(
+            f, {"descr": "|u1", "fortran_order": False, "shape": shape}
+        )
+
+
+HUGE = (400_000, 2048, 2048)  # 1.5 TiB of uint8
+
+
+@pytest.mark.parametrize("mmap", [False, True])
+def test_npy_header_larger_than_the_file_is_refused_before_allocating(
+    tmp_path: Path, mmap: bool
+) -> None:
+    _npy_header_only(tmp_path / "x_train.npy", HUGE)
+    np.save(tmp_path / "x_test.npy", np.zeros((2, 4, 4), np.uint8))
+    with pytest.raises(
+        DataError,
+        match=r"x_train\.npy: the header declares shape \(400000, 2048, 2048\) of uint8 "
+        r"\(1,677,721,600,000 bytes\) but the file holds 0 bytes of data",
+    ):
+        load_dataset(_cfg(f"npy:{tmp_path}", mmap=mmap))
+
+
+def test_npz_member_header_larger_than_its_data_is_refused(tmp_path: Path) -> None:
+    _npy_header_only(tmp_path / "x_train.npy", HUGE)
+    path = tmp_path / "d.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.write(tmp_path / "x_train.npy", "x_train.npy")
+        with archive.open("x_test.npy", "w") as member:
+            np.lib.format.write_array(member, np.zeros((2, 4, 4), np.uint8))
+    with pytest.raises(DataError, match=r"d\.npz:x_train\.npy: the header declares shape"):
+        load_dataset(_cfg(f"npz:{path}"))
+
+
+def test_labels_are_range_checked_before_any_per_class_table(tmp_path: Path) -> None:
+    x = np.zeros((4, 4, 4), np.uint8)
+    labels = np.array([0, 10**9, 1, 2])
+    np.savez(tmp_path / "d.npz", x_train=x, x_test=x, y_train=labels, y_test=labels % 3)
+    with pytest.raises(
+        DataError,
+        match=r"d\.npz x_train: label 1,000,000,000 at index 1 is out of range \(expected class "
+        r"indices 0 to 65,535",
+    ):
+        load_dataset(_cfg(f"npz:{tmp_path / 'd.npz'}"))
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_a_single_array_needs_two_images_for_train_and_test(tmp_path: Path, n: int) -> None:
+    np.save(tmp_path / "x.npy", np.zeros((n, 4, 4), np.uint8))
+    message = "holds no images" if n == 0 else r"holds 1 image, expected at least 2"
+    with pytest.raises(DataError, match=message):
+        load_dataset(_cfg(f"npy:{tmp_path / 'x.npy'}"))

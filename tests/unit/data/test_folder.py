@@ -87,3 +87,17 @@ def test_unreadable_image(tmp_path: Path) -> None:
     _save(tmp_path / "good.png")
     with pytest.raises(DataError, match=r"bad\.png: not a readable image"):
         load_dataset(_cfg(tmp_path))
+
+
+@pytest.mark.parametrize("side", [12, 20])  # over the limit (Pillow warns), over twice (raises)
+def test_decompression_bomb_is_a_data_error_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, side: int
+) -> None:
+    for i in range(3):
+        _save(tmp_path / f"{i}.png", size=(4, 4))
+    _save(tmp_path / "big.png", size=(side, side))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    with pytest.raises(
+        DataError, match=rf"big\.png: refused as a possible decompression bomb .*{side * side}"
+    ):
+        load_dataset(_cfg(tmp_path, image_size=(4, 4)))

@@ -10,6 +10,7 @@ import pytest
 from aelab.config import DataConfig
 from aelab.data import idx, load_dataset
 from aelab.errors import DataError
+from fakedata import write_idx_dataset
 
 
 @pytest.mark.parametrize("gz", [True, False])
@@ -97,3 +98,27 @@ def test_idx_folder_loads_raw_and_gz(tmp_path: Path) -> None:
     assert data.shape == (1, 8, 6)
     assert data.classes == ("0", "1", "2")
     assert len(data.train) == 30 and len(data.test) == 10
+
+
+def test_dims_whose_product_passes_int64_are_truncated_not_a_crash() -> None:
+    # 2**31 x 2**31 x 4 = 2**64 bytes: an int64 product wraps to 0 (a reshape crash or a
+    # wrong count); the size is compared in Python ints before anything is allocated.
+    header = struct.pack(">HBB3I", 0, idx.UINT8, 3, 2**31, 2**31, 4)
+    with pytest.raises(
+        DataError,
+        match=r"f is truncated \(expected 18,446,744,073,709,551,632 bytes after decompression "
+        r"for dims 2147483648x2147483648x4, found 32\)",
+    ):
+        idx.parse(header + bytes(16), source="f", ndim=3)
+
+
+@pytest.mark.parametrize("split", ["train", "t10k"])
+def test_idx_files_with_zero_images_are_refused_at_load(tmp_path: Path, split: str) -> None:
+    write_idx_dataset(tmp_path, n_train=8, n_test=4, shape=(4, 4), gz=False)
+    idx.write(tmp_path / f"{split}-images-idx3-ubyte", np.zeros((0, 4, 4), np.uint8))
+    idx.write(tmp_path / f"{split}-labels-idx1-ubyte", np.zeros(0, np.uint8))
+    name = "train" if split == "train" else "test"
+    with pytest.raises(
+        DataError, match=rf"the {name} split holds 0 images \(expected at least 1\)"
+    ):
+        load_dataset(DataConfig(dataset=f"idx:{tmp_path}", validation="split", val_size=2))

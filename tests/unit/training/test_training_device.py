@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import pytest
 import torch
@@ -99,3 +100,16 @@ def test_tqdm_bar_on_a_terminal():
 def test_format_seconds():
     assert format_seconds(5) == "5s" and format_seconds(65) == "1m05s"
     assert format_seconds(3725) == "1h02m05s"
+
+
+def test_cpu_threads_are_bounded_by_the_cpu_count():
+    cpus = os.cpu_count()
+    with (
+        pytest.raises(
+            ConfigError, match=rf"train\.threads=100000 is invalid: expected 1 to {cpus} "
+        ),
+        cpu_threads(100_000),
+    ):  # OpenMP segfaults on this instead of failing
+        pass
+    with cpu_threads(cpus) as n:
+        assert n == cpus
