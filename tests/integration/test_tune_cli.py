@@ -62,7 +62,7 @@ def trials(out: Path) -> list:
             f"sqlite:///{out / 'study.db'}", skip_table_creation=True
         )
         return optuna.load_study(study_name="aelab-tune", storage=storage).trials
-    except (KeyError, sqlalchemy.exc.OperationalError):  # the worker is still creating it
+    except (KeyError, sqlalchemy.exc.SQLAlchemyError):  # the worker is still creating it
         return []
 
 
