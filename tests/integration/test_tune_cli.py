@@ -29,7 +29,7 @@ def idx_dir(tmp_path_factory):
 
 
 def tune(idx_dir: Path, out: Path) -> list[str]:
-    """Trials of 4 epochs, trained only (--no-eval), every one to the end (--no-prune)."""
+    """Trials of 8 epochs, trained only (--no-eval), every one to the end (--no-prune)."""
     return [
         sys.executable, "-m", "aelab", "tune",
         "--preset", "r3-fashion-vanilla",
@@ -37,7 +37,7 @@ def tune(idx_dir: Path, out: Path) -> list[str]:
         "--set", "data.val_size=16",
         "--set", "train.batch_size=16",
         "--set", "train.threads=1",
-        "--epochs", "4",
+        "--epochs", "8",
         "--search", "model.latent_dim=int:2:16:log",
         "--search", "train.lr=float:1e-4:3e-2:log",
         "--trials", str(TRIALS),
@@ -62,7 +62,7 @@ def trials(out: Path) -> list:
             f"sqlite:///{out / 'study.db'}", skip_table_creation=True
         )
         return optuna.load_study(study_name="aelab-tune", storage=storage).trials
-    except (KeyError, sqlalchemy.exc.OperationalError):  # the worker is still creating it
+    except (KeyError, sqlalchemy.exc.SQLAlchemyError):  # the worker is still creating it
         return []
 
 
@@ -79,10 +79,15 @@ def test_sigkill_mid_search_then_rerun_finishes_exactly_the_trials_asked(idx_dir
     out = tmp_path / "tune"
     proc = subprocess.Popen(tune(idx_dir, out), env=env(), stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
-    while len(states(out, "COMPLETE")) < 2 or not states(out, "RUNNING"):
+    while True:  # until two trials completed and the next one has not finished an epoch
+        snapshot = trials(out)
+        complete = [t for t in snapshot if t.state.name == "COMPLETE"]
+        fresh = [t for t in snapshot if t.state.name == "RUNNING" and not t.intermediate_values]
+        if len(complete) >= 2 and fresh:
+            break
         assert proc.poll() is None, proc.stderr.read()
         assert time.monotonic() < deadline, "the search did not get to a third trial"
-        time.sleep(0.05)
+        time.sleep(0.02)
     proc.kill()  # SIGKILL: nothing is cleaned up, the third trial stays RUNNING
     proc.wait()
     before = {t.number: t for t in trials(out)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 
+from aelab.cli.options import log, out_dir
 from aelab.cli.sweep import add_set_arguments, set_values, tracked_study
 
 HELP = "search hyper-parameters with Optuna: TPE sampling, median pruning, resumable"
@@ -67,8 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--epochs", type=int, help="epochs of every trial (default: the config's)")
     add_set_arguments(parser, "trial")
-    parser.add_argument("--out", required=True, help="output folder: study, trials, best.toml")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar, only errors")
+    parser.add_argument(
+        "--out", required=True, type=out_dir, help="output folder: study, trials, best.toml"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,11 +106,10 @@ def run(args: argparse.Namespace) -> int:
         "trials": args.trials,
     }
     params |= {f"search.{p.key}": p.to_table() for p in space}
-    log = (lambda msg: None) if args.quiet else print
     with tracked_study(args, "tune", params):
-        result = run_tune(base, space, args.out, settings, quiet=args.quiet, log=log)
-    if not args.quiet and "best" in result.files:
-        print(f"best: {result.files['best']}")
+        result = run_tune(base, space, args.out, settings, quiet=args.quiet, log=log.info)
+    if "best" in result.files:
+        log.info(f"best: {result.files['best']}")
     return 0
 
 
