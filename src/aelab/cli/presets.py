@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import warnings
 
 HELP = "list the reference presets, or show one preset's model summary"
 EPILOG = """examples:
@@ -40,9 +39,7 @@ def _list() -> int:
     rows = []
     for name in list_presets():
         cfg = load_preset(name)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # over-complete codes are intended here (R4 CNN)
-            params = build_model(cfg).num_parameters()
+        params = build_model(cfg).num_parameters()
         rows.append((name, cfg.data.dataset, cfg.model.family, f"{params:,}", cfg.description))
     header = ("NAME", "DATASET", "FAMILY", "PARAMS", "DESCRIPTION")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
