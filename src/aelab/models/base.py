@@ -61,9 +61,9 @@ class ModelConfig:
     as Keras does) or ``sum`` (sum over pixels, mean over the batch).
     init: ``torch`` (PyTorch defaults) or ``keras`` (Glorot-uniform kernels, zero biases).
     input_shape: (channels, height, width); filled from the data when left unset.
-    overcomplete: the code is deliberately at least as wide as the input (R4's 32x7x7 conv
-    code); without it such a code, neither sparse nor denoising, warns that the model can
-    learn the identity map.
+    overcomplete: a code at least as wide as the input is intended (R4's 32x7x7 conv code):
+    without it such a code, neither sparse nor denoising, warns that the model can learn
+    the identity map; it changes nothing else, and nothing for a narrower code.
     """
 
     family: str = "dense"
@@ -133,12 +133,6 @@ def check_code(cfg: ModelConfig, requested: str) -> None:
     if cfg.input_shape is None:
         return
     size = math.prod(cfg.input_shape)
-    check(
-        cfg.latent_dim >= size or not cfg.overcomplete,
-        "overcomplete",
-        cfg.overcomplete,
-        f"false: latent_dim={cfg.latent_dim} is narrower than the input ({size} values)",
-    )
     if (
         cfg.latent_dim >= size
         and not cfg.overcomplete

@@ -215,11 +215,6 @@ def test_overcomplete_unregularised_code_warns():
         DenseConfig(latent_dim=16, input_shape=(1, 4, 4), overcomplete=True)  # said on purpose
 
 
-def test_overcomplete_flag_on_a_narrow_code_is_a_config_error():
-    with pytest.raises(ConfigError, match=r"overcomplete=True is invalid.*narrower than the input"):
-        DenseConfig(latent_dim=8, input_shape=(1, 4, 4), overcomplete=True)
-
-
 def test_overcomplete_warning_names_the_callers_line_once():
     """Built directly, through dataclasses.replace and through create_model, the warning
     points at this file (not dataclasses.py or aelab) and the default filter shows it once."""
