@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -136,3 +137,18 @@ def test_cli_unknown_preset_is_one_line_exit_2(capsys):
     assert main(["presets", "show", "r1-fashion"]) == 2
     err = capsys.readouterr().err
     assert "Did you mean" in err and err.count("\n") == 1
+
+
+def test_docs_presets_md_is_generated_from_the_presets():
+    """docs/presets.md is `aelab presets --markdown`: every preset with its reference, layers
+    and training, and the TOML with its provenance comments; editing a preset without
+    regenerating the page fails here."""
+    from aelab.cli.presets import markdown
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "presets.md"
+    text = markdown()
+    for name in EXPECTED:
+        assert f"## {name}\n" in text and preset_path(name).read_text() in text
+    assert page.read_text(encoding="utf-8") == text, (
+        "docs/presets.md is stale: run `aelab presets --markdown > docs/presets.md`"
+    )
