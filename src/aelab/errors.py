@@ -40,6 +40,10 @@ class TrainingError(AelabError):
     """Training cannot go on (for example the loss became NaN)."""
 
 
+class DependencyError(AelabError, ImportError):
+    """An optional dependency a feature needs is not installed (the message names the extra)."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """' Did you mean 'x'?' when a close match exists, else ''."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)

@@ -8,7 +8,7 @@ import argparse
 HELP = "compare runs: table (CSV, Markdown), loss bars, reconstruction grid, comparison.html"
 EPILOG = """examples:
   aelab compare runs/r4-fc runs/r4-cnn runs/r4-sparse runs/r4-rnn runs/r4-vae --out runs/r4-comparison
-  aelab compare runs/sweep-code/* --out runs/code-comparison --images 8
+  aelab compare runs/code-size/latent_dim-* --out runs/code-comparison --images 8
 """
 
 
