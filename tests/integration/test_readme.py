@@ -222,6 +222,7 @@ PREREQUISITES: dict[str, Callable[[], None]] = {
     "runs/r1-fashion-sparse": _train("runs/r1-fashion-sparse", "r1-fashion-sparse"),
     "photos": lambda: _write_photos(Path("photos")),
     "my.toml": _config("my.toml", "r3-fashion-vanilla"),
+    "my-run.toml": _config("my-run.toml", "r1-fashion-sparse"),  # run where CUDA is
     "runs/a": _link("runs/r1-fashion-sparse", "runs/a"),
     "runs/b": _link("runs/cnn16", "runs/b"),
     "runs/c": _link("runs/r1-quick", "runs/c"),
