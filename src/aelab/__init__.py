@@ -11,7 +11,14 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from aelab.errors import AelabError, CheckpointError, ConfigError, DataError, TrainingError
+from aelab.errors import (
+    AelabError,
+    CheckpointError,
+    ConfigError,
+    DataError,
+    DependencyError,
+    TrainingError,
+)
 
 # public name -> (module, attribute)
 _LAZY: dict[str, tuple[str, str]] = {
@@ -43,6 +50,7 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "DataError",
+    "DependencyError",
     "RunConfig",
     "TrainingError",
     "__version__",

@@ -5,9 +5,19 @@ Messages say what was wrong, what was expected, what was found and how to fix it
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import sys
+import warnings
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
+
+_PACKAGE = str(Path(__file__).resolve().parent)
+# Frames a warning must not be attributed to: aelab itself, the dataclass machinery
+# (``__post_init__`` runs from a generated ``__init__`` in ``<string>`` or from
+# ``dataclasses.replace``).
+_INTERNAL = (_PACKAGE, str(Path(dataclasses.__file__).resolve()))
 
 
 class AelabError(Exception):
@@ -34,6 +44,10 @@ class TrainingError(AelabError):
     """Training cannot go on (for example the loss became NaN)."""
 
 
+class DependencyError(AelabError, ImportError):
+    """An optional dependency a feature needs is not installed (the message names the extra)."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """' Did you mean 'x'?' when a close match exists, else ''."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
@@ -53,3 +67,33 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
         raise ConfigError(
             f"{name}={value!r} is invalid: expected one of {', '.join(choices)}.{hint}"
         )
+
+
+def _internal(filename: str) -> bool:
+    return filename.startswith("<") or str(Path(filename).resolve()).startswith(_INTERNAL)
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """Warn at the caller's line: the first frame outside aelab and the dataclass machinery
+    (else, when every frame is aelab's as under ``python -m aelab``, at aelab's own line).
+
+    A fixed ``stacklevel`` names the wrong line when a check is reached by more than one
+    path (a config built directly, by ``dataclasses.replace``, by ``build_model``), and two
+    paths then print the same warning twice; one location per call site lets Python's
+    default filter show it once.
+    """
+    own = sys._getframe(1)
+    frame = own.f_back
+    while frame is not None and _internal(frame.f_code.co_filename):
+        frame = frame.f_back
+    frame = frame or own
+    module_globals = frame.f_globals
+    warnings.warn_explicit(
+        message,
+        category,
+        frame.f_code.co_filename,
+        frame.f_lineno,
+        module=module_globals.get("__name__", "<unknown>"),
+        registry=module_globals.setdefault("__warningregistry__", {}),
+        module_globals=module_globals,
+    )

@@ -4,6 +4,7 @@ structure (4 classes, 12x12 images)."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -140,3 +141,19 @@ def test_user_mistakes_exit_2_with_one_line(workspace: Path, capsys) -> None:
     args = ["anomaly", "--config", str(workspace / "tiny.toml"), "--normal-class", "9"]
     assert main([*args, "--out", str(workspace / "a9")]) == 2
     assert "labels present" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("missing", ["onnxscript", "onnx"])
+def test_onnx_export_without_the_extra_is_one_line(
+    workspace: Path, capsys, monkeypatch, missing: str
+) -> None:
+    """A plain `pip install aelab` lacks torch's ONNX exporter dependencies: the export
+    says so in one line naming the extra, instead of a ModuleNotFoundError traceback."""
+    monkeypatch.setitem(sys.modules, missing, None)  # import fails, find_spec says absent
+    out = workspace / "no-extra.onnx"
+    args = ["export", str(workspace / "run"), "--format", "onnx", "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert f"{missing} is not installed" in err and "pip install 'aelab[onnx]'" in err
+    assert not out.exists()

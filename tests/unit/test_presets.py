@@ -6,6 +6,7 @@ import itertools
 import json
 import math
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -56,9 +57,16 @@ PARAMS = {
 
 
 def build(cfg):
+    return build_model(cfg)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_shipped_preset_loads_and_builds_without_a_warning(name):
+    """A shipped preset says what it means: R4's over-complete CNN code is marked
+    ``overcomplete = true``, so nothing warns (a warning here fails the test)."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # R4's CNN code is over-complete by design
-        return build_model(cfg)
+        warnings.simplefilter("error")
+        build_model(load_preset(name))
 
 
 def test_every_reference_preset_ships():
@@ -157,3 +165,18 @@ def test_listing_without_an_index_entry_is_computed(tmp_path, monkeypatch):
     shipped = presets_cli.rows()
     monkeypatch.setattr(presets_cli, "_index_path", lambda: tmp_path / "missing.json")
     assert presets_cli.rows() == shipped
+
+
+def test_docs_presets_md_is_generated_from_the_presets():
+    """docs/presets.md is `aelab presets --markdown`: every preset with its reference, layers
+    and training, and the TOML with its provenance comments; editing a preset without
+    regenerating the page fails here."""
+    from aelab.cli.presets import markdown
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "presets.md"
+    text = markdown()
+    for name in EXPECTED:
+        assert f"## {name}\n" in text and preset_path(name).read_text() in text
+    assert page.read_text(encoding="utf-8") == text, (
+        "docs/presets.md is stale: run `aelab presets --markdown > docs/presets.md`"
+    )

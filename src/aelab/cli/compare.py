@@ -10,7 +10,7 @@ from aelab.cli.options import add_json_option, log, out_dir, print_json
 HELP = "compare runs: table (CSV, Markdown), loss bars, reconstruction grid, comparison.html"
 EPILOG = """examples:
   aelab compare runs/r4-fc runs/r4-cnn runs/r4-sparse runs/r4-rnn runs/r4-vae --out runs/r4-comparison
-  aelab compare runs/sweep-code/* --out runs/code-comparison --images 8
+  aelab compare runs/code-size/latent_dim-* --out runs/code-comparison --images 8
   aelab compare runs/tune-sparse --out runs/tune-sparse/comparison   # a folder of runs
 """
 

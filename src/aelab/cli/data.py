@@ -16,7 +16,7 @@ EPILOG = """examples:
   aelab data fetch mnist --data-dir ~/datasets/mnist --mirror http://localhost:8000/mnist
   aelab data info fashion-mnist
   aelab data info fashion-mnist --json
-  aelab data info mnist --data-dir ../shared/datasets/mnist --split test
+  aelab data info mnist --data-dir ~/datasets/mnist --split test
   aelab data info folder:photos --image-size 64 64 --mode RGB
 
 Named datasets are looked for in: --data-dir, $AELAB_DATA_DIR, the user cache

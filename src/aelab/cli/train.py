@@ -11,7 +11,8 @@ HELP = "train an autoencoder from a preset or a config file into a run directory
 EPILOG = """examples:
   aelab train --preset r1-fashion-sparse
   aelab train --preset r1-fashion-sparse --epochs 5 --out runs/r1-quick
-  aelab train --preset r4-cnn --set model.latent_dim=16 --set train.schedule=cosine
+  aelab train --preset r4-cnn --set model.bottleneck=true --set model.latent_dim=16 \\
+      --set train.schedule=cosine                       # R4's CNN with a dense 16-d code
   aelab train --config my-run.toml --device cuda --precision bf16
   aelab train --resume runs/r1-quick                    # continue after a crash or Ctrl-C
   aelab train --preset r1-fashion-sparse --track tensorboard --track mlflow  # runs/mlflow.db

@@ -200,13 +200,23 @@ def _take(split: Split, index: np.ndarray, tag: str) -> Split:
 
 
 def load_dataset(
-    cfg: DataConfig, *, seed: int = 0, download: bool = True, progress: bool = True
+    cfg: DataConfig | str, *, seed: int = 0, download: bool = True, progress: bool = True
 ) -> DatasetSplits:
     """The dataset ``cfg.dataset`` as uint8 splits (images (N, C, H, W), labels int64).
 
+    ``cfg``: a DataConfig, or a dataset spec (``"fashion-mnist"``, ``"npz:PATH"``, ...),
+    which loads train and test as published (``validation="none"``).
     ``val`` per ``cfg.validation``: ``split`` = ``cfg.val_size`` training images held out
     deterministically by ``seed``; ``test`` = the test split; ``none`` = None.
     """
+    if isinstance(cfg, str):
+        cfg = DataConfig(dataset=cfg, validation="none")
+    elif not isinstance(cfg, DataConfig):
+        raise DataError(
+            f"load_dataset expects a dataset name such as 'fashion-mnist' or a DataConfig, "
+            f"found {type(cfg).__name__}; pass load_dataset('fashion-mnist') or "
+            "load_dataset(DataConfig(dataset=...))."
+        )
     kind, arg = parse_spec(cfg.dataset)
     if kind == "named":
         train, test = (

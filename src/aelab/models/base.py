@@ -25,7 +25,6 @@ statistics. Families whose code or decoder is not a plain module override ``feat
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -33,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from aelab.errors import ConfigError, DataError, check, check_choice
+from aelab.errors import ConfigError, DataError, check, check_choice, warn
 from aelab.layers.activations import check_activation
 from aelab.layers.fused_bce import bce_with_logits_sum
 from aelab.layers.init import init_weights
@@ -62,6 +61,9 @@ class ModelConfig:
     as Keras does) or ``sum`` (sum over pixels, mean over the batch).
     init: ``torch`` (PyTorch defaults) or ``keras`` (Glorot-uniform kernels, zero biases).
     input_shape: (channels, height, width); filled from the data when left unset.
+    overcomplete: a code at least as wide as the input is intended (R4's 32x7x7 conv code):
+    without it such a code, neither sparse nor denoising, warns that the model can learn
+    the identity map; it changes nothing else, and nothing for a narrower code.
     """
 
     family: str = "dense"
@@ -70,6 +72,7 @@ class ModelConfig:
     reduction: str = "mean"
     init: str = "torch"
     input_shape: tuple[int, int, int] | None = None
+    overcomplete: bool = False
     sparsity: SparsityConfig = field(default_factory=SparsityConfig)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
 
@@ -130,12 +133,16 @@ def check_code(cfg: ModelConfig, requested: str) -> None:
     if cfg.input_shape is None:
         return
     size = math.prod(cfg.input_shape)
-    if cfg.latent_dim >= size and cfg.sparsity.kind == "none" and cfg.noise.kind == "none":
-        warnings.warn(
+    if (
+        cfg.latent_dim >= size
+        and not cfg.overcomplete
+        and cfg.sparsity.kind == "none"
+        and cfg.noise.kind == "none"
+    ):
+        warn(
             f"latent_dim={cfg.latent_dim} is at least the input size {size} and the code is "
-            "neither sparse nor trained on noisy inputs: the model can learn the identity map.",
-            UserWarning,
-            stacklevel=4,
+            "neither sparse nor trained on noisy inputs: the model can learn the identity map. "
+            "Set model.overcomplete=true if that is intended."
         )
 
 

@@ -135,8 +135,17 @@ def _only(split: Split, label: int) -> Split:
 def one_class_data(data: DatasetSplits, normal_class: int) -> DatasetSplits:
     """``data`` with train (and validation) reduced to ``normal_class``; test untouched, so
     the other classes in it are the anomalies."""
+    train = _only(data.train, normal_class)
     val = _only(data.val, normal_class) if data.val is not None else None
-    return dataclasses.replace(data, train=_only(data.train, normal_class), val=val)
+    for name, split in (("training", train), ("validation", val)):
+        if split is not None and not len(split):
+            raise DataError(
+                f"{data.name}: class {normal_class} has no {name} images (the {name} split holds "
+                f"{len(data.val if name == 'validation' else data.train):,} images), so it cannot "
+                "be the normal class; raise data.val_size or data.train_limit, or set "
+                "data.validation='none'."
+            )
+    return dataclasses.replace(data, train=train, val=val)
 
 
 # --------------------------------------------------------------------------- scores

@@ -13,6 +13,7 @@ logits ``Autoencoder.decode`` returns for stable training losses.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import warnings
 from collections.abc import Callable
@@ -21,12 +22,14 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from aelab.errors import ConfigError, did_you_mean
+from aelab.errors import ConfigError, DependencyError, did_you_mean
 from aelab.models.base import Autoencoder
 
 FORMATS = ("onnx", "torchscript")
 PARTS = ("encoder", "decoder", "full")
 OPSET = 18
+# torch's ONNX exporter (dynamo=True) imports these; the ``aelab[onnx]`` extra installs them.
+ONNX_PACKAGES = ("onnx", "onnxscript")
 
 
 # part -> what the exported module computes from the model and its input
@@ -83,6 +86,13 @@ def example_input(model: Autoencoder, part: str, batch: int = 2) -> Tensor:
 
 def export_onnx(model: Autoencoder, part: str, path: str | Path) -> Path:
     """Write ``part`` of ``model`` to ONNX with the dynamo exporter and a dynamic batch axis."""
+    missing = [name for name in ONNX_PACKAGES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise DependencyError(
+            f"ONNX export needs {' and '.join(ONNX_PACKAGES)} (torch's exporter imports them), "
+            f"but {', '.join(missing)} is not installed: pip install 'aelab[onnx]', "
+            "or export --format torchscript, which needs nothing more."
+        )
     module = part_module(model, part)
     x = example_input(model, part)
     batch = torch.export.Dim("batch", min=1)

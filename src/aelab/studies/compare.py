@@ -7,6 +7,7 @@ missing section leaves its cells blank and adds a note saying how to fill it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,9 @@ SECTION_SOURCES = {
     "pca": "evaluation (`aelab evaluate RUN`)",
 }
 GRID_IMAGES = 10
+# Sections measured on the test set: their columns are marked when the runs' test sets differ.
+TEST_SET_SECTIONS = ("reconstruction", "code", "pca")
+TEST_SET_MARK = "†"
 
 
 @dataclass
@@ -129,7 +133,39 @@ def summarize_run(run_dir: str | Path) -> tuple[dict[str, Any], list[str]]:
             value = math.inf
         row[col.key] = value
     row["name"] = run_dir.name
+    data = config.get("data", {})
+    evaluated = metrics.get("reconstruction", {}).get("n_images")
+    row["test_set"] = (data.get("dataset"), data.get("test_limit", 0), evaluated)
     return row, notes
+
+
+def test_set_note(rows: Sequence[dict[str, Any]]) -> str | None:
+    """A note naming each run's test set when the evaluated runs' test sets differ (dataset,
+    ``data.test_limit`` or the number of images evaluated), else None."""
+    sets = {r["name"]: r["test_set"] for r in rows if r.get("test_set", (0, 0, None))[2]}
+    if len(set(sets.values())) <= 1:
+        return None
+    described = "; ".join(
+        f"{name}: {dataset}, {n:,} test images" + (f" (data.test_limit={limit})" if limit else "")
+        for name, (dataset, limit, n) in sets.items()
+    )
+    return (
+        f"the runs were evaluated on different test sets ({described}), so the columns marked "
+        f"{TEST_SET_MARK} are not measured on the same images and do not compare directly; "
+        "evaluate every run on one test set (the same data.dataset and data.test_limit)."
+    )
+
+
+def table_columns(rows: Sequence[dict[str, Any]]) -> tuple[Column, ...]:
+    """``COLUMNS``, with the test-set columns' headers marked when the test sets differ."""
+    if test_set_note(rows) is None:
+        return COLUMNS
+    return tuple(
+        dataclasses.replace(c, header=f"{c.header} {TEST_SET_MARK}")
+        if c.section in TEST_SET_SECTIONS
+        else c
+        for c in COLUMNS
+    )
 
 
 def _unique_names(rows: list[dict[str, Any]]) -> None:
@@ -155,16 +191,17 @@ def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[Column] = COLUMNS
 
 
 def _dataset_mismatch(configs: dict[str, Any]) -> str | None:
-    """A sentence naming the runs whose dataset or image shape differs, or None."""
+    """A sentence naming the runs whose dataset or image shape differs, or None. (Runs of
+    one dataset with different test limits share the grid's images; ``test_set_note``
+    says their metrics differ in test set.)"""
     keys = {
-        name: (cfg.data.dataset, tuple(cfg.model.input_shape or ()), cfg.data.test_limit)
+        name: (cfg.data.dataset, tuple(cfg.model.input_shape or ()))
         for name, cfg in configs.items()
     }
     if len(set(keys.values())) <= 1:
         return None
     described = ", ".join(
-        f"{name}: {ds} {'x'.join(map(str, shape))}" + (f" (test_limit {lim})" if lim else "")
-        for name, (ds, shape, lim) in keys.items()
+        f"{name}: {ds} {'x'.join(map(str, shape))}" for name, (ds, shape) in keys.items()
     )
     return (
         "the reconstruction grid needs runs on the same dataset and image shape; they differ: "
@@ -252,7 +289,8 @@ def summarize_runs(run_dirs: Sequence[str | Path]) -> tuple[list[dict[str, Any]]
         rows.append(row)
         notes += row_notes
     _unique_names(rows)
-    return rows, notes
+    mixed = test_set_note(rows)
+    return rows, [mixed, *notes] if mixed else notes
 
 
 def current_comparison(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Comparison | None:
@@ -319,7 +357,8 @@ def compare_runs(
         result.files[stem] = save_figure(extra, out / f"{stem}.png")
         figures.append((stem, caption))
 
-    md = [f"# {title}\n", markdown_table(rows, COLUMNS)]
+    columns = table_columns(rows)
+    md = [f"# {title}\n", markdown_table(rows, columns)]
     if notes:
         md.append("\nNotes:\n\n" + "".join(f"- {n}\n" for n in notes))
     md.append("\n" + "".join(f"![{cap}]({stem}.png)\n\n" for stem, cap in figures))
@@ -328,7 +367,7 @@ def compare_runs(
     result.files["md"] = out / "comparison.md"
     atomic_write_text(result.files["md"], "\n".join(md))
     result.files["html"] = render_comparison(
-        out, rows=rows, columns=COLUMNS, notes=notes, figures=figures, title=title
+        out, rows=rows, columns=columns, notes=notes, figures=figures, title=title
     )
     if log:
         for note in notes:

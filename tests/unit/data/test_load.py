@@ -129,3 +129,17 @@ def test_split_rejects_wrong_dtype() -> None:
 
     with pytest.raises(DataError, match="dtype uint8"):
         Split(np.zeros((2, 1, 4, 4), np.float32))
+
+
+def test_a_dataset_name_loads_train_and_test_as_published(tiny_source, mirror, monkeypatch):
+    """``aelab.load_dataset("fashion-mnist")`` as the README writes it: a name (or any
+    spec) is a DataConfig with no validation split; anything else is a one-line error."""
+    import aelab
+
+    monkeypatch.setenv("AELAB_DATA_DIR", str(mirror))  # the files themselves
+    by_name = aelab.load_dataset("tiny", download=False)
+    by_config = load_dataset(DataConfig(dataset="tiny", validation="none"), download=False)
+    assert by_name.val is None and len(by_name.train) == 60 and len(by_name.test) == 20
+    np.testing.assert_array_equal(by_name.train.images, by_config.train.images)
+    with pytest.raises(DataError, match=r"expects a dataset name .* found dict"):
+        load_dataset({"dataset": "tiny"})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -210,6 +212,20 @@ def test_overcomplete_unregularised_code_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         DenseConfig(latent_dim=16, input_shape=(1, 4, 4), sparsity=SparsityConfig(kind="l1"))
+        DenseConfig(latent_dim=16, input_shape=(1, 4, 4), overcomplete=True)  # said on purpose
+
+
+def test_overcomplete_warning_names_the_callers_line_once():
+    """Built directly, through dataclasses.replace and through create_model, the warning
+    points at this file (not dataclasses.py or aelab) and the default filter shows it once."""
+    cfg = DenseConfig(latent_dim=16)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.resetwarnings()
+        warnings.simplefilter("default")
+        for _ in range(2):
+            create_model(dataclasses.replace(cfg, input_shape=(1, 4, 4)))  # one line, twice
+    messages = [w for w in caught if "identity map" in str(w.message)]
+    assert [Path(w.filename).name for w in messages] == [Path(__file__).name]
 
 
 def test_missing_input_shape_is_a_config_error():

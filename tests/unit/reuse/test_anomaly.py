@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -73,6 +74,15 @@ def test_one_class_data_keeps_only_the_normal_class(tiny_data):
     assert class_index(tiny_data, "3") == 3
     with pytest.raises(ConfigError, match="labels present"):
         class_index(tiny_data, 7)
+
+
+def test_a_class_missing_from_the_validation_split_is_a_data_error(tiny_data):
+    """A small val_size can leave a class without validation images: one line naming the
+    class and the fix, not a ZeroDivisionError from validating on nothing."""
+    val = tiny_data.val.take(np.flatnonzero(tiny_data.val.labels != 1))
+    data = dataclasses.replace(tiny_data, val=val)
+    with pytest.raises(DataError, match=r"class 1 has no validation images .* data.val_size"):
+        one_class_data(data, 1)
 
 
 def test_protocol_on_planted_structure(tiny_data, tmp_path):

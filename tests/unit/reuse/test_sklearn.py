@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -101,3 +104,15 @@ def test_conv_family_with_an_image_shape():
     ).fit(X)
     assert est.transform(X).shape == (24, 4)
     assert est.inverse_transform(est.transform(X)).shape == (24, 64)
+
+
+def test_overcomplete_warning_once_at_the_callers_fit():
+    """fit() builds the config and then the model: the identity-map warning is shown once,
+    naming the line that called fit (this file), not aelab's internals or dataclasses.py."""
+    X, _ = planted(32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.resetwarnings()
+        warnings.simplefilter("default")
+        AutoencoderTransformer(latent_dim=X.shape[1], epochs=1, random_state=0).fit(X)
+    messages = [w for w in caught if "identity map" in str(w.message)]
+    assert [Path(w.filename).name for w in messages] == [Path(__file__).name]

@@ -154,3 +154,32 @@ def test_reuse_keeps_a_current_comparison_only(three_runs: list[Path], tmp_path:
     assert set(again.files) >= {"csv", "md", "html", "losses", "grid"}
     # Another set of runs is not the same comparison.
     assert current_comparison(three_runs[:1], out) is None
+
+
+def test_runs_on_different_test_sets_are_said_and_their_columns_marked(
+    idx_dir: Path, base_config, tmp_path: Path
+) -> None:
+    """A run scored on 10 test images beside one scored on all of them: the comparison
+    says so plainly (each run's test set), marks the test-set columns with †, and does
+    not claim the dataset or image shape differ (the grid is still drawn)."""
+    from aelab.data import load_dataset
+    from aelab.studies.sweep import run_configs
+
+    n_test = len(load_dataset(f"idx:{idx_dir}").test)
+    code4 = base_config.override(["model.latent_dim=4"])
+    configs = {"all": code4, "first-10": code4.override(["data.test_limit=10"])}
+    outcome = run_configs(configs, tmp_path / "runs", quiet=True, log=lambda msg: None)
+    out = tmp_path / "cmp"
+    result = compare_runs([outcome.done[n] for n in configs], out, n_images=4)
+
+    mixed = [n for n in result.notes if "different test sets" in n]
+    assert len(mixed) == 1 and len(result.notes) == 1, result.notes
+    assert f"all: idx:{idx_dir}, {n_test} test images;" in mixed[0]
+    assert f"first-10: idx:{idx_dir}, 10 test images (data.test_limit=10)" in mixed[0]
+    md = (out / "comparison.md").read_text()
+    header = md.splitlines()[2]
+    for marked in ("test loss †", "test MSE †", "SSIM †", "L0 †", "MSE / PCA †"):
+        assert f"| {marked} |" in header or header.endswith(f"| {marked} |"), marked
+    assert "params †" not in header and "run †" not in header
+    assert "different test sets" in md and "test MSE †" in (out / "comparison.html").read_text()
+    assert (out / "comparison_grid.png").exists()
