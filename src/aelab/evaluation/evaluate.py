@@ -2,7 +2,8 @@
 
 ``evaluate_run(run_dir)`` loads the run's model and data, merges the ``reconstruction``,
 ``code`` and ``pca`` sections into ``metrics.json``, writes ``figures/*.png`` and renders
-``report.html``. The pieces are reusable one by one: :func:`reconstruction_metrics` and the
+``report.html``. Data that is not images (feature vectors, shape (1, 1, D)) gets no SSIM
+and none of the ``IMAGE_FIGURES``, with a note. The pieces are reusable one by one: :func:`reconstruction_metrics` and the
 figure builders in ``FIGURE_BUILDERS`` work on any model, so comparisons draw the same
 figures for many runs (the model-to-numpy helpers live in :mod:`aelab.models.apply`).
 """
@@ -21,7 +22,7 @@ from matplotlib.figure import Figure
 
 from aelab.config import RunConfig
 from aelab.data import load_dataset
-from aelab.data.splits import DatasetSplits
+from aelab.data.splits import DatasetSplits, is_image
 from aelab.errors import DataError
 from aelab.layers.noise import CORRUPTIONS
 from aelab.metrics import baselines, code, reconstruction
@@ -266,10 +267,27 @@ FIGURE_BUILDERS: dict[str, Callable[[FigureInputs], Figure | None]] = {
 }
 
 
+# figures that draw samples as images: skipped for feature vectors
+IMAGE_FIGURES = frozenset(
+    {
+        "reconstructions",
+        "features",
+        "decoder_weights",
+        "denoising",
+        "vae_samples",
+        "vae_interpolation",
+        "top_activating",
+    }
+)
+
+
 def write_figures(inputs: FigureInputs, out_dir: str | Path) -> list[Path]:
     """Build every figure that applies and save it as ``out_dir/<stem>.png``."""
     written = []
+    images = is_image(tuple(inputs.model.config.input_shape))
     for stem, build in FIGURE_BUILDERS.items():
+        if stem in IMAGE_FIGURES and not images:
+            continue
         fig = build(inputs)
         if fig is not None:
             written.append(save_figure(fig, Path(out_dir) / f"{stem}.png"))
@@ -337,8 +355,15 @@ def evaluate_run(
     model, config = load_run(run_dir, checkpoint=checkpoint, device=device)
     if data is None:
         data = load_dataset(config.data, seed=config.train.seed, progress=not quiet)
+    if not isinstance(data, DatasetSplits):
+        raise DataError(
+            f"{run_dir}: evaluation needs the test data in memory, found {type(data).__name__}; "
+            "pass arrays (aelab.data.as_splits(x, labels=y)) instead of a streamed source."
+        )
     _check_shape(data, model, run_dir)
     log(f"{len(data.test)} test images, PCA fitted on {len(data.train)} training images")
+    if not data.is_image:
+        log(f"samples of shape {list(data.shape)} are not images: no SSIM, no image figures")
     sections, codes = compute_metrics(
         model,
         data,
@@ -368,7 +393,7 @@ def evaluate_run(
     rec, pca = sections["reconstruction"], sections["pca"]
     log(
         f"test loss {format_number(rec['loss'])}, BCE {rec['bce']:.4f}, MSE {rec['mse']:.4f} "
-        f"(PCA-{pca['latent_dim']}: {pca['mse']:.4f}), SSIM {rec['ssim']:.3f}; "
+        f"(PCA-{pca['latent_dim']}: {pca['mse']:.4f}), SSIM {format_number(rec['ssim'])}; "
         f"{len(figures)} figures in {time.perf_counter() - start:.1f} s"
     )
     log(f"report: {report}")
