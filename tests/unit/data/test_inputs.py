@@ -140,7 +140,7 @@ def test_tensor_dataset_batches_equal_the_in_memory_batcher() -> None:
         got, want = list(loader), list(memory)
         assert loader.num_batches == memory.num_batches == len(want) == 7
         assert all(torch.equal(a, b) for a, b in zip(got, want, strict=True))
-    assert not torch.equal(got[0], list(Batcher(x, 16, seed=8))[0])
+    assert not torch.equal(got[0], next(iter(Batcher(x, 16, seed=8))))
 
 
 def test_plain_dataset_without_getitems_and_ddp_shards() -> None:
