@@ -44,6 +44,11 @@ class Split:
     def __len__(self) -> int:
         return len(self.images)
 
+    @property
+    def num_samples(self) -> int:
+        """``len(split)``, named like :attr:`aelab.data.stream.Stream.num_samples`."""
+        return len(self.images)
+
     def take(self, index: np.ndarray | slice) -> Split:
         """The samples at ``index`` (a slice keeps memory-mapped images mapped)."""
         labels = None if self.labels is None else self.labels[index]
