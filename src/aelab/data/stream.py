@@ -7,16 +7,19 @@ and validation by index); :class:`LoaderSource` is the trainer's
 not needed to train); ``x`` is uint8 (0-255) or float in [0, 1] of the stream's shape or
 flat with as many values.
 
-Determinism: a map-style dataset is ordered by
+Determinism and speed: a map-style dataset is ordered by
 :func:`~aelab.data.batcher.epoch_order` (the in-memory batcher's order) and fetched a whole
-batch at a time (``__getitems__``, or tensor indexing for a ``TensorDataset``), with no
-per-item collate. A DataLoader you pass has its ``RandomSampler`` and worker seeds drawn
-from ``epoch_generator(seed, epoch)``; an IterableDataset is read in its own order.
+batch at a time in this process (``index_select`` for a ``TensorDataset``, else
+``__getitems__`` or the items and one collate), without a DataLoader (its per-batch
+machinery costs about 1 ms); to read in worker processes, pass your own
+``DataLoader(dataset, num_workers=...)``. A DataLoader you pass has its ``RandomSampler``
+and worker seeds drawn from ``epoch_generator(seed, epoch)``; an IterableDataset is read in
+its own order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,16 +107,15 @@ class StreamSplits:
 
 
 class BatchFetch(Dataset):
-    """A map-style dataset indexed by a whole batch of indices, so a DataLoader with
-    ``batch_size=None`` returns ready batches: tensor indexing for a ``TensorDataset``,
-    else the dataset's ``__getitems__`` (or its items) and one collate."""
+    """A map-style dataset indexed by a whole batch of indices: ``index_select`` for a
+    ``TensorDataset``, else the dataset's ``__getitems__`` (or its items) and one collate."""
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
 
     def __getitem__(self, indices: Tensor) -> Any:
-        if isinstance(self.dataset, TensorDataset):
-            return tuple(t[indices] for t in self.dataset.tensors)
+        if isinstance(self.dataset, TensorDataset):  # index_select: ~10x advanced indexing
+            return tuple(t.index_select(0, indices) for t in self.dataset.tensors)
         keys = indices.tolist()
         getitems = getattr(self.dataset, "__getitems__", None)
         items = getitems(keys) if getitems is not None else [self.dataset[i] for i in keys]
@@ -128,8 +130,7 @@ class LoaderSource:
 
     Map-style datasets are shuffled by ``epoch_order`` and sharded across DDP ranks like
     the in-memory :class:`~aelab.data.batcher.Batcher`; iterable datasets and DataLoaders
-    are read as they come (one process only). ``workers`` is the DataLoader's
-    ``num_workers`` for the sources aelab builds a loader for.
+    are read as they come (one process only).
     """
 
     def __init__(
@@ -142,7 +143,6 @@ class LoaderSource:
         device: torch.device | str = "cpu",
         rank: int = 0,
         world_size: int = 1,
-        workers: int = 0,
     ) -> None:
         self.map_style = not isinstance(stream.data, (IterableDataset, DataLoader))
         if world_size > 1 and not self.map_style:
@@ -158,7 +158,6 @@ class LoaderSource:
         self.device = torch.device(device)
         self.rank = rank
         self.world_size = world_size
-        self.workers = workers
         self.epoch = 0
         self.source = type(stream.data).__name__
 
@@ -178,21 +177,19 @@ class LoaderSource:
         per_rank = -(-n // self.world_size)
         return -(-per_rank // self.batch_size)
 
-    def _loader(self) -> DataLoader:
+    def _loader(self) -> Iterable[Any]:
         data = self.stream.data
         if isinstance(data, DataLoader):
             if isinstance(data.sampler, RandomSampler):
                 data.sampler.generator = epoch_generator(self.seed, self.epoch)
             data.generator = epoch_generator(self.seed, self.epoch)
             return data
-        pin = self.device.type == "cuda"
         if isinstance(data, IterableDataset):
             return DataLoader(
                 data,
                 batch_size=self.batch_size,
-                num_workers=self.workers,
                 generator=epoch_generator(self.seed, self.epoch),
-                pin_memory=pin,
+                pin_memory=self.device.type == "cuda",
             )
         indices = self.stream.indices
         order = epoch_order(
@@ -205,15 +202,8 @@ class LoaderSource:
         )
         if indices is not None:
             order = torch.from_numpy(indices)[order]
-        batches = list(order.split(self.batch_size))
-        return DataLoader(
-            BatchFetch(data),
-            batch_size=None,
-            sampler=batches,
-            num_workers=self.workers,
-            generator=epoch_generator(self.seed, self.epoch),
-            pin_memory=pin,
-        )
+        fetch = BatchFetch(data)
+        return (fetch[idx] for idx in order.split(self.batch_size))
 
     def __iter__(self) -> Iterator[Tensor]:
         c, h, w = self.stream.shape
