@@ -1,4 +1,4 @@
-"""Data read through a DataLoader instead of held in memory: a torch ``Dataset`` (map-style),
+"""Data streamed in batches instead of held in memory: a torch ``Dataset`` (map-style),
 an ``IterableDataset`` or a ready ``DataLoader``.
 
 :class:`Stream` is one split of such a source (a map-style dataset may be cut into train
