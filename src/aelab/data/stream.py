@@ -144,8 +144,7 @@ class LoaderSource:
         rank: int = 0,
         world_size: int = 1,
     ) -> None:
-        self.map_style = not isinstance(stream.data, (IterableDataset, DataLoader))
-        if world_size > 1 and not self.map_style:
+        if world_size > 1 and isinstance(stream.data, (IterableDataset, DataLoader)):
             raise ConfigError(
                 f"a {type(stream.data).__name__} cannot be sharded across {world_size} "
                 "processes by aelab; pass a map-style Dataset (aelab shards it) or train in "
@@ -232,40 +231,16 @@ def check_unit_batch(x: Tensor, *, source: str) -> None:
         )
 
 
-def batch_source(
-    split: Split | Stream,
-    batch_size: int,
-    *,
-    shuffle: bool = True,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-    rank: int = 0,
-    world_size: int = 1,
-) -> BatchSource:
+def batch_source(split: Split | Stream, batch_size: int, **options: Any) -> BatchSource:
     """The trainer's batches of ``split``: the in-memory :class:`Batcher` for a
-    :class:`Split`, a :class:`LoaderSource` for a :class:`Stream`."""
+    :class:`Split`, a :class:`LoaderSource` for a :class:`Stream`. ``options`` are theirs:
+    ``shuffle``, ``seed``, ``device``, ``rank``, ``world_size``."""
     if isinstance(split, Stream):
-        return LoaderSource(
-            split,
-            batch_size,
-            shuffle=shuffle,
-            seed=seed,
-            device=device,
-            rank=rank,
-            world_size=world_size,
-        )
+        return LoaderSource(split, batch_size, **options)
     images = split.images
     if isinstance(images, np.ndarray) and not isinstance(images, np.memmap):
         # copied only when numpy marks it read-only or it is not contiguous
         if not images.flags.writeable or not images.flags.c_contiguous:
             images = np.array(images, copy=True, order="C")
         images = torch.from_numpy(images)
-    return Batcher(
-        images,
-        batch_size,
-        shuffle=shuffle,
-        seed=seed,
-        device=device,
-        rank=rank,
-        world_size=world_size,
-    )
+    return Batcher(images, batch_size, **options)
