@@ -6,9 +6,12 @@ import json
 
 import numpy as np
 import pytest
+import torch
+from torch.utils.data import TensorDataset
 
 from aelab.config import DataConfig, RunConfig, TrainConfig
 from aelab.data import as_splits
+from aelab.errors import DataError
 from aelab.evaluation.evaluate import IMAGE_FIGURES, evaluate_run
 from aelab.models.dense import DenseConfig
 from aelab.reuse.anomaly import one_class
@@ -58,6 +61,12 @@ def test_train_evaluate_and_probe_feature_vectors(rows, tmp_path) -> None:
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved["reconstruction"]["mse"] == pytest.approx(rec["mse"])
     assert 'dataset = "python:ndarray"' in (tmp_path / "run" / "config.toml").read_text()
+
+    with pytest.raises(DataError, match="was passed from Python and is not on disk"):
+        evaluate_run(tmp_path / "run", quiet=True)  # the saved config cannot reload it
+    streamed = as_splits(TensorDataset(torch.from_numpy(rows.train.images)))
+    with pytest.raises(DataError, match="evaluation needs the test data in memory"):
+        evaluate_run(tmp_path / "run", data=streamed, quiet=True)
 
     probes = probe_model(TrainedModel(result.model, result.config), rows)
     assert probes["autoencoder"]["logreg_acc"] > 0.6  # chance is 1/3
