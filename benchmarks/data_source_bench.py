@@ -182,6 +182,9 @@ def main() -> None:
     )
     stream = json.loads(child.stdout.strip().splitlines()[-1])
     print(f"stream: {stream}")
+    torch.set_num_threads(
+        args.threads
+    )  # as train() does: idle OpenMP threads spin on a busy machine
     cfg = r1_config(args.threads)
     full = load_dataset(
         DataConfig(dataset="fashion-mnist", data_dir=DATA_DIR, validation="none"),
