@@ -1,6 +1,7 @@
 """Datasets: resolve by name, validate, load as uint8 splits, batch on the fly.
 
 ``load_dataset(DataConfig(...), seed=0)`` -> ``DatasetSplits``; ``dataset_names()``;
+``as_splits(data)`` takes any source (names, arrays, tensors, torch datasets, loaders);
 ``fetch(name)`` downloads (verified, atomic); ``locate(name)`` says where a dataset is
 found (see ``resolve.RESOLUTION_ORDER``); ``Batcher`` yields float batches from uint8.
 
@@ -19,6 +20,11 @@ _LAZY: dict[str, str] = {
     "Batcher": "batcher",
     "DatasetSplits": "splits",
     "Split": "splits",
+    "is_image": "splits",
+    "as_splits": "inputs",
+    "LoaderSource": "stream",
+    "Stream": "stream",
+    "StreamSplits": "stream",
     "dataset_names": "sources",
     "fetch": "download",
     "load_dataset": "load",
@@ -45,9 +51,14 @@ __all__ = [
     "RESOLUTION_ORDER",
     "Batcher",
     "DatasetSplits",
+    "LoaderSource",
     "Split",
+    "Stream",
+    "StreamSplits",
+    "as_splits",
     "dataset_names",
     "fetch",
+    "is_image",
     "load_dataset",
     "load_split",
     "locate",

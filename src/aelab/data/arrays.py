@@ -32,8 +32,8 @@ CHANNELS = (1, 3)
 MAX_LABEL = 2**16 - 1
 
 
-def to_nchw_uint8(array: np.ndarray, *, source: str) -> np.ndarray:
-    """Images as (N, C, H, W) uint8, from any accepted layout and dtype."""
+def to_nchw(array: np.ndarray, *, source: str) -> np.ndarray:
+    """Images as (N, C, H, W) from (N, H, W), (N, H, W, C) or (N, C, H, W); values untouched."""
     if array.ndim == 3:
         array = array[:, None]
     elif array.ndim == 4:
@@ -56,14 +56,11 @@ def to_nchw_uint8(array: np.ndarray, *, source: str) -> np.ndarray:
         )
     if len(array) == 0:
         raise DataError(f"{source}: holds no images (shape {array.shape}).")
-    if array.dtype == np.uint8:
-        # a contiguous (memory-mapped) array is kept as is, not copied
-        return array if array.flags.c_contiguous else np.ascontiguousarray(array)
-    if not np.issubdtype(array.dtype, np.floating):
-        raise DataError(
-            f"{source}: images have dtype {array.dtype}, expected uint8 (0-255) or float in "
-            "[0, 1]; convert with .astype(np.uint8) or divide by 255."
-        )
+    return array
+
+
+def check_unit_range(array: np.ndarray, *, source: str) -> None:
+    """Raise a DataError unless the float ``array`` is finite and within [0, 1]."""
     if not np.isfinite(array).all():
         raise DataError(
             f"{source}: images contain NaN or infinite values; expected floats in [0, 1]."
@@ -74,6 +71,20 @@ def to_nchw_uint8(array: np.ndarray, *, source: str) -> np.ndarray:
             f"{source}: float images range from {low:g} to {high:g}, expected [0, 1]; divide "
             "0-255 data by 255 or save it as uint8."
         )
+
+
+def to_nchw_uint8(array: np.ndarray, *, source: str) -> np.ndarray:
+    """Images as (N, C, H, W) uint8, from any accepted layout and dtype."""
+    array = to_nchw(array, source=source)
+    if array.dtype == np.uint8:
+        # a contiguous (memory-mapped) array is kept as is, not copied
+        return array if array.flags.c_contiguous else np.ascontiguousarray(array)
+    if not np.issubdtype(array.dtype, np.floating):
+        raise DataError(
+            f"{source}: images have dtype {array.dtype}, expected uint8 (0-255) or float in "
+            "[0, 1]; convert with .astype(np.uint8) or divide by 255."
+        )
+    check_unit_range(array, source=source)
     return np.rint(array * 255).astype(np.uint8)
 
 

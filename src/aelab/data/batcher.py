@@ -1,8 +1,12 @@
-"""In-memory batching: shuffled batches by indexing one uint8 tensor, normalised on the fly.
+"""In-memory batching: shuffled batches by indexing one tensor, normalised on the fly.
 
 No per-sample Python and no worker processes: each batch is one ``index_select`` on a
 tensor that already lives on the training device, then one conversion to float in [0, 1].
-Keeping the data uint8 needs 4x less memory than float32.
+Keeping pixel data uint8 needs 4x less memory than float32; float32 data (features passed
+from Python) is batched as it is.
+
+:class:`BatchSource` is what the trainer iterates: the :class:`Batcher` here, or
+:class:`aelab.data.stream.LoaderSource` for data read through a DataLoader.
 
 Memory-mapped images (``DataConfig.mmap``: a NumPy ``memmap``) stay on disk: each batch
 reads only its rows (in ascending order, which the page cache likes) and copies them
@@ -12,6 +16,7 @@ to the device.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -24,8 +29,47 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
 
 
+class BatchSource(Protocol):
+    """Float batches (B, C, H, W) in [0, 1] on the training device, one epoch per iteration.
+
+    ``num_batches`` is the number of batches per epoch, or None when the source cannot
+    know it (an IterableDataset without ``__len__``); ``set_epoch`` fixes the order of the
+    next iteration, so the same (seed, epoch) always gives the same batches."""
+
+    @property
+    def num_batches(self) -> int | None: ...
+
+    def set_epoch(self, epoch: int) -> None: ...
+
+    def __iter__(self) -> Iterator[Tensor]: ...
+
+
+def epoch_order(
+    n: int, seed: int, epoch: int, *, shuffle: bool = True, rank: int = 0, world_size: int = 1
+) -> Tensor:
+    """The sample order of one epoch on one rank: a permutation of ``range(n)`` drawn from
+    ``epoch_generator(seed, epoch)`` (or ``arange`` without shuffling), padded by wrapping to
+    a multiple of ``world_size`` and strided by ``rank``, so ranks see disjoint shards."""
+    order = (
+        torch.randperm(n, generator=epoch_generator(seed, epoch)) if shuffle else torch.arange(n)
+    )
+    if world_size > 1:
+        total = -(-n // world_size) * world_size
+        if total > n:
+            order = torch.cat([order, order[: total - n]])
+        order = order[rank::world_size]
+    return order
+
+
+def to_unit_float(batch: Tensor) -> Tensor:
+    """uint8 pixels -> float32 in [0, 1] (divided by 255); float batches -> float32."""
+    if batch.dtype == torch.uint8:
+        return batch.float().div_(255.0)
+    return batch.float()
+
+
 class Batcher:
-    """Batches of ``images`` (N, C, H, W) uint8 as float (B, C, H, W) in [0, 1].
+    """Batches of ``images`` (N, C, H, W) uint8 or float32 as float (B, C, H, W) in [0, 1].
 
     For DDP, ``rank``/``world_size`` give each process a disjoint shard of every epoch's
     permutation (padded by wrapping so all ranks take the same number of steps).
@@ -43,8 +87,8 @@ class Batcher:
         rank: int = 0,
         world_size: int = 1,
     ) -> None:
-        if images.dtype not in (torch.uint8, np.uint8):
-            raise TypeError(f"Batcher expects uint8 images, got {images.dtype}")
+        if images.dtype not in (torch.uint8, np.uint8, torch.float32, np.float32):
+            raise TypeError(f"Batcher expects uint8 or float32 images, got {images.dtype}")
         if isinstance(images, np.ndarray) and not isinstance(images, np.memmap):
             images = torch.from_numpy(images)
         if isinstance(images, np.memmap):
@@ -74,18 +118,19 @@ class Batcher:
         n = self.num_samples
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
+    @property
+    def num_batches(self) -> int:
+        return len(self)
+
     def _order(self) -> Tensor:
-        n = len(self.images)
-        if self.shuffle:
-            order = torch.randperm(n, generator=epoch_generator(self.seed, self.epoch))
-        else:
-            order = torch.arange(n)
-        if self.world_size > 1:
-            total = self.num_samples * self.world_size
-            if total > n:
-                order = torch.cat([order, order[: total - n]])
-            order = order[self.rank :: self.world_size]
-        return order
+        return epoch_order(
+            len(self.images),
+            self.seed,
+            self.epoch,
+            shuffle=self.shuffle,
+            rank=self.rank,
+            world_size=self.world_size,
+        )
 
     def __iter__(self) -> Iterator[Tensor]:
         if isinstance(self.images, np.memmap):
@@ -94,7 +139,7 @@ class Batcher:
         order = self._order().to(self.device)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             idx = order[start : start + self.batch_size]
-            yield self.images.index_select(0, idx).float().div_(255.0)
+            yield to_unit_float(self.images.index_select(0, idx))
 
     def _iter_mapped(self) -> Iterator[Tensor]:
         order = self._order().numpy()
@@ -103,4 +148,4 @@ class Batcher:
             rows = np.sort(idx)
             inverse = np.argsort(np.argsort(idx))  # back to the shuffled order
             batch = torch.from_numpy(np.ascontiguousarray(self.images[rows][inverse]))
-            yield batch.to(self.device).float().div_(255.0)
+            yield to_unit_float(batch.to(self.device))

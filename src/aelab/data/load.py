@@ -38,6 +38,11 @@ IDX_NAMES = {
 def parse_spec(dataset: str) -> tuple[str, str]:
     """``("named", name)`` or ``(kind, path)`` for ``kind:path`` specs."""
     kind, sep, rest = dataset.partition(":")
+    if sep and kind == "python":
+        raise DataError(
+            f"dataset {dataset!r} was passed from Python and is not on disk; pass the same data "
+            "again (e.g. evaluate_run(run_dir, data=aelab.data.as_splits(x, seed=SEED)))."
+        )
     if sep and kind in LOCAL_KINDS:
         if not rest:
             raise DataError(f"dataset {dataset!r} has no path: expected {kind}:PATH.")

@@ -1,5 +1,10 @@
-"""The in-memory form of a dataset: uint8 images (N, C, H, W) plus labels, per split,
-and the deterministic ways a split is cut in two."""
+"""The in-memory form of a dataset: samples (N, C, H, W) plus labels, per split, and the
+deterministic ways a split is cut in two.
+
+Samples are uint8 pixels (0-255, 4x smaller than float) or float32 values in [0, 1] (data
+passed from Python as floats is kept as floats, never quantised). Flat feature vectors
+(N, D) are stored as (N, 1, 1, D): "image" only when height and width are both > 1
+(:func:`is_image`), which decides whether SSIM and the image figures apply."""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ import numpy as np
 
 from aelab.errors import DataError
 
+SAMPLE_DTYPES = (np.uint8, np.float32)
+
 # Sources without their own test split (an image folder or a single array) hold out this
 # fraction as the test set, always with the same seed, so every run tests on the same images.
 TEST_FRACTION = 0.1
@@ -17,15 +24,16 @@ TEST_HOLDOUT_SEED = 0
 
 @dataclass(frozen=True)
 class Split:
-    """images: (N, C, H, W) uint8; labels: (N,) int64, or None for unlabelled data."""
+    """images: (N, C, H, W) uint8 (0-255) or float32 in [0, 1]; labels: (N,) int64, or None
+    for unlabelled data."""
 
     images: np.ndarray
     labels: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        if self.images.ndim != 4 or self.images.dtype != np.uint8:
+        if self.images.ndim != 4 or self.images.dtype not in SAMPLE_DTYPES:
             raise DataError(
-                f"a split needs images of shape (N, C, H, W) and dtype uint8, found shape "
+                f"a split needs images of shape (N, C, H, W) and dtype uint8 or float32, found shape "
                 f"{tuple(self.images.shape)} and dtype {self.images.dtype}."
             )
         if self.labels is not None and len(self.labels) != len(self.images):
@@ -34,6 +42,11 @@ class Split:
             )
 
     def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def num_samples(self) -> int:
+        """``len(split)``, named like :attr:`aelab.data.stream.Stream.num_samples`."""
         return len(self.images)
 
     def take(self, index: np.ndarray | slice) -> Split:
@@ -57,6 +70,10 @@ class DatasetSplits:
         c, h, w = self.train.images.shape[1:]
         return int(c), int(h), int(w)
 
+    @property
+    def is_image(self) -> bool:
+        return is_image(self.shape)
+
     def by_name(self) -> dict[str, Split | None]:
         """The splits by name, in order: train, val, test."""
         return {"train": self.train, "val": self.val, "test": self.test}
@@ -71,6 +88,12 @@ def check_not_empty(split: Split, *, source: str, name: str) -> Split:
             "files, or data.train_limit / data.test_limit."
         )
     return split
+
+
+def is_image(shape: tuple[int, ...]) -> bool:
+    """True when ``shape`` (C, H, W) is an image (height and width > 1), False for flat
+    feature vectors (1, 1, D) and single rows: SSIM and image figures need images."""
+    return len(shape) == 3 and shape[1] > 1 and shape[2] > 1
 
 
 def split_indices(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -2,7 +2,8 @@
 
 ``evaluate_run(run_dir)`` loads the run's model and data, merges the ``reconstruction``,
 ``code`` and ``pca`` sections into ``metrics.json``, writes ``figures/*.png`` and renders
-``report.html``. The pieces are reusable one by one: :func:`reconstruction_metrics` and the
+``report.html``. Data that is not images (feature vectors, shape (1, 1, D)) gets no SSIM
+and none of the ``IMAGE_FIGURES``, with a note. The pieces are reusable one by one: :func:`reconstruction_metrics` and the
 figure builders in ``FIGURE_BUILDERS`` work on any model, so comparisons draw the same
 figures for many runs (the model-to-numpy helpers live in :mod:`aelab.models.apply`).
 """
@@ -21,7 +22,7 @@ from matplotlib.figure import Figure
 
 from aelab.config import RunConfig
 from aelab.data import load_dataset
-from aelab.data.splits import DatasetSplits
+from aelab.data.splits import DatasetSplits, is_image
 from aelab.errors import DataError, check_choice
 from aelab.layers.noise import CORRUPTIONS
 from aelab.metrics import baselines, code, reconstruction
@@ -275,6 +276,20 @@ FIGURE_BUILDERS: dict[str, Callable[[FigureInputs], Figure | None]] = {
 }
 
 
+# figures that draw samples as images: skipped for feature vectors
+IMAGE_FIGURES = frozenset(
+    {
+        "reconstructions",
+        "features",
+        "decoder_weights",
+        "denoising",
+        "vae_samples",
+        "vae_interpolation",
+        "top_activating",
+    }
+)
+
+
 def write_figures(
     inputs: FigureInputs,
     out_dir: str | Path,
@@ -286,8 +301,9 @@ def write_figures(
     save it as ``out_dir/<stem>.png``. ``log`` hears of the slow ones before they start."""
     check_choice("figures", figures, tuple(FIGURE_SETS))
     written = []
+    images = is_image(tuple(inputs.model.config.input_shape))
     for stem, build in FIGURE_BUILDERS.items():
-        if stem not in FIGURE_SETS[figures]:
+        if stem not in FIGURE_SETS[figures] or (stem in IMAGE_FIGURES and not images):
             continue
         if stem == "code_map_tsne" and inputs.tsne and log is not None:
             log(f"t-SNE map of {min(len(inputs.codes), code.TSNE_MAX_POINTS):,} test codes ...")
@@ -374,8 +390,15 @@ def _evaluate_run(
     model, config = load_run(run_dir, checkpoint=checkpoint, device=device)
     if data is None:
         data = load_dataset(config.data, seed=config.train.seed, progress=not quiet)
+    if not isinstance(data, DatasetSplits):
+        raise DataError(
+            f"{run_dir}: evaluation needs the test data in memory, found {type(data).__name__}; "
+            "pass arrays (aelab.data.as_splits(x, labels=y)) instead of a streamed source."
+        )
     _check_shape(data, model, run_dir)
     log(f"{len(data.test)} test images, PCA fitted on {len(data.train)} training images")
+    if not data.is_image:
+        log(f"samples of shape {list(data.shape)} are not images: no SSIM, no image figures")
     with compute_threads(config.train.threads):
         sections, codes = compute_metrics(
             model,
@@ -408,7 +431,7 @@ def _evaluate_run(
     rec, pca = sections["reconstruction"], sections["pca"]
     log(
         f"test loss {format_number(rec['loss'])}, BCE {rec['bce']:.4f}, MSE {rec['mse']:.4f} "
-        f"(PCA-{pca['latent_dim']}: {pca['mse']:.4f}), SSIM {rec['ssim']:.3f}; "
+        f"(PCA-{pca['latent_dim']}: {pca['mse']:.4f}), SSIM {format_number(rec['ssim'])}; "
         f"{len(written)} figures in {time.perf_counter() - start:.1f} s"
     )
     log(f"report: {report}")

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from aelab.data.splits import is_image
+
 BCE_EPS = 1e-7  # predictions are clamped to [eps, 1 - eps] before the log, as Keras does
 SSIM_KERNEL = 11  # Gaussian window of SSIM (torchmetrics' default); smaller for tiny images
 
@@ -45,7 +47,8 @@ def ssim_kernel_size(height: int, width: int) -> int:
 def image_scores(recon: Tensor, target: Tensor) -> dict[str, Tensor]:
     """Per-image scores of ``recon`` against ``target``, both (B, C, H, W) in [0, 1].
 
-    Returns ``{"bce", "mse", "psnr", "ssim"}``, each a float tensor of shape (B,).
+    Returns ``{"bce", "mse", "psnr", "ssim"}``, each a float tensor of shape (B,); no
+    ``ssim`` for samples that are not images (feature vectors (B, 1, 1, D)).
     """
     from torchmetrics.functional.image import peak_signal_noise_ratio
 
@@ -56,6 +59,8 @@ def image_scores(recon: Tensor, target: Tensor) -> dict[str, Tensor]:
     bce = F.binary_cross_entropy(p, target, reduction="none").mean(dim=dims)
     mse = (recon - target).pow(2).mean(dim=dims)
     psnr = peak_signal_noise_ratio(recon, target, data_range=1.0, reduction="none", dim=dims)
+    if not is_image(tuple(recon.shape[1:])):  # SSIM is defined on images only
+        return {"bce": bce, "mse": mse, "psnr": psnr}
     return {"bce": bce, "mse": mse, "psnr": psnr, "ssim": per_image_ssim(recon, target)}
 
 
@@ -89,7 +94,7 @@ class ReconstructionScores:
     """Accumulates per-image scores over batches; ``result()`` gives the averages."""
 
     def __init__(self) -> None:
-        self.sums: dict[str, float] = {"bce": 0.0, "mse": 0.0, "psnr": 0.0, "ssim": 0.0}
+        self.sums: dict[str, float] = {"bce": 0.0, "mse": 0.0, "psnr": 0.0}
         self.n_images = 0
         self.n_perfect = 0  # images with infinite PSNR
 
@@ -100,13 +105,15 @@ class ReconstructionScores:
         self.n_perfect += int(perfect.sum())
         scores["psnr"] = psnr.masked_fill(perfect, 0.0)
         for key, value in scores.items():
-            self.sums[key] += float(value.double().sum())
+            self.sums[key] = self.sums.get(key, 0.0) + float(value.double().sum())
         self.n_images += len(recon)
 
     def result(self) -> dict[str, Any]:
-        """``{bce, mse, psnr, psnr_infinite, ssim, n_images}``, JSON-safe."""
+        """``{bce, mse, psnr, psnr_infinite, ssim, n_images}``, JSON-safe; ``ssim`` is None
+        for data that is not images."""
         n = max(self.n_images, 1)
         out: dict[str, Any] = {key: value / n for key, value in self.sums.items()}
+        out.setdefault("ssim", None)
         out["psnr_infinite"] = self.n_perfect > 0
         if self.n_perfect:
             out["psnr"] = None

@@ -155,7 +155,8 @@ def image_shape(cfg: ModelConfig, family: str) -> tuple[int, int, int] | None:
         h > 1 and w > 1,
         "input_shape",
         list(cfg.input_shape),
-        f"an image [channels, height, width] with height and width > 1 for family '{family}'",
+        f"an image [channels, height, width] with height and width > 1 for family '{family}' "
+        "(feature vectors [1, 1, D] train with the dense or vae family)",
     )
     return c, h, w
 

@@ -207,10 +207,11 @@ class ProgressCallback(Callback):
         )
         self.first_epoch = state.epoch
         data, device = trainer.data, trainer.device
-        n_val = len(data.val) if data.val is not None else 0
+        n_train = "streamed" if data.train.num_samples is None else data.train.num_samples
+        n_val = data.val.num_samples if data.val is not None else 0
         p.message(
-            f"training {trainer.model.describe()} on {data.name}: {len(data.train)} train / "
-            f"{n_val} val images, {trainer.model.num_parameters():,} parameters, {device}"
+            f"training {trainer.model.describe()} on {data.name}: {n_train} train / "
+            f"{n_val} val samples, {trainer.model.num_parameters():,} parameters, {device}"
             + (f" ({plural(trainer.threads, 'thread')})" if device.type == "cpu" else "")
             + f", {trainer.precision}"
             + (f", {trainer.ctx.world_size} processes" if trainer.ctx.enabled else "")

@@ -1,6 +1,7 @@
 """The training loop: plain and visible, like nanoGPT's, and blind to the model family.
 
-Per step: take a batch (an ``index_select`` on a uint8 tensor already on the device),
+Per step: take a batch from a :class:`~aelab.data.batcher.BatchSource` (in memory: an
+``index_select`` on a tensor already on the device; streamed: a DataLoader),
 ``model.loss(batch)``, backward, optimizer step. Loss values stay on the device and are
 read once per window of steps, so there is no host sync per step. Per epoch: validation
 under ``inference_mode`` in large batches, a history row, the schedule step, then the
@@ -16,21 +17,23 @@ history and continues exactly where the uninterrupted run would have been.
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from aelab import __version__
 from aelab.config import RunConfig, with_input_shape
 from aelab.data import load_dataset
-from aelab.data.batcher import Batcher
-from aelab.data.splits import DatasetSplits
+from aelab.data.batcher import BatchSource
+from aelab.data.inputs import PYTHON_PREFIX, Splits, as_splits
+from aelab.data.splits import Split
+from aelab.data.stream import batch_source
 from aelab.errors import CheckpointError, ConfigError, TrainingError, check_choice
 from aelab.models.base import Autoencoder
 from aelab.models.registry import create_model
@@ -69,7 +72,7 @@ def train(
     config: RunConfig,
     run_dir: str | Path | None,
     *,
-    data: DatasetSplits | None = None,
+    data: Any = None,
     resume: bool = False,
     overwrite: bool = False,
     quiet: bool = False,
@@ -77,7 +80,10 @@ def train(
 ) -> TrainResult:
     """Train ``config`` and write the run to ``run_dir`` (``None``: in memory, no files).
 
-    ``data`` defaults to ``load_dataset(config.data, seed=config.train.seed)``.
+    ``data`` defaults to ``load_dataset(config.data, seed=config.train.seed)``; else any
+    source :func:`aelab.data.as_splits` takes (arrays, tensors, a torch Dataset,
+    IterableDataset or DataLoader, splits), with 10% held out for validation where the
+    source can be split (none when ``data.validation='none'``).
     ``resume`` continues the run in ``run_dir`` from its last checkpoint; ``overwrite``
     replaces a run already there (otherwise that is an error). ``callbacks`` run after
     the built-in ones (:mod:`aelab.training.callbacks`), then the trackers of
@@ -90,6 +96,13 @@ def train(
     try:
         if data is None:
             data = load_dataset(config.data, seed=config.train.seed, progress=not quiet)
+        else:
+            val_size = 0 if config.data.validation == "none" else None
+            data = as_splits(data, seed=config.train.seed, val_size=val_size)
+        if data.name.startswith(PYTHON_PREFIX):  # the saved config names what it trained on
+            config = dataclasses.replace(
+                config, data=dataclasses.replace(config.data, dataset=data.name)
+            )
         config = with_input_shape(config, data.shape)
         if config.train.track and ctx.is_main:  # rank 0 alone reports the run
             callbacks = [*callbacks, *create_trackers(config.train.track, run_dir)]
@@ -126,7 +139,7 @@ class Trainer:
         self,
         config: RunConfig,
         run_dir: str | Path | None,
-        data: DatasetSplits,
+        data: Splits,
         *,
         ctx: ddp.DistContext,
         device: torch.device,
@@ -189,7 +202,7 @@ class Trainer:
         tc = self.config.train
         torch.manual_seed(tc.seed)
         self.model = create_model(self.config.model).to(self.device)
-        self.part_names = probe_part_names(self.model, self.data, self.device)
+        self.part_names = probe_part_names(self.model, self.device)
         if self.ctx.rank:  # ranks share the init (DDP broadcasts it) but not the noise
             torch.manual_seed(tc.seed + 7919 * self.ctx.rank)
         self.loss_module = ddp.LossModule(self.model)
@@ -251,7 +264,7 @@ class Trainer:
                 self.load_state_dict(saved)
             self._start, self._wall_before = start, self.state.wall_time_s
             train_batches, val_batches = self._batchers()
-            self.steps_per_epoch = len(train_batches)
+            self.steps_per_epoch = train_batches.num_batches
             for cb in self.callbacks:
                 cb.on_train_start(self)
             try:
@@ -265,12 +278,11 @@ class Trainer:
             self.model.eval()
             return self._finish(self.state.status)
 
-    def _batchers(self) -> tuple[Batcher, Batcher | None]:
-        """This rank's training batches and its shard of the validation images."""
+    def _batchers(self) -> tuple[BatchSource, BatchSource | None]:
+        """This rank's training batches and its shard of the validation samples."""
         tc, ws, rank = self.config.train, self.ctx.world_size, self.ctx.rank
-        images = as_tensor(self.data.train.images)
-        train_batches = Batcher(
-            images,
+        train_batches = batch_source(
+            self.data.train,
             tc.batch_size // ws,
             shuffle=tc.shuffle,
             seed=tc.seed,
@@ -278,14 +290,16 @@ class Trainer:
             rank=rank,
             world_size=ws,
         )
-        if self.data.val is None:
+        val = self.data.val
+        if val is None:
             return train_batches, None
-        val_images = as_tensor(self.data.val.images)[rank::ws]
-        return train_batches, Batcher(
-            val_images, tc.eval_batch_size, shuffle=False, device=self.device
+        if isinstance(val, Split):  # a strided shard, unpadded: every sample counts once
+            val, rank, ws = Split(val.images[rank::ws]), 0, 1
+        return train_batches, batch_source(
+            val, tc.eval_batch_size, shuffle=False, device=self.device, rank=rank, world_size=ws
         )
 
-    def _loop(self, batches: Batcher, val_batches: Batcher | None) -> None:
+    def _loop(self, batches: BatchSource, val_batches: BatchSource | None) -> None:
         state, epochs = self.state, self.config.train.epochs
         for epoch in range(state.epoch + 1, epochs + 1):
             if state.stopped:
@@ -312,13 +326,13 @@ class Trainer:
             if ddp.any_rank(state.stopped, self.ctx, self.device) and not state.stopped:
                 self.request_stop("another process asked to stop")
 
-    def _train_epoch(self, batches: Batcher, epoch: int) -> LossMeter:
+    def _train_epoch(self, batches: BatchSource, epoch: int) -> LossMeter:
         """One pass over the training batches: loss, backward, step, then the callbacks."""
         self.model.train()
         batches.set_epoch(epoch)
         meter = LossMeter(self.part_names, self.device, self.ctx)
-        steps = len(batches)
-        for step, x in enumerate(batches, start=1):
+        steps = batches.num_batches
+        for step, (x, last) in enumerate(with_last(batches), start=1):
             with autocast(self.precision, self.device):
                 total, values = self.loss_fn(x)
             self.optimizer.zero_grad(set_to_none=True)
@@ -330,13 +344,13 @@ class Trainer:
                 total.backward()
                 self.optimizer.step()
             full = meter.add(values, x.shape[0])
-            window = meter.flush(epoch, step, steps) if full or step == steps else None
+            window = meter.flush(epoch, step, steps or step) if full or last else None
             for cb in self.callbacks:
                 cb.on_train_batch_end(self, epoch, step, window)
         return meter
 
     @torch.inference_mode()
-    def validate(self, batches: Batcher) -> list[float]:
+    def validate(self, batches: BatchSource) -> list[float]:
         """Mean loss parts over the validation images (all ranks' shards together)."""
         self.model.eval()
         sums = torch.zeros(len(self.part_names) + 1, device=self.device, dtype=torch.float64)
@@ -400,24 +414,26 @@ def named(prefix: str, names: list[str], values: list[float]) -> dict[str, float
     return {f"{prefix}_{n}": v for n, v in zip(names, values, strict=True)}
 
 
-def probe_part_names(model: Autoencoder, data: DatasetSplits, device: torch.device) -> list[str]:
-    """The names of the loss parts (``loss`` first), from one eval-mode call on two images.
+def with_last(items: Iterable[Tensor]) -> Iterator[tuple[Tensor, bool]]:
+    """``(item, is_last)`` pairs, one item ahead: the last step is known even when the
+    source cannot say how many there are (an IterableDataset)."""
+    it = iter(items)
+    current = next(it, None)
+    while current is not None:
+        following = next(it, None)
+        yield current, following is None
+        current = following
+
+
+def probe_part_names(model: Autoencoder, device: torch.device) -> list[str]:
+    """The names of the loss parts (``loss`` first), from one eval-mode call on two
+    constant inputs (no data needed, so streamed sources are not read).
 
     Run under a forked RNG so probing does not change the random stream of the run."""
-    x = torch.from_numpy(np.array(data.train.images[:2])).to(device).float().div_(255.0)
+    x = torch.full((2, *model.input_shape), 0.5, device=device)
     was_training = model.training
     with torch.random.fork_rng(devices=[]), torch.inference_mode():
         model.eval()
         out = model.loss(x)
     model.train(was_training)
     return ["loss", *out.parts]
-
-
-def as_tensor(images: np.ndarray) -> Tensor | np.memmap:
-    """A uint8 tensor over ``images`` (copied only when numpy marks it read-only); a
-    memory map stays one (the Batcher reads its rows per batch)."""
-    if isinstance(images, (Tensor, np.memmap)):
-        return images
-    if not images.flags.writeable or not images.flags.c_contiguous:
-        images = np.array(images, copy=True, order="C")
-    return torch.from_numpy(images)

@@ -127,8 +127,10 @@ def test_tiny_splits_has_learnable_structure() -> None:
 def test_split_rejects_wrong_dtype() -> None:
     from aelab.data import Split
 
-    with pytest.raises(DataError, match="dtype uint8"):
-        Split(np.zeros((2, 1, 4, 4), np.float32))
+    with pytest.raises(DataError, match=r"dtype uint8 or float32, found shape .* float64"):
+        Split(np.zeros((2, 1, 4, 4), np.float64))
+    with pytest.raises(DataError, match=r"shape \(N, C, H, W\)"):
+        Split(np.zeros((2, 16), np.float32))
 
 
 def test_a_dataset_name_loads_train_and_test_as_published(tiny_source, mirror, monkeypatch):

@@ -1,0 +1,148 @@
+"""``as_splits``: any data source -> the splits the trainer reads.
+
+- a dataset name or spec (``"fashion-mnist"``, ``"npz:PATH"``) or a :class:`DataConfig`:
+  :func:`~aelab.data.load.load_dataset`, unchanged (uint8 in memory);
+- NumPy arrays or torch tensors (N, ...) with optional labels (N,): in memory, batched by
+  index. uint8 stays uint8 (pixels 0-255); floats must lie in [0, 1] and stay float32 (never
+  quantised). (N, D) are feature vectors, stored (N, 1, 1, D); (N, H, W), (N, H, W, C) and
+  (N, C, H, W) are images;
+- a torch ``Dataset`` (map-style), ``IterableDataset`` or ``DataLoader`` yielding ``x`` or
+  ``(x, y)``: streamed through a DataLoader (:mod:`aelab.data.stream`), never held in memory.
+
+Arrays hold out a fixed 10% as the test split (``splits.hold_out_test``), then ``val_size``
+of the rest as validation (chosen by ``seed``); a map-style dataset holds out ``val_size``
+by index; iterable sources have no validation split.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, IterableDataset
+
+from aelab.data.arrays import check_labels, check_unit_range, to_nchw
+from aelab.data.config import DataConfig
+from aelab.data.load import load_dataset
+from aelab.data.splits import DatasetSplits, Split, hold_out_test, split_indices
+from aelab.data.stream import Stream, StreamSplits, item_input, sample_shape
+from aelab.errors import DataError
+
+VAL_FRACTION = 0.1  # validation share when val_size is not given (splittable sources)
+PYTHON_PREFIX = "python:"  # the recorded dataset name of data passed from Python
+
+Splits = DatasetSplits | StreamSplits
+
+
+def as_splits(
+    data: Any,
+    *,
+    labels: Any = None,
+    val_size: int | float | None = None,
+    seed: int = 0,
+    name: str | None = None,
+) -> Splits:
+    """``data`` (see the module docstring) as :class:`DatasetSplits` (in memory) or
+    :class:`StreamSplits` (read through a DataLoader).
+
+    ``val_size``: validation samples (an int) or share (a float in (0, 1)); 0 for none;
+    None: 10% where the source can be split. ``name`` labels the data in runs (default
+    ``python:<type>``). Splits already built are returned as they are.
+    """
+    if isinstance(data, (DatasetSplits, StreamSplits)):
+        return data
+    if isinstance(data, (str, DataConfig)):
+        cfg = DataConfig(dataset=data) if isinstance(data, str) else data
+        return load_dataset(cfg, seed=seed, progress=False)
+    name = name or f"{PYTHON_PREFIX}{type(data).__name__}"
+    if isinstance(data, (np.ndarray, torch.Tensor)):
+        return _from_arrays(data, labels, val_size, seed, name)
+    if labels is not None:
+        raise DataError(
+            f"{name}: labels= is for arrays; a torch dataset yields (x, y) items instead."
+        )
+    if isinstance(data, (DataLoader, IterableDataset)):
+        if val_size:
+            raise DataError(
+                f"{name}: a {type(data).__name__} cannot be split for validation "
+                f"(val_size={val_size}); pass val_size=0, or a map-style Dataset."
+            )
+        return StreamSplits(name, Stream(data, _first_shape(data, name)))
+    if isinstance(data, Dataset) and hasattr(data, "__len__"):
+        return _from_dataset(data, val_size, seed, name)
+    raise DataError(
+        f"cannot train on {type(data).__name__}: expected a dataset name, DataConfig, NumPy "
+        "array, torch tensor, torch Dataset (with __len__), IterableDataset or DataLoader."
+    )
+
+
+def _count(val_size: int | float | None, n: int, name: str) -> int:
+    """``val_size`` as a number of samples out of ``n``."""
+    if val_size is None:
+        val_size = VAL_FRACTION
+    k = round(val_size * n) if isinstance(val_size, float) and val_size < 1 else int(val_size)
+    if k < 0 or (k and k >= n) or (isinstance(val_size, float) and not 0 <= val_size < 1):
+        raise DataError(
+            f"{name}: val_size={val_size} cannot be held out of {n:,} samples (expected a "
+            f"count 0 to {n - 1:,} or a share in [0, 1))."
+        )
+    return k
+
+
+def _from_arrays(x: Any, labels: Any, val_size: Any, seed: int, name: str) -> DatasetSplits:
+    images = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    if isinstance(labels, torch.Tensor):
+        labels = labels.detach().cpu().numpy()
+    if images.ndim == 2:  # feature vectors
+        images = images[:, None, None, :]
+    images = to_nchw(images, source=name)
+    if images.dtype != np.uint8:
+        if not np.issubdtype(images.dtype, np.floating):
+            raise DataError(
+                f"{name}: samples have dtype {images.dtype}, expected uint8 (0-255) or float in "
+                "[0, 1]; convert with .astype(np.uint8) or scale to [0, 1] as floats."
+            )
+        check_unit_range(images, source=name)
+        images = images.astype(np.float32, copy=False)
+    images = np.ascontiguousarray(images)
+    pool = Split(
+        images,
+        check_labels(None if labels is None else np.asarray(labels), len(images), source=name),
+    )
+    train, test = hold_out_test(pool, source=name)
+    val = None
+    k = _count(val_size, len(train), name)
+    if k:
+        rest, held = split_indices(len(train), k, seed)
+        train, val = train.take(rest), train.take(held)
+    classes = _classes(pool.labels)
+    return DatasetSplits(name=name, train=train, test=test, val=val, classes=classes)
+
+
+def _classes(labels: np.ndarray | None) -> tuple[str, ...] | None:
+    if labels is None or not len(labels):
+        return None
+    return tuple(str(i) for i in range(int(labels.max()) + 1))
+
+
+def _from_dataset(data: Dataset, val_size: Any, seed: int, name: str) -> StreamSplits:
+    n = len(data)  # type: ignore[arg-type]
+    if n == 0:
+        raise DataError(f"{name}: the dataset is empty.")
+    shape = sample_shape(item_input(data[0], source=name).shape, source=name)
+    k = _count(val_size, n, name)
+    if not k:
+        return StreamSplits(name, Stream(data, shape))
+    rest, held = split_indices(n, k, seed)
+    return StreamSplits(name, Stream(data, shape, rest), Stream(data, shape, held))
+
+
+def _first_shape(data: DataLoader | IterableDataset, name: str) -> tuple[int, int, int]:
+    """One sample's (C, H, W), from the first item (or batch, for a DataLoader)."""
+    try:
+        first = next(iter(data))
+    except StopIteration:
+        raise DataError(f"{name}: yields no items.") from None
+    x = item_input(first, source=name)
+    return sample_shape(x.shape[1:] if isinstance(data, DataLoader) else x.shape, source=name)
