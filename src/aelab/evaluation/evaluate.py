@@ -324,8 +324,12 @@ def evaluate_run(
     device: str = "cpu",
     quiet: bool = False,
     checkpoint: str = "best",
+    model: Autoencoder | None = None,
 ) -> dict[str, Any]:
     """Evaluate the run in ``run_dir`` on its test split; write metrics, figures and report.
+
+    ``model``: the model to load the checkpoint into (needed for a run of your own
+    modules, see :func:`aelab.training.load_run`).
 
     Returns ``{"reconstruction", "code", "pca"}`` (as merged into metrics.json, JSON-safe)
     plus ``"figures"`` (written paths) and ``"report"`` (the report's path).
@@ -334,7 +338,7 @@ def evaluate_run(
     device = str(resolve_device(device))
     log = (lambda msg: None) if quiet else (lambda msg: print(f"evaluate: {msg}", flush=True))
     start = time.perf_counter()
-    model, config = load_run(run_dir, checkpoint=checkpoint, device=device)
+    model, config = load_run(run_dir, checkpoint=checkpoint, device=device, model=model)
     if data is None:
         data = load_dataset(config.data, seed=config.train.seed, progress=not quiet)
     _check_shape(data, model, run_dir)

@@ -73,10 +73,14 @@ def train(
     overwrite: bool = False,
     quiet: bool = False,
     callbacks: Sequence[Callback] = (),
+    model: Autoencoder | None = None,
 ) -> TrainResult:
     """Train ``config`` and write the run to ``run_dir`` (``None``: in memory, no files).
 
-    ``data`` defaults to ``load_dataset(config.data, seed=config.train.seed)``.
+    ``data`` defaults to ``load_dataset(config.data, seed=config.train.seed)``. ``model``
+    trains a model you built (its config must be ``config.model``; it keeps its own
+    initial weights) instead of building one from the config, e.g. one made with
+    ``Autoencoder.from_modules``.
     ``resume`` continues the run in ``run_dir`` from its last checkpoint; ``overwrite``
     replaces a run already there (otherwise that is an error). ``callbacks`` run after
     the built-in ones (:mod:`aelab.training.callbacks`). Under ``torchrun`` the job is
@@ -101,6 +105,7 @@ def train(
             threads=threads,
             quiet=quiet,
             callbacks=callbacks,
+            model=model,
         )
         with cpu_threads(threads):
             return trainer.fit(resume=resume, overwrite=overwrite)
@@ -129,8 +134,16 @@ class Trainer:
         threads: int,
         quiet: bool = False,
         callbacks: Sequence[Callback] = (),
+        model: Autoencoder | None = None,
     ) -> None:
         tc = config.train
+        if model is not None and model.config != config.model:
+            raise ConfigError(
+                f"the model given to train is a {model.config.family!r} model whose config "
+                "differs from config.model; pass config=dataclasses.replace(config, "
+                "model=model.config)."
+            )
+        self.given_model = model
         if tc.batch_size % ctx.world_size:
             raise ConfigError(
                 f"train.batch_size={tc.batch_size} must be divisible by the number of "
@@ -190,7 +203,8 @@ class Trainer:
         """Model, loss module, optimizer, schedule; the RNG is seeded before the init."""
         tc = self.config.train
         torch.manual_seed(tc.seed)
-        self.model = create_model(self.config.model).to(self.device)
+        model = self.given_model or create_model(self.config.model)
+        self.model = model.to(self.device)
         self.part_names = probe_part_names(self.model, self.data, self.device)
         if self.ctx.rank:  # ranks share the init (DDP broadcasts it) but not the noise
             torch.manual_seed(tc.seed + 7919 * self.ctx.rank)
