@@ -64,3 +64,19 @@ def test_overrides_apply_with_types_and_reject_bad_paths():
 def test_test_split_as_validation_forbids_model_selection():
     with pytest.raises(ConfigError, match="never used for model selection"):
         RunConfig(data=DataConfig(validation="test"), train=TrainConfig(early_stopping=3))
+
+
+def test_switching_the_family_keeps_the_shared_fields_and_resets_the_rest():
+    from aelab.models import ConvConfig, DenseConfig
+    from aelab.presets import load_preset
+
+    base = load_preset("r2-mnist-deep-sparse")  # dense, hidden [256], L1 sparsity
+    assert isinstance(base.model, DenseConfig) and base.model.hidden == (256,)
+    conv = base.override(["model.family=conv", "model.channels=[8]"])
+    assert isinstance(conv.model, ConvConfig) and conv.model.channels == (8,)
+    assert (conv.model.latent_dim, conv.model.sparsity) == (
+        base.model.latent_dim,
+        base.model.sparsity,
+    )
+    same = base.override(["model.family=dense", "model.latent_dim=8"])
+    assert same.model.hidden == (256,) and same.model.latent_dim == 8

@@ -1,4 +1,5 @@
-"""``aelab presets``: list the reference presets; ``aelab presets show NAME``: a model summary."""
+"""``aelab presets``: list the reference presets (and those of installed plugins, with the
+distribution that ships them); ``aelab presets show NAME``: a model summary."""
 
 from __future__ import annotations
 
@@ -35,23 +36,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _list() -> int:
     from aelab.api import build_model
-    from aelab.presets import list_presets, load_preset
+    from aelab.presets import load_preset, preset_sources
 
     rows = []
-    for name in list_presets():
+    for name, source in preset_sources().items():
         cfg = load_preset(name)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # over-complete codes are intended here (R4 CNN)
             params = build_model(cfg).num_parameters()
-        rows.append((name, cfg.data.dataset, cfg.model.family, f"{params:,}", cfg.description))
-    header = ("NAME", "DATASET", "FAMILY", "PARAMS", "DESCRIPTION")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+        row = (name, cfg.data.dataset, cfg.model.family, f"{params:,}", source, cfg.description)
+        rows.append(row)
+    header = ("NAME", "DATASET", "FAMILY", "PARAMS", "SOURCE", "DESCRIPTION")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
     for row in [header, *rows]:
         left = "  ".join(
             cell.rjust(w) if i == 3 else cell.ljust(w)
-            for i, (cell, w) in enumerate(zip(row[:4], widths, strict=True))
+            for i, (cell, w) in enumerate(zip(row[:5], widths, strict=True))
         )
-        print(f"{left}  {row[4]}")
+        print(f"{left}  {row[5]}")
     return 0
 
 

@@ -1,12 +1,23 @@
-"""Training progress: a tqdm bar per epoch on a terminal, one plain line per epoch otherwise
-(CI logs), nothing with ``quiet``."""
+"""Training progress: a tqdm bar per epoch on a terminal or in Jupyter (``tqdm.auto`` draws a
+widget there), one plain line per epoch otherwise (CI logs), nothing with ``quiet``."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from typing import TextIO
 
-from tqdm import tqdm
+from tqdm.auto import tqdm
+
+
+def in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel that can draw widget bars (ipywidgets
+    installed); without widgets a notebook gets the plain lines."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if type(shell).__name__ != "ZMQInteractiveShell":
+        return False
+    return importlib.util.find_spec("ipywidgets") is not None
 
 
 def format_seconds(seconds: float) -> str:
@@ -23,7 +34,7 @@ class Progress:
         self.epochs = epochs
         self.quiet = quiet
         self.stream = stream or sys.stdout
-        self.tty = self.stream.isatty()
+        self.tty = self.stream.isatty() or in_notebook()
         self.bar: tqdm | None = None
         self.epoch_seconds: list[float] = []
 
