@@ -69,7 +69,7 @@ decoder = nn.Sequential(
 model = aelab.Autoencoder.from_modules(
     encoder, decoder, input_shape=(C, H, W), sparsity={"kind": "topk", "k": 8}
 )
-model
+print(model.describe())
 
 # %% [markdown]
 # ## Train (a progress bar in Jupyter), then evaluate on the test split
@@ -79,7 +79,7 @@ run = aelab.train(
     model=model, data=data, out=args.out / "run", epochs=args.epochs, batch_size=64,
     overwrite=True,
 )  # fmt: skip
-run
+print(run)  # in Jupyter, a bare `run` shows it as a table
 
 # %%
 fig, ax = plt.subplots(figsize=(5, 3))
