@@ -58,7 +58,7 @@ def needs_modules_error(config: ModulesConfig) -> ConfigError:
     )
 
 
-@register_model(FAMILY, ModulesConfig)
+@register_model(FAMILY, ModulesConfig, listed=False)  # a config alone cannot build it
 class ModulesAutoencoder(Autoencoder):
     """An encoder and a decoder you built, under the aelab contract (see the module doc)."""
 

@@ -38,13 +38,20 @@ PLUGIN_GROUP = "aelab.models"
 _FAMILIES: dict[str, tuple[type[ModelConfig], type[Autoencoder]]] = {}
 _DISTRIBUTIONS: dict[str, str] = {}  # family -> the distribution that registered it
 _PLUGIN_ERRORS: dict[str, str] = {}  # entry point -> why it failed to import
+_UNLISTED: set[str] = set()  # families a config alone cannot build (``modules``)
 _plugins_loaded = False
 
 M = TypeVar("M", bound=type[Autoencoder])
 
 
-def register_model(name: str, config_class: type[ModelConfig]) -> Callable[[M], M]:
+def register_model(
+    name: str, config_class: type[ModelConfig], *, listed: bool = True
+) -> Callable[[M], M]:
     """Class decorator: ``@register_model("dense", DenseConfig)``. Names are unique.
+
+    ``listed=False``: a family that a config alone cannot build (``modules`` wraps the
+    user's own nn.Modules); its configs still parse and its runs still load given the
+    model, but :func:`list_models` (what a config may name) leaves it out.
 
     ``config_class`` subclasses :class:`ModelConfig` with ``family`` defaulting to ``name``
     (so a TOML ``[model]`` table with ``family = name`` builds it; the bare
@@ -76,6 +83,8 @@ def register_model(name: str, config_class: type[ModelConfig]) -> Callable[[M], 
                 "pick another name."
             )
         _FAMILIES[name] = (config_class, cls)
+        if not listed:
+            _UNLISTED.add(name)
         cls.family = name
         dist = _module_distribution(cls.__module__)
         if dist is not None:
@@ -166,9 +175,10 @@ def family_distribution(name: str) -> str | None:
 
 
 def list_models() -> list[str]:
+    """The families a config can name (``model.family``), sorted."""
     load_families()
     load_plugins()
-    return sorted(_FAMILIES)
+    return sorted(set(_FAMILIES) - _UNLISTED)
 
 
 def config_class(name: str) -> type[ModelConfig]:

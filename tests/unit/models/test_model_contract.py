@@ -16,9 +16,8 @@ from aelab.models import config_class, create_model, list_models
 from aelab.models.base import LossOutput
 from aelab.presets import list_presets, load_preset
 
-# Test doubles registered by other tests are named tiny-* / test-*; "modules" wraps modules
-# a config cannot build (its contract test is in test_modules.py).
-FAMILIES = [f for f in list_models() if not f.startswith(("tiny-", "test-")) and f != "modules"]
+# Test doubles registered by other tests are named tiny-* / test-*.
+FAMILIES = [f for f in list_models() if not f.startswith(("tiny-", "test-"))]
 SHAPES = [(1, 28, 28), (3, 16, 16)]
 
 

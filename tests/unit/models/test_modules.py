@@ -11,7 +11,7 @@ from torch import nn
 import aelab
 from aelab.config import RunConfig
 from aelab.errors import CheckpointError, ConfigError
-from aelab.models import ModulesAutoencoder
+from aelab.models import ModulesAutoencoder, list_models
 from aelab.training import train
 from fakedata import tiny_splits
 
@@ -42,6 +42,7 @@ def test_latent_dim_is_inferred_and_the_contract_holds():
     torch.manual_seed(0)
     model = aelab.Autoencoder.from_modules(*mlp_pair(), input_shape=SHAPE)
     assert isinstance(model, ModulesAutoencoder) and model.family == "modules"
+    assert "modules" not in list_models()  # a config alone cannot build it
     assert model.latent_dim == 6 and model.config.encoder == "Sequential, 1,710 parameters"
     check_contract(model)
 
