@@ -93,25 +93,28 @@ class ModulesAutoencoder(Autoencoder):
         )
 
 
-def _dummy(shape: tuple[int, ...]) -> Tensor:
-    return torch.rand(2, *shape, generator=torch.Generator().manual_seed(0))
-
-
 @torch.no_grad()
-def probe_code_shape(encoder: nn.Module, input_shape: tuple[int, int, int]) -> tuple[int, ...]:
-    """The shape of one sample's code, from a forward pass of a dummy batch (2, C, H, W)."""
-    was_training = encoder.training
-    encoder.eval()
+def dummy_forward(module: nn.Module, shape: tuple[int, ...], what: str, hint: str) -> Any:
+    """``module`` on a fixed random batch (2, *shape) in eval mode (its mode is restored);
+    a ConfigError naming ``what`` failed, the shape, the cause and ``hint`` otherwise."""
+    x = torch.rand(2, *shape, generator=torch.Generator().manual_seed(0))
+    was_training = module.training
+    module.eval()
     try:
-        code = encoder(_dummy(input_shape))
+        return module(x)
     except (RuntimeError, ValueError, TypeError) as exc:
         raise ConfigError(
-            f"the encoder failed on a dummy batch of shape (2, {', '.join(map(str, input_shape))})"
-            f" ({str(exc).splitlines()[0][:200]}); encoders take images (B, C, H, W): check "
-            "input_shape, or start an MLP encoder with nn.Flatten()."
+            f"the {what} failed on a dummy batch of shape (2, {', '.join(map(str, shape))}) "
+            f"({str(exc).splitlines()[0][:200]}); {hint}"
         ) from None
     finally:
-        encoder.train(was_training)
+        module.train(was_training)
+
+
+def probe_code_shape(encoder: nn.Module, input_shape: tuple[int, int, int]) -> tuple[int, ...]:
+    """The shape of one sample's code, from a forward pass of a dummy batch (2, C, H, W)."""
+    hint = "encoders take images (B, C, H, W): check input_shape, or start an MLP encoder with nn.Flatten()."
+    code = dummy_forward(encoder, input_shape, "encoder", hint)
     if not isinstance(code, Tensor) or code.dim() < 2 or len(code) != 2:
         found = tuple(code.shape) if isinstance(code, Tensor) else type(code).__name__
         raise ConfigError(
@@ -121,7 +124,6 @@ def probe_code_shape(encoder: nn.Module, input_shape: tuple[int, int, int]) -> t
     return tuple(code.shape[1:])
 
 
-@torch.no_grad()
 def check_decoder(
     decoder: nn.Module, code_shape: tuple[int, ...], input_shape: tuple[int, int, int]
 ) -> None:
@@ -131,20 +133,12 @@ def check_decoder(
             "the decoder ends in nn.Sigmoid; aelab decoders return logits (reconstruct() "
             "applies the sigmoid and the BCE loss fuses it): drop the final nn.Sigmoid()."
         )
-    was_training = decoder.training
-    decoder.eval()
-    try:
-        out = decoder(_dummy(code_shape))
-    except (RuntimeError, ValueError, TypeError) as exc:
+    hint = "decoders take the encoder's codes."
+    out = dummy_forward(decoder, code_shape, "decoder", hint)
+    if not isinstance(out, Tensor) or out.numel() != 2 * math.prod(input_shape):
+        found = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
         raise ConfigError(
-            f"the decoder failed on the encoder's codes of shape (2, "
-            f"{', '.join(map(str, code_shape))}) ({str(exc).splitlines()[0][:200]})."
-        ) from None
-    finally:
-        decoder.train(was_training)
-    if out.numel() != 2 * math.prod(input_shape):
-        raise ConfigError(
-            f"the decoder returned {tuple(out.shape)} for 2 codes; expected logits "
+            f"the decoder returned {found} for 2 codes; expected logits "
             f"(2, {', '.join(map(str, input_shape))}) or (2, {math.prod(input_shape)})."
         )
 
@@ -198,8 +192,7 @@ def from_modules(
     )
     model = ModulesAutoencoder(config, encoder, decoder)
     if config.sparsity.kind == "kl":
-        with torch.no_grad():
-            code = model.features(_dummy(model.input_shape))
+        code = dummy_forward(encoder, shape, "encoder", "")  # it ran above: cannot fail
         if float(code.min()) < 0 or float(code.max()) > 1:
             raise ConfigError(
                 "sparsity.kind='kl' needs a code in (0, 1) (its rates are mean activations); "
