@@ -171,12 +171,12 @@ def load_weights(
     try:
         load_model(model, str(path), strict=True, device=str(device))
     except _LOAD_ERRORS as exc:
-        hint = "was config.toml edited after training?"
-        if family == "modules":
+        what, hint = "the model built from the config", "was config.toml edited after training?"
+        if family == "modules":  # Autoencoder.from_modules: the user's own modules
+            what = f"the modules given ({model.config.encoder} / {model.config.decoder})"
             hint = "pass the same encoder and decoder the run was trained with."
         raise CheckpointError(
-            f"checkpoint {path} does not match the model built from the config "
-            f"({str(exc).splitlines()[0][:300]}); {hint}"
+            f"checkpoint {path} does not match {what} ({str(exc).splitlines()[0][:300]}); {hint}"
         ) from None
     return metadata
 
