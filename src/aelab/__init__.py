@@ -24,7 +24,12 @@ from aelab.errors import (
 _LAZY: dict[str, tuple[str, str]] = {
     "load": ("aelab.reuse.inference", "load"),
     "build_model": ("aelab.api", "build_model"),
-    "train": ("aelab.training", "train"),
+    "train": ("aelab.api", "train"),
+    "Run": ("aelab.api", "Run"),
+    "Autoencoder": ("aelab.models.base", "Autoencoder"),
+    "ModelConfig": ("aelab.models.base", "ModelConfig"),
+    "LossOutput": ("aelab.models.base", "LossOutput"),
+    "register_model": ("aelab.models.registry", "register_model"),
     "load_dataset": ("aelab.data", "load_dataset"),
     "load_preset": ("aelab.presets", "load_preset"),
     "RunConfig": ("aelab.config", "RunConfig"),
@@ -47,10 +52,14 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AelabError",
+    "Autoencoder",
     "CheckpointError",
     "ConfigError",
     "DataError",
     "DependencyError",
+    "LossOutput",
+    "ModelConfig",
+    "Run",
     "RunConfig",
     "TrainingError",
     "__version__",
@@ -58,5 +67,6 @@ __all__ = [
     "load",
     "load_dataset",
     "load_preset",
+    "register_model",
     "train",
 ]

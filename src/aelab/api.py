@@ -1,4 +1,8 @@
-"""The Python API's model entry points: ``build_model`` and R5's ``autoencoder``.
+"""The Python API: ``train`` (a notebook-friendly run), ``build_model`` and R5's ``autoencoder``.
+
+``train(config | preset, model=..., data=..., out=..., **overrides) -> Run`` trains,
+evaluates and returns the run (model, history, metrics, run directory) in one call; the
+plain loop underneath is :func:`aelab.training.train`.
 
 ``build_model`` accepts a RunConfig, a ModelConfig or a preset name; the input shape comes
 from (in order) ``model.input_shape``, the ``input_shape`` argument, or the dataset name
@@ -8,13 +12,27 @@ from (in order) ``model.input_shape``, the ``input_shape`` argument, or the data
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
 
-from aelab.config import DataConfig, ModelConfig, RunConfig
+import numpy as np
+
+from aelab import data as data_package
+from aelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aelab.data.sources import SOURCES
-from aelab.errors import ConfigError
+from aelab.data.splits import DatasetSplits
+from aelab.errors import ConfigError, did_you_mean
+from aelab.evaluation.evaluate import evaluate_run
 from aelab.models import Autoencoder, autoencoder, create_model
 from aelab.presets import load_preset
+from aelab.reuse.inference import html_table
+from aelab.rundir import default_run_dir, read_metrics
+from aelab.training import Callback
+from aelab.training import train as train_loop
 
 # dataset name -> (channels, height, width) of the built-in sources
 KNOWN_SHAPES: dict[str, tuple[int, int, int]] = {name: s.shape for name, s in SOURCES.items()}
@@ -58,4 +76,164 @@ def build_model(
     return create_model(model_cfg)
 
 
-__all__ = ["KNOWN_SHAPES", "autoencoder", "build_model", "dataset_shape"]
+# --------------------------------------------------------------------------- train
+
+
+@dataclass
+class Run:
+    """A finished run, as :func:`train` returns it.
+
+    ``model``: the trained :class:`Autoencoder` (eval mode, the last epoch's weights unless
+    ``train.restore_best``); ``history``: column -> (epochs,) numpy array (``epoch``,
+    ``train_loss``, ``val_loss``, ...; ``pandas.DataFrame(run.history)`` if you like);
+    ``metrics``: metrics.json as a dict (``run``, and after evaluation ``reconstruction``,
+    ``code``, ``pca``); ``run_dir``: where everything was written.
+    """
+
+    model: Autoencoder
+    config: RunConfig
+    history: dict[str, np.ndarray]
+    metrics: dict[str, Any]
+    run_dir: Path
+    status: str
+
+    def _summary(self) -> dict[str, str]:
+        rows = {"model": self.model.describe(), "status": self.status}
+        epochs = self.history.get("epoch")
+        if epochs is not None and len(epochs):
+            rows["epochs"] = str(int(epochs[-1]))
+        for column in ("train_loss", "val_loss"):
+            if column in self.history and len(self.history[column]):
+                rows[column] = f"{float(self.history[column][-1]):.4f}"
+        rec = self.metrics.get("reconstruction", {})
+        for metric in ("mse", "bce", "ssim"):
+            if metric in rec:
+                rows[f"test {metric}"] = f"{float(rec[metric]):.4f}"
+        rows["run_dir"] = str(self.run_dir)
+        return rows
+
+    def __repr__(self) -> str:
+        return "Run(" + ", ".join(f"{k}={v}" for k, v in self._summary().items()) + ")"
+
+    def _repr_html_(self) -> str:
+        return html_table("Run", self._summary())
+
+
+def _history_columns(rows: list[dict[str, float]]) -> dict[str, np.ndarray]:
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    return {k: np.array([row.get(k, np.nan) for row in rows], dtype=float) for k in columns}
+
+
+_TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
+
+
+def _dotted(overrides: dict[str, Any]) -> dict[str, Any]:
+    """``model__latent_dim=16`` -> ``model.latent_dim`` (scikit-learn's nested-parameter
+    spelling); a bare training field (``epochs=2``, ``lr=1e-3``) -> ``train.<field>``."""
+    out = {}
+    for key, value in overrides.items():
+        if "__" in key:
+            out[key.replace("__", ".")] = value
+        elif key in _TRAIN_FIELDS:
+            out[f"train.{key}"] = value
+        else:
+            raise ConfigError(
+                f"train() got an unknown override {key}={value!r}; expected a training field "
+                f"({', '.join(_TRAIN_FIELDS)}) or section__field (model__latent_dim=16)."
+                + did_you_mean(key, _TRAIN_FIELDS)
+            )
+    return out
+
+
+def _as_config(config: RunConfig | str | Path | None, model: Autoencoder | None) -> RunConfig:
+    if isinstance(config, RunConfig):
+        return config
+    if isinstance(config, Path) or (isinstance(config, str) and config.endswith(".toml")):
+        return RunConfig.load(config)
+    if isinstance(config, str):
+        return load_preset(config)
+    if config is None and model is not None:
+        return RunConfig(model=model.config)
+    raise TypeError(
+        f"train(config={config!r}): expected a RunConfig, a preset name, a .toml path, or "
+        "config=None with model=."
+    )
+
+
+def _as_splits(data: Any) -> DatasetSplits | None:
+    """``data`` as DatasetSplits: through ``aelab.data.as_splits`` where the data package
+    provides it (arrays, datasets, loaders), else DatasetSplits only."""
+    if data is None or isinstance(data, DatasetSplits):
+        return data
+    convert = getattr(data_package, "as_splits", None)
+    if convert is not None:
+        return convert(data)
+    raise TypeError(
+        f"train(data=...) takes an aelab DatasetSplits, found {type(data).__name__}; build one "
+        "with aelab.load_dataset(...) or DatasetSplits(name, train=Split(images), test=...)."
+    )
+
+
+def train(
+    config: RunConfig | str | Path | None = None,
+    *,
+    model: Autoencoder | None = None,
+    data: Any = None,
+    callbacks: Sequence[Callback] = (),
+    out: str | Path | None = None,
+    evaluate: bool = True,
+    progress: bool = True,
+    overwrite: bool = False,
+    **overrides: Any,
+) -> Run:
+    """Train a run and return it as a :class:`Run`, from a notebook or a script.
+
+    ``config``: a RunConfig, a preset name (``"r1-fashion-sparse"``) or a ``.toml`` path;
+    ``model``: a model you built (``Autoencoder.from_modules(...)``, or any registered
+    family) to train in place of ``config.model``; ``data``: the data to train on
+    (DatasetSplits) instead of ``config.data``'s dataset; ``out``: the run directory
+    (default ``runs/<name>-<time>``); ``evaluate``: test metrics, figures and report.html
+    afterwards; ``progress``: a progress bar (a widget in Jupyter). ``overrides``: config
+    values, ``epochs=2`` for a training field or ``model__latent_dim=16`` for any other.
+
+        run = aelab.train("r1-fashion-sparse", epochs=5, model__latent_dim=16, out="runs/r1")
+        run.history["val_loss"], run.metrics["reconstruction"]["mse"], run.model
+    """
+    cfg = _as_config(config, model)
+    if model is not None:
+        cfg = dataclasses.replace(cfg, model=model.config)
+    if overrides:
+        cfg = cfg.with_values(_dotted(overrides))
+        if model is not None and cfg.model != model.config:
+            raise ConfigError(
+                "model overrides cannot change a model passed with model=; build the model "
+                "with the values you want instead."
+            )
+    splits = _as_splits(data)
+    run_dir = Path(out) if out is not None else default_run_dir(cfg)
+    result = train_loop(
+        cfg,
+        run_dir,
+        data=splits,
+        overwrite=overwrite,
+        quiet=not progress,
+        callbacks=callbacks,
+        model=model,
+    )
+    if evaluate:
+        # evaluate a copy: it loads the best checkpoint, the returned model keeps its weights
+        given = copy.deepcopy(result.model) if model is not None else None
+        evaluate_run(run_dir, data=splits, quiet=not progress, model=given)
+    return Run(
+        model=result.model,
+        config=result.config,
+        history=_history_columns(result.history),
+        metrics=read_metrics(run_dir),
+        run_dir=run_dir,
+        status=result.status,
+    )
+
+
+__all__ = ["KNOWN_SHAPES", "Run", "autoencoder", "build_model", "dataset_shape", "train"]

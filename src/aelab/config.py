@@ -333,8 +333,17 @@ def apply_values(cfg: RunConfig, values: Mapping[str, Any]) -> RunConfig:
     return _apply(cfg, list(values.items()), shown)
 
 
+_SHARED_MODEL_FIELDS = frozenset(f.name for f in fields(ModelConfig))
+
+
 def _apply(cfg: RunConfig, pairs: list[tuple[str, Any]], shown: str) -> RunConfig:
+    """Set each dotted key. Switching ``model.family`` keeps the fields every family
+    shares (latent_dim, loss, sparsity, noise, ...) and resets the old family's own
+    fields, so any preset can be tried with another family (``--set model.family=conv``)."""
     data = cfg.to_dict()
+    family = dict(pairs).get("model.family")
+    if family is not None and family != cfg.model.family:
+        data["model"] = {k: v for k, v in data["model"].items() if k in _SHARED_MODEL_FIELDS}
     for key, value in pairs:
         parts = key.split(".")
         node = data

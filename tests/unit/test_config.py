@@ -90,3 +90,19 @@ def test_none_unsets_only_optional_fields_and_is_a_word_elsewhere():
         RunConfig().override(["train.epochs=none"])  # was silently reset to the default
     with pytest.raises(ConfigError, match=r"unknown key 'epochz'"):
         RunConfig().override(["train.epochz=none"])  # was silently ignored
+
+
+def test_switching_the_family_keeps_the_shared_fields_and_resets_the_rest():
+    from aelab.models import ConvConfig, DenseConfig
+    from aelab.presets import load_preset
+
+    base = load_preset("r2-mnist-deep-sparse")  # dense, hidden [256], L1 sparsity
+    assert isinstance(base.model, DenseConfig) and base.model.hidden == (256,)
+    conv = base.override(["model.family=conv", "model.channels=[8]"])
+    assert isinstance(conv.model, ConvConfig) and conv.model.channels == (8,)
+    assert (conv.model.latent_dim, conv.model.sparsity) == (
+        base.model.latent_dim,
+        base.model.sparsity,
+    )
+    same = base.override(["model.family=dense", "model.latent_dim=8"])
+    assert same.model.hidden == (256,) and same.model.latent_dim == 8

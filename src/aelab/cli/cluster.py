@@ -43,7 +43,7 @@ OPTION_HELP = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from aelab.reuse.cluster import ClusterConfig
+    from aelab.reuse.cluster_config import ClusterConfig
 
     parser.add_argument("run", metavar="RUN", help="the run directory a training wrote")
     parser.add_argument("--dataset", help="cluster this dataset instead of the run's")
@@ -62,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aelab.reuse.cluster import ClusterConfig, cluster_run, to_markdown
+    from aelab.reuse.cluster import cluster_run, to_markdown
+    from aelab.reuse.cluster_config import ClusterConfig
 
     cfg = ClusterConfig(
         **{f.name: getattr(args, f.name) for f in dataclasses.fields(ClusterConfig)}

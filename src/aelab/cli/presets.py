@@ -1,4 +1,5 @@
-"""``aelab presets``: list the reference presets; ``aelab presets show NAME``: a model summary."""
+"""``aelab presets``: list the reference presets (and those of installed plugins, with the
+distribution that ships them); ``aelab presets show NAME``: a model summary."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from aelab.cli.options import add_json_option, print_json
-from aelab.presets import list_presets, load_preset, preset_path  # no torch until loaded
+from aelab.presets import builtin_presets, load_preset, preset_path, preset_sources  # no torch
 
 INDEX_NAME = "index.json"  # beside the presets' TOML files: their listing, precomputed
 
@@ -19,7 +20,7 @@ HELP = "list the reference presets, or show one preset's model summary"
 EPILOG = """examples:
   aelab presets
   aelab presets --json
-  aelab presets --markdown > presets.md    # every preset: provenance, layers, training
+  aelab presets --markdown    # every preset: provenance, layers, training (docs/presets.md)
   aelab presets show r1-fashion-sparse
   aelab presets show r4-cnn --toml
   aelab presets show r3-mnist-deep --set model.latent_dim=16
@@ -78,7 +79,7 @@ def _index_path() -> Path:
 
 def build_index() -> dict[str, dict[str, Any]]:
     """The listing of every preset keyed by name, each row with the SHA-256 of its TOML."""
-    return {name: {**_row(name), "toml_sha256": _toml_digest(name)} for name in list_presets()}
+    return {name: {**_row(name), "toml_sha256": _toml_digest(name)} for name in builtin_presets()}
 
 
 def write_index() -> Path:
@@ -96,11 +97,11 @@ def rows() -> list[dict[str, Any]]:
     path = _index_path()
     index = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     out = []
-    for name in list_presets():
+    for name, source in preset_sources().items():  # shipped and from installed plugins
         row = index.get(name)
         if row is None or row.get("toml_sha256") != _toml_digest(name):
             row = _row(name)
-        out.append({k: v for k, v in row.items() if k != "toml_sha256"})
+        out.append({**{k: v for k, v in row.items() if k != "toml_sha256"}, "source": source})
     return out
 
 
@@ -171,17 +172,18 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(table)
         return 0
-    header = ("NAME", "DATASET", "FAMILY", "PARAMS", "DESCRIPTION")
+    header = ("NAME", "DATASET", "FAMILY", "PARAMS", "SOURCE", "DESCRIPTION")
     cells = [
-        (r["name"], r["dataset"], r["family"], f"{r['params']:,}", r["description"]) for r in table
+        (r["name"], r["dataset"], r["family"], f"{r['params']:,}", r["source"], r["description"])
+        for r in table
     ]
-    widths = [max(len(r[i]) for r in [header, *cells]) for i in range(4)]
+    widths = [max(len(r[i]) for r in [header, *cells]) for i in range(5)]
     for row in [header, *cells]:
         left = "  ".join(
             cell.rjust(w) if i == 3 else cell.ljust(w)
-            for i, (cell, w) in enumerate(zip(row[:4], widths, strict=True))
+            for i, (cell, w) in enumerate(zip(row[:5], widths, strict=True))
         )
-        print(f"{left}  {row[4]}")
+        print(f"{left}  {row[5]}")
     return 0
 
 

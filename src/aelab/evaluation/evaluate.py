@@ -362,16 +362,19 @@ def evaluate_run(
     quiet: bool = False,
     checkpoint: str = "best",
     figures: str | None = None,
+    model: Autoencoder | None = None,
 ) -> dict[str, Any]:
     """Evaluate the run in ``run_dir`` on its test split; write metrics, figures and report.
 
     ``figures``: which figures to draw (``aelab.viz.FIGURE_SETS``: all, basic, none); None
-    takes the run's ``train.figures``. Returns ``{"reconstruction", "code", "pca"}`` (as
-    merged into metrics.json, JSON-safe) plus ``"figures"`` (written paths) and ``"report"``.
-    Holds the run's lock throughout: a run being trained is refused (its weights are moving).
+    takes the run's ``train.figures``. ``model``: the model to load the checkpoint into
+    (needed for a run of your own modules, see :func:`aelab.training.load_run`). Returns
+    ``{"reconstruction", "code", "pca"}`` (as merged into metrics.json, JSON-safe) plus
+    ``"figures"`` (written paths) and ``"report"``. Holds the run's lock throughout: a run
+    being trained is refused (its weights are moving).
     """
     with run_lock(run_dir, "evaluating"):
-        return _evaluate_run(run_dir, data, tsne, device, quiet, checkpoint, figures)
+        return _evaluate_run(run_dir, data, tsne, device, quiet, checkpoint, figures, model)
 
 
 def _evaluate_run(
@@ -382,12 +385,13 @@ def _evaluate_run(
     quiet: bool,
     checkpoint: str,
     figures: str | None,
+    model: Autoencoder | None,
 ) -> dict[str, Any]:
     run_dir = Path(run_dir)
     device = str(resolve_device(device))
     log = (lambda msg: None) if quiet else (lambda msg: print(f"evaluate: {msg}", flush=True))
     start = time.perf_counter()
-    model, config = load_run(run_dir, checkpoint=checkpoint, device=device)
+    model, config = load_run(run_dir, checkpoint=checkpoint, device=device, model=model)
     if data is None:
         data = load_dataset(config.data, seed=config.train.seed, progress=not quiet)
     if not isinstance(data, DatasetSplits):

@@ -15,11 +15,20 @@ need to know the family:
   and ``is_generative`` (then ``sample(n)`` and ``interpolate(a, b, steps)``, pixels in
   [0, 1]); the base class has neither and raises a ConfigError naming the family.
 
-A family only builds ``self.encoder`` (images -> code, after the code activation) and
-``self.decoder`` (code -> logits), then calls ``self.init_weights()``; this base class adds
-input checks, the sparsity regulariser, input noise, the reconstruction loss and the code
-statistics. Families whose code or decoder is not a plain module override ``features`` or
-``decode``; the VAE overrides ``encode`` and ``loss``.
+Writing a family (built-in or plugin; ``docs/plugins.md`` walks through one):
+
+1. a frozen config dataclass subclassing :class:`ModelConfig` whose ``family`` field
+   defaults to the family's name, its own fields validated in ``__post_init__``;
+2. a subclass of :class:`Autoencoder` whose ``__init__(config)`` calls
+   ``super().__init__(config)``, builds ``self.encoder`` (images -> code, after the code
+   activation) and ``self.decoder`` (code -> logits), then calls ``self.init_weights()``;
+3. ``@register_model(name, Config)`` on the class (``aelab.register_model``).
+
+This base class adds input checks, the sparsity regulariser, input noise, the
+reconstruction loss and the code statistics. Families whose code or decoder is not a
+plain module override ``features`` or ``decode``; the VAE overrides ``encode`` and
+``loss`` and declares its abilities (``has_code_distribution``, ``is_generative``,
+``regularizer``). Two plain modules become a model with :meth:`Autoencoder.from_modules`.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -322,6 +332,12 @@ class Autoencoder(nn.Module):
         return LossOutput(total=total, parts=parts, stats=code_stats(z))
 
     # -- construction and description ---------------------------------------------------
+
+    # ``Autoencoder.from_modules(encoder, decoder, *, input_shape, latent_dim=None, loss="bce",
+    # reduction="mean", sparsity=None, noise=None)``: any two nn.Modules as an aelab model
+    # (family ``modules``). Defined in aelab.models.modules, which subclasses this class and
+    # attaches it when the models package is imported (always, before this module).
+    from_modules: ClassVar[Callable[..., Autoencoder]]
 
     def init_weights(self) -> None:
         """Apply ``config.init`` (``torch`` defaults or ``keras`` Glorot/zeros); families call

@@ -34,11 +34,12 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 
 from aelab.data.splits import DatasetSplits
-from aelab.errors import DataError, check
+from aelab.errors import DataError
 from aelab.metrics.clustering import agreement, changed_fraction
 from aelab.metrics.downstream import flatten, pca_features
 from aelab.models.apply import image_batches
 from aelab.report.tables import markdown_table
+from aelab.reuse.cluster_config import DEFAULT_CONFIG, ClusterConfig
 from aelab.reuse.embed import embed_images, run_data
 from aelab.reuse.inference import TrainedModel, load
 from aelab.rundir import atomic_write_text, merge_metrics
@@ -54,40 +55,6 @@ EPS = 1e-12
 
 def _quiet(_: str) -> None:
     pass
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    """Settings of one clustering run, fixed before it starts (IDEC's paper values where
-    it gives them: gamma 0.1, batch 256, update interval 140, tol 0.1%, Adam 1e-3).
-
-    n_clusters: 0 = the number of classes. train_limit: fit on the first N training images
-    (0 = all). max_iter: the cap on fine-tuning steps (IDEC: 20,000; fewer fit a CPU)."""
-
-    n_clusters: int = 0
-    n_init: int = 20
-    seed: int = 0
-    alpha: float = 1.0
-    gamma: float = 0.1
-    lr: float = 1e-3
-    batch_size: int = 256
-    update_interval: int = 140
-    tol: float = 0.001
-    max_iter: int = 2000
-    train_limit: int = 0
-
-    def __post_init__(self) -> None:
-        check(self.n_clusters >= 0, "n_clusters", self.n_clusters, "0 (classes) or >= 2")
-        check(self.n_clusters != 1, "n_clusters", self.n_clusters, "0 (classes) or >= 2")
-        check(self.n_init >= 1, "n_init", self.n_init, "at least 1 restart")
-        check(self.alpha > 0, "alpha", self.alpha, "a positive degree of freedom")
-        check(self.gamma >= 0, "gamma", self.gamma, "a weight >= 0")
-        check(self.lr > 0, "lr", self.lr, "a positive learning rate")
-        check(self.batch_size >= 1, "batch_size", self.batch_size, "at least 1")
-        check(self.update_interval >= 1, "update_interval", self.update_interval, ">= 1 step")
-        check(0 <= self.tol < 1, "tol", self.tol, "a fraction in [0, 1)")
-        check(self.max_iter >= 0, "max_iter", self.max_iter, "0 (k-means only) or more steps")
-        check(self.train_limit >= 0, "train_limit", self.train_limit, "0 (all) or more images")
 
 
 @dataclass
@@ -274,7 +241,7 @@ def n_clusters_of(data: DatasetSplits, cfg: ClusterConfig) -> int:
 def cluster_model(
     model: TrainedModel,
     data: DatasetSplits,
-    cfg: ClusterConfig = ClusterConfig(),
+    cfg: ClusterConfig = DEFAULT_CONFIG,
     *,
     status: Status = _quiet,
 ) -> ClusterResult:
@@ -425,7 +392,7 @@ def write_cluster(run_dir: str | Path, result: ClusterResult, data: DatasetSplit
 
 def cluster_run(
     run_dir: str | Path,
-    cfg: ClusterConfig = ClusterConfig(),
+    cfg: ClusterConfig = DEFAULT_CONFIG,
     *,
     dataset: str | None = None,
     checkpoint: str = "best",

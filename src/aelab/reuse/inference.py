@@ -14,6 +14,7 @@ gradients and returns numpy arrays (``as_tensor=True`` returns tensors).
 from __future__ import annotations
 
 from collections.abc import Callable
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,15 @@ def _check_values(x: ArrayLike, what: str) -> None:
         )
 
 
+def html_table(title: str, rows: dict[str, str]) -> str:
+    """``rows`` as a two-column HTML table under ``title`` (escaped), for ``_repr_html_``."""
+    body = "".join(
+        f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(v)}</td></tr>"
+        for k, v in rows.items()
+    )
+    return f"<b>{escape(title)}</b><table>{body}</table>"
+
+
 class TrainedModel:
     """A trained autoencoder for inference. ``model`` is the underlying ``Autoencoder``
     (eval mode); ``config`` the run's ``RunConfig`` (None when built from a bare model)."""
@@ -146,6 +156,19 @@ class TrainedModel:
         return (
             f"TrainedModel({what}, input_shape={self.input_shape}, device='{self.device}'{where})"
         )
+
+    def _repr_html_(self) -> str:
+        """A small table for Jupyter: the model, its shapes, parameters and run."""
+        rows = {
+            "model": self.model.describe(),
+            "input shape": " x ".join(map(str, self.input_shape)),
+            "code size": str(self.latent_dim),
+            "parameters": f"{self.model.num_parameters():,}",
+            "device": str(self.device),
+        }
+        if self.run_dir is not None:
+            rows["run"] = str(self.run_dir)
+        return html_table("TrainedModel", rows)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -238,7 +261,11 @@ def load(
     checkpoint: str = "best",
     device: str = "cpu",
     batch_size: int = 1024,
+    model: Autoencoder | None = None,
 ) -> TrainedModel:
-    """Load the ``checkpoint`` ("best" falls back to "last") of the run in ``run_dir``."""
-    model, config = load_run(run_dir, checkpoint=checkpoint, device=device)
+    """Load the ``checkpoint`` ("best" falls back to "last") of the run in ``run_dir``.
+
+    ``model``: load the weights into this model (required for a run of your own modules,
+    ``Autoencoder.from_modules``: pass one built from the same modules)."""
+    model, config = load_run(run_dir, checkpoint=checkpoint, device=device, model=model)
     return TrainedModel(model, config, device=device, batch_size=batch_size, run_dir=run_dir)

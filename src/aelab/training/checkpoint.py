@@ -34,10 +34,10 @@ from torch import nn
 
 from aelab import __version__
 from aelab.atomic import atomic_write_bytes
-from aelab.config import RunConfig
+from aelab.config import RunConfig, load_toml
 from aelab.errors import CheckpointError, ConfigError, StorageError
-from aelab.models.base import Autoencoder
-from aelab.models.registry import create_model
+from aelab.models.base import Autoencoder, ModelConfig
+from aelab.models.registry import create_model, family_distribution, is_registered
 from aelab.rundir import CHECKPOINTS, CONFIG, saved_config
 
 log = logging.getLogger(__name__)
@@ -61,25 +61,39 @@ def state_path(run_dir: str | Path) -> Path:
 
 
 def load_run(
-    run_dir: str | Path, *, checkpoint: str = "best", device: str | torch.device = "cpu"
+    run_dir: str | Path,
+    *,
+    checkpoint: str = "best",
+    device: str | torch.device = "cpu",
+    model: Autoencoder | None = None,
 ) -> tuple[Autoencoder, RunConfig]:
     """The trained model (eval mode) and config of a run. ``best`` falls back to ``last``.
 
     The weights are those of the run's committed checkpoint: a weights file the resume
-    state does not vouch for (a write the process was killed before) is not used."""
+    state does not vouch for (a write the process was killed before) is not used.
+
+    ``model``: load the weights into this model instead of one built from the config (a
+    ``modules`` model needs it: its config holds no code to rebuild the modules)."""
     run_dir = Path(run_dir)
     if checkpoint not in ("best", "last"):
         raise ConfigError(f"checkpoint={checkpoint!r} is invalid: expected 'best' or 'last'.")
     if not (run_dir / CONFIG).exists():
         raise CheckpointError(f"{run_dir} is not a run directory: it has no {CONFIG}.")
-    config = RunConfig.load(run_dir / CONFIG)
     state = load_state(state_path(run_dir)) if state_path(run_dir).exists() else None
     records = (state or {}).get("weights", {})
     name = checkpoint
     if name == "best" and "best" not in records and not weights_path(run_dir, "best").exists():
         name = "last"
     path = weights_path(run_dir, name)
-    model = create_model(config.model)
+    check_family_installed(run_dir, path)  # before the config: its family must be known
+    config = RunConfig.load(run_dir / CONFIG)
+    if model is None:
+        model = create_model(config.model)
+    elif model.config.family != config.model.family:
+        raise CheckpointError(
+            f"{run_dir} holds a {config.model.family!r} model; the model passed to load it "
+            f"into is a {model.config.family!r} model."
+        )
     if name in records and name in unmatched_weights(run_dir, records):
         assert state is not None
         log.warning(
@@ -97,6 +111,31 @@ def load_run(
             f"epoch. Resume it with `aelab train --resume {run_dir}`."
         )
     return model.to(device).eval(), config
+
+
+def check_family_installed(run_dir: Path, weights: Path) -> None:
+    """One clear line when the run's model family is not registered here: which family,
+    and which distribution (recorded in the weights at training time) provides it."""
+    try:
+        family = load_toml(run_dir / CONFIG).get("model", {}).get("family", ModelConfig.family)
+    except ConfigError:
+        return  # RunConfig.load reports the broken file itself
+    if is_registered(family):
+        return
+    dist = read_weights_metadata(weights).get(DIST_KEY) if weights.exists() else None
+    how = (
+        f"it comes from the plugin distribution {dist!r}, which is not installed here; "
+        f"install it (pip install {dist}) and load again."
+        if dist
+        else "it was registered by code outside an installed package; import (run) the code "
+        "that registers it before loading."
+    )
+    raise CheckpointError(
+        f"{run_dir} was trained with model family {family!r}, which is not registered; {how}"
+    )
+
+
+DIST_KEY = "family_distribution"
 
 
 def reopen(run_dir: Path, config: RunConfig, *, save_config: bool) -> dict[str, Any] | None:
@@ -241,14 +280,19 @@ def _load_tensors(model: nn.Module, tensors: dict[str, torch.Tensor], source: Pa
 
 
 def weights_metadata(config: RunConfig, epoch: int) -> dict[str, Any]:
-    """What a weights file says about itself: format, family, epoch, version, config."""
-    return {
+    """What a weights file says about itself: format, family (and the distribution that
+    provides it, for plugin families), epoch, version, config."""
+    metadata: dict[str, Any] = {
         "format": "aelab-weights",
         "family": config.model.family,
         "epoch": epoch,
         "aelab_version": __version__,
         "config": config.to_toml(),
     }
+    dist = family_distribution(config.model.family)
+    if dist is not None:
+        metadata[DIST_KEY] = dist
+    return metadata
 
 
 def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, Any]) -> None:
@@ -288,9 +332,12 @@ def load_weights(
     try:
         load_model(model, str(path), strict=True, device=str(device))
     except _LOAD_ERRORS as exc:
+        what, hint = "the model built from the config", "was config.toml edited after training?"
+        if family == "modules":  # Autoencoder.from_modules: the user's own modules
+            what = f"the modules given ({model.config.encoder} / {model.config.decoder})"
+            hint = "pass the same encoder and decoder the run was trained with."
         raise CheckpointError(
-            f"checkpoint {path} does not match the model built from the config "
-            f"({str(exc).splitlines()[0][:300]}); was config.toml edited after training?"
+            f"checkpoint {path} does not match {what} ({str(exc).splitlines()[0][:300]}); {hint}"
         ) from None
     return metadata
 

@@ -1,5 +1,5 @@
-"""Training progress: a tqdm bar per epoch on a terminal, one plain line per epoch otherwise
-(CI logs), nothing with ``quiet``.
+"""Training progress: a tqdm bar per epoch on a terminal or in Jupyter (``tqdm.auto`` draws a
+widget there), one plain line per epoch otherwise (CI logs), nothing with ``quiet``.
 
 The ETA is the mean of the last five epochs' times, leaving out the first epoch this process
 ran once a later one is timed: the first includes warm-up, and with ``train.compile`` the
@@ -7,10 +7,21 @@ compilation (often longer than the epoch itself), which would inflate every esti
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from typing import TextIO
 
-from tqdm import tqdm
+from tqdm.auto import tqdm
+
+
+def in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel that can draw widget bars (ipywidgets
+    installed); without widgets a notebook gets the plain lines."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if type(shell).__name__ != "ZMQInteractiveShell":
+        return False
+    return importlib.util.find_spec("ipywidgets") is not None
 
 
 def format_seconds(seconds: float) -> str:
@@ -35,7 +46,7 @@ class Progress:
         self.epochs = epochs
         self.quiet = quiet
         self.stream = stream or sys.stdout
-        self.tty = self.stream.isatty()
+        self.tty = self.stream.isatty() or in_notebook()
         self.compiling = compiling
         self.bar: tqdm | None = None
         self.epoch_seconds: list[float] = []

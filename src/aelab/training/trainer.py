@@ -77,6 +77,7 @@ def train(
     overwrite: bool = False,
     quiet: bool = False,
     callbacks: Sequence[Callback] = (),
+    model: Autoencoder | None = None,
 ) -> TrainResult:
     """Train ``config`` and write the run to ``run_dir`` (``None``: in memory, no files).
 
@@ -84,6 +85,9 @@ def train(
     source :func:`aelab.data.as_splits` takes (arrays, tensors, a torch Dataset,
     IterableDataset or DataLoader, splits), with 10% held out for validation where the
     source can be split (none when ``data.validation='none'``).
+    ``model`` trains a model you built (its config must be ``config.model``; it keeps its
+    own initial weights) instead of building one from the config, e.g. one made with
+    ``Autoencoder.from_modules``.
     ``resume`` continues the run in ``run_dir`` from its last checkpoint; ``overwrite``
     replaces a run already there (otherwise that is an error). ``callbacks`` run after
     the built-in ones (:mod:`aelab.training.callbacks`), then the trackers of
@@ -118,6 +122,7 @@ def train(
             threads=threads,
             quiet=quiet,
             callbacks=callbacks,
+            model=model,
         )
         with cpu_threads(threads):
             return trainer.fit(resume=resume, overwrite=overwrite)
@@ -146,8 +151,16 @@ class Trainer:
         threads: int,
         quiet: bool = False,
         callbacks: Sequence[Callback] = (),
+        model: Autoencoder | None = None,
     ) -> None:
         tc = config.train
+        if model is not None and model.config != config.model:
+            raise ConfigError(
+                f"the model given to train is a {model.config.family!r} model whose config "
+                "differs from config.model; pass config=dataclasses.replace(config, "
+                "model=model.config)."
+            )
+        self.given_model = model
         if tc.batch_size % ctx.world_size:
             raise ConfigError(
                 f"train.batch_size={tc.batch_size} must be divisible by the number of "
@@ -201,7 +214,8 @@ class Trainer:
         """Model, loss module, optimizer, schedule; the RNG is seeded before the init."""
         tc = self.config.train
         torch.manual_seed(tc.seed)
-        self.model = create_model(self.config.model).to(self.device)
+        model = self.given_model or create_model(self.config.model)
+        self.model = model.to(self.device)
         self.part_names = probe_part_names(self.model, self.device)
         if self.ctx.rank:  # ranks share the init (DDP broadcasts it) but not the noise
             torch.manual_seed(tc.seed + 7919 * self.ctx.rank)

@@ -11,7 +11,12 @@ import fakedata
 from aelab.api import build_model
 from aelab.config import RunConfig
 from aelab.errors import DataError
-from aelab.evaluation.evaluate import FigureInputs, evaluate_run, write_figures
+from aelab.evaluation.evaluate import (
+    FigureInputs,
+    decoder_weight_tiles,
+    evaluate_run,
+    write_figures,
+)
 from aelab.models import list_models
 from aelab.models.apply import encode_images
 
@@ -68,7 +73,7 @@ def test_every_figure_for_every_family(family, shape, extra, tmp_path):
         expected.add("top_activating")
     if model.is_generative:
         expected |= {"vae_samples", "vae_interpolation"}
-    if family == "dense" and not cfg.model.hidden:
+    if decoder_weight_tiles(model) is not None:  # one linear layer maps code to pixels
         expected.add("decoder_weights")
     assert written == expected
     assert all((tmp_path / f"{stem}.png").stat().st_size > 1000 for stem in written)

@@ -1,0 +1,1 @@
+"""Presets of the aelab-resmlp plugin (``*.toml`` files beside this module)."""
