@@ -34,6 +34,9 @@ CONFIG = "config.toml"
 HISTORY = "history.csv"
 METRICS = "metrics.json"
 CHECKPOINTS = "checkpoints"
+# The output of the subprocess (or Ray task) that trained the run; it may precede the run's
+# files (it is written before training starts) and survives --overwrite.
+TRAIN_LOG = "train.log"
 # What a run directory may contain; --overwrite removes these and nothing else.
 RUN_ARTIFACTS = (CONFIG, HISTORY, METRICS, CHECKPOINTS, "figures", "report.html")
 # A run finished when its "run" section says so ("stopped": a callback asked).
@@ -178,7 +181,11 @@ def claim(run_dir: Path, config: RunConfig, *, overwrite: bool) -> None:
             f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, "
             "--overwrite to replace it, or choose another --out."
         )
-    foreign = run_dir.exists() and not holds_run(run_dir) and any(run_dir.iterdir())
+    foreign = (
+        run_dir.exists()
+        and not holds_run(run_dir)
+        and any(p.name != TRAIN_LOG for p in run_dir.iterdir())
+    )
     if foreign and not overwrite:
         raise CheckpointError(
             f"{run_dir} exists and is not empty (and is not a run directory); "

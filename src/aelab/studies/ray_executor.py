@@ -1,0 +1,146 @@
+"""Run a batch of runs on Ray: each run is one Ray task, on this machine or on a cluster.
+
+The runner (:func:`aelab.studies.runner.run_configs`) decides what each run needs (train,
+resume, retrain, evaluate, skip); :class:`RayExecutor` only executes: every task is the
+same ``python -m aelab train`` subprocess that ``--jobs`` starts, run on a Ray worker with
+``cpus_per_run`` CPUs and ``gpus_per_run`` GPUs reserved, its output kept in
+``RUN/train.log``.
+
+On a cluster every node must see the same paths: ``--out`` (the run directories), the
+dataset files, and an installed aelab. Put ``--out`` on storage every node mounts at the
+same path (NFS, a shared volume); a worker that cannot write a run directory fails that run
+with an error naming its host and the path.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aelab.errors import ConfigError
+from aelab.studies.runner import Log, RunTask, echo, run_subprocess, with_threads
+
+INSTALL_HINT = "pip install 'aelab[ray]'"
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or a one-line ConfigError saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(
+            f"--executor ray needs Ray, which is not installed: {INSTALL_HINT}"
+        ) from None
+    return ray
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may use (its affinity where the OS says, else the CPU count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def writable_error(run_dir: Path) -> str | None:
+    """None when this node can create and write ``run_dir``, else why not (host and path)."""
+    probe = run_dir / f".aelab-write-test-{socket.gethostname()}-{os.getpid()}"
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        return (
+            f"Ray worker on {socket.gethostname()} cannot write the run directory {run_dir} "
+            f"({exc.strerror or exc}); put --out on storage every node can see and write "
+            "at the same path."
+        )
+    return None
+
+
+def run_task(task: RunTask) -> str | None:
+    """The body of one Ray task: check the run directory is writable here, then train and
+    evaluate the run. None on success, else one line saying why it failed."""
+    return writable_error(task.run_dir) or run_subprocess(task)
+
+
+def task_error(exc: BaseException) -> str:
+    """One line for a task that raised: the original exception of a RayTaskError (its
+    type and first line), not Ray's traceback dump."""
+    cause = getattr(exc, "cause", None) or exc
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[0] if text else '(no message)'}"
+
+
+@dataclass
+class RayExecutor:
+    """Runs every task as a Ray task with ``cpus_per_run`` CPUs and ``gpus_per_run`` GPUs.
+
+    With ``address`` None it starts a local Ray instance on this machine's CPUs (or uses
+    the one this process already started); with an address (``ray://head:10001``, ``auto``
+    or ``head:6379``) it joins that cluster. The run directories must be on storage every
+    node sees at the same path."""
+
+    address: str | None = None
+    cpus_per_run: float = 1.0
+    gpus_per_run: float = 0.0
+    log: Log = echo
+
+    def __post_init__(self) -> None:
+        if self.cpus_per_run <= 0:
+            raise ConfigError(
+                f"cpus_per_run={self.cpus_per_run} is invalid: expected a number > 0."
+            )
+        if self.gpus_per_run < 0:
+            raise ConfigError(
+                f"gpus_per_run={self.gpus_per_run} is invalid: expected a number >= 0."
+            )
+
+    def map(self, tasks: Sequence[RunTask]) -> Iterator[tuple[str, str | None]]:
+        if not tasks:
+            return
+        ray = import_ray()
+        started = not ray.is_initialized()
+        if started:
+            self._init(ray)
+        remote = ray.remote(num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run)(run_task)
+        threads = max(1, int(self.cpus_per_run))
+        pending = {}
+        try:
+            for task in tasks:
+                # Workers start elsewhere: give them absolute paths.
+                task = RunTask(task.name, task.cfg, task.run_dir.resolve(), task.state)
+                pending[remote.remote(with_threads(task, threads))] = task.name
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                name = pending.pop(ready[0])
+                try:
+                    yield name, ray.get(ready[0])
+                except ray.exceptions.RayError as exc:
+                    yield name, task_error(exc)
+        finally:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            if started:
+                ray.shutdown()
+
+    def _init(self, ray: Any) -> None:
+        if self.address is None:
+            ray.init(num_cpus=usable_cpus(), include_dashboard=False)
+        else:
+            try:
+                ray.init(address=self.address)
+            except ConnectionError as exc:
+                raise ConfigError(
+                    f"cannot join the Ray cluster at {self.address} ({exc}); check "
+                    "--ray-address (ray://HEAD:10001, HEAD:6379 or auto) and that the head runs."
+                ) from None
+        resources = ray.cluster_resources()
+        where = self.address or "a local Ray instance"
+        self.log(
+            f"ray: {where} with {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} "
+            f"GPUs; {self.cpus_per_run:g} CPUs and {self.gpus_per_run:g} GPUs per run"
+        )
