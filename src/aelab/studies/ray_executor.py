@@ -1,28 +1,32 @@
 """Run a batch of runs on Ray: each run is one Ray task, on this machine or on a cluster.
 
 The runner (:func:`aelab.studies.runner.run_configs`) decides what each run needs (train,
-resume, retrain, evaluate, skip); :class:`RayExecutor` only executes: every task is the
-same ``python -m aelab train`` subprocess that ``--jobs`` starts, run on a Ray worker with
-``cpus_per_run`` CPUs and ``gpus_per_run`` GPUs reserved, its output kept in
-``RUN/train.log``.
+resume, retrain, evaluate, skip); :class:`RayExecutor` only executes: every task checks that
+its node can write the run directory, then trains and evaluates the run in the Ray worker
+(:func:`aelab.studies.runner.run_in_process`, as ``--jobs 1`` does) with ``cpus_per_run``
+CPUs and ``gpus_per_run`` GPUs reserved, its output kept in ``RUN/train.log``. Workers are
+reused, so torch is imported once per worker, not once per run.
 
 On a cluster every node must see the same paths: ``--out`` (the run directories), the
 dataset files, and an installed aelab. Put ``--out`` on storage every node mounts at the
 same path (NFS, a shared volume); a worker that cannot write a run directory fails that run
-with an error naming its host and the path.
-"""
+with an error naming its host and the path."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aelab.errors import ConfigError
-from aelab.studies.runner import Log, RunTask, echo, run_subprocess, with_threads
+from aelab.data import load_dataset
+from aelab.errors import AelabError, ConfigError
+from aelab.rundir import TRAIN_LOG, now_iso
+from aelab.studies.runner import Log, RunTask, echo, run_in_process, with_threads
 
 INSTALL_HINT = "pip install 'aelab[ray]'"
 
@@ -63,8 +67,40 @@ def writable_error(run_dir: Path) -> str | None:
 
 def run_task(task: RunTask) -> str | None:
     """The body of one Ray task: check the run directory is writable here, then train and
-    evaluate the run. None on success, else one line saying why it failed."""
-    return writable_error(task.run_dir) or run_subprocess(task)
+    evaluate the run, its output appended to ``RUN/train.log``. None on success, else the
+    one-line error; anything but an AelabError is raised (Ray reports it)."""
+    error = writable_error(task.run_dir)
+    if error is not None:
+        return error
+    with output_to(task.run_dir / TRAIN_LOG):
+        print(f"# {now_iso()} {task.state} {task.name} on {socket.gethostname()}")
+        try:
+            data = load_dataset(task.cfg.data, seed=task.cfg.train.seed, progress=False)
+            run_in_process(task, data, quiet=False, log=print)
+        except AelabError as exc:
+            print(f"error: {exc}")
+            return str(exc)
+    return None
+
+
+@contextlib.contextmanager
+def output_to(path: Path) -> Iterator[None]:
+    """Send this process's stdout and stderr (Python's and C's: file descriptors 1 and 2) to
+    the end of ``path`` for the block; a Ray worker runs one task at a time."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(path, "a", encoding="utf-8") as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, copy in zip((1, 2), saved, strict=True):
+                os.dup2(copy, fd)
+                os.close(copy)
 
 
 def task_error(exc: BaseException) -> str:

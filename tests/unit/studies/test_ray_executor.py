@@ -31,14 +31,16 @@ def test_ray_runs_match_the_local_executor(ray, three_configs, three_runs, tmp_p
     # The run that failed on a worker is reported with the training's own error line.
     assert list(outcome.failed) == ["bad"]
     assert outcome.failed["bad"].startswith(
-        "aelab train: error: model.input_shape=[3, 32, 32] does not match the data"
+        "model.input_shape=[3, 32, 32] does not match the data ([1, 28, 28])"
     )
-    assert str(tmp_path / "bad" / "train.log") in outcome.failed["bad"]
+    bad_log = (tmp_path / "bad" / "train.log").read_text(encoding="utf-8")
+    assert f"error: {outcome.failed['bad']}" in bad_log
     # Bit-identical on CPU to the same configs trained in process (same seeds).
     for local in three_runs:
         remote = outcome.done[local.name]
         assert read_metrics(remote)["reconstruction"] == read_metrics(local)["reconstruction"]
-        assert "-m aelab train --config" in (remote / "train.log").read_text(encoding="utf-8")
+        train_log = (remote / "train.log").read_text(encoding="utf-8")
+        assert f"train {local.name} on {socket.gethostname()}" in train_log
 
 
 def test_unwritable_run_directory_names_the_host_and_path(ray, base_config, tmp_path) -> None:
