@@ -87,6 +87,18 @@ def test_family_study_subset(data_dir: Path, tmp_path: Path, capsys) -> None:
             "nope",
         ),
         (["family-study", "--only", "cnn", "--out", "x"], "unknown study member"),
+        (
+            ["sweep", "--config", "c.toml", "--vary", "a=1", "--cpus-per-run", "2", "--out", "x"],
+            "--cpus-per-run needs --executor ray",
+        ),
+        (
+            ["family-study", "--executor", "ray", "--jobs", "2", "--out", "x"],
+            "--jobs is for --executor local",
+        ),
+        (
+            ["family-study", "--executor", "ray", "--gpus-per-run", "-1", "--out", "x"],
+            "--gpus-per-run -1 is invalid: expected a number >= 0",
+        ),
     ],
 )
 def test_user_mistakes_are_one_line_exit_2(

@@ -12,8 +12,8 @@ EPILOG = """examples:
   aelab sweep --preset r3-fashion-vanilla --vary model.latent_dim=2,4,8,16,32,64 --out runs/code-size
   aelab sweep --preset r3-fashion-sparse --vary model.sparsity.weight=1e-6,1e-5,1e-4 \\
       --vary model.latent_dim=32,64 --epochs 10 --jobs 2 --out runs/l1-sweep
-  aelab sweep --preset r1-mnist --vary model.latent_dim=16,32 --executor ray --out runs/ray-sweep
-  aelab sweep --preset r1-mnist --vary train.seed=0,1,2,3 --executor ray \
+  aelab sweep --preset r1-fashion-sparse --vary model.latent_dim=16,32 --executor ray --out runs/ray-sweep
+  aelab sweep --preset r1-fashion-sparse --vary train.seed=0,1,2,3 --executor ray \
       --ray-address ray://head:10001 --gpus-per-run 1 --out /shared/runs/seeds
   aelab sweep --config my.toml --vary model.hidden=[256],[512,256] --set data.train_limit=5000 --out runs/depth
 
@@ -80,23 +80,25 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def executor_from_args(args: argparse.Namespace) -> Any:
-    """The executor the flags ask for: None (the local default of --jobs) or a RayExecutor."""
-    ray_only = {"--ray-address": args.ray_address is not None}
-    ray_only["--cpus-per-run"] = args.cpus_per_run != 1.0
-    ray_only["--gpus-per-run"] = args.gpus_per_run != 0.0
+    """The executor the flags ask for: None (the local default of --jobs) or a RayExecutor;
+    a ConfigError for flags that do not fit the chosen executor."""
+    from aelab.errors import ConfigError
+
     if args.executor == "local":
-        given = [flag for flag, set_ in ray_only.items() if set_]
-        if given:
-            args._parser.error(f"{given[0]} needs --executor ray")
+        for flag, given in (
+            ("--ray-address", args.ray_address is not None),
+            ("--cpus-per-run", args.cpus_per_run != 1.0),
+            ("--gpus-per-run", args.gpus_per_run != 0.0),
+        ):
+            if given:
+                raise ConfigError(f"{flag} needs --executor ray")
         return None
     if args.jobs != 1:
-        args._parser.error("--jobs is for --executor local; Ray runs as many as fit")
+        raise ConfigError("--jobs is for --executor local; Ray runs as many as fit")
     if args.cpus_per_run <= 0:
-        args._parser.error(
-            f"--cpus-per-run {args.cpus_per_run:g} is invalid: expected a number > 0"
-        )
+        raise ConfigError(f"--cpus-per-run {args.cpus_per_run:g} is invalid: expected a number > 0")
     if args.gpus_per_run < 0:
-        args._parser.error(
+        raise ConfigError(
             f"--gpus-per-run {args.gpus_per_run:g} is invalid: expected a number >= 0"
         )
     from aelab.studies.ray_executor import RayExecutor
