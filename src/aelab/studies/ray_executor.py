@@ -154,9 +154,10 @@ class RayExecutor:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 name = pending.pop(ready[0])
                 try:
-                    yield name, ray.get(ready[0])
+                    error = ray.get(ready[0])
                 except ray.exceptions.RayError as exc:
-                    yield name, task_error(exc)
+                    error = task_error(exc)
+                yield name, error
         finally:
             for ref in pending:
                 ray.cancel(ref, force=True)
