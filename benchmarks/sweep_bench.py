@@ -136,6 +136,11 @@ def write_results(rounds: dict[str, list[dict[str, float]]], done: int) -> None:
     lines += [
         "",
         f"Ray over local --jobs 2: {ray_over_jobs:+.2f} s per run (target: under 2 s).",
+        "Per round (wall s, in order; the load changes between rounds): "
+        + "; ".join(
+            f"{names[m]} " + " / ".join(f"{x['wall_s']:.1f}" for x in rounds[m]) for m in MODES
+        )
+        + ".",
         "Overhead per run = (wall x workers - summed training seconds) / runs: start-up, data "
         "loading, evaluation and scheduling per worker slot.",
     ]
