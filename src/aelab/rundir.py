@@ -47,6 +47,9 @@ LOCK = ".lock"  # held (flock) by the one process writing the run; holds its PID
 HISTORY = "history.csv"
 METRICS = "metrics.json"
 CHECKPOINTS = "checkpoints"
+# The output of the subprocess (or Ray task) that trained the run; it may precede the run's
+# files (it is written before training starts) and survives --overwrite.
+TRAIN_LOG = "train.log"
 # What a run directory may contain; --overwrite removes these and nothing else.
 RUN_ARTIFACTS = (CONFIG, HISTORY, METRICS, CHECKPOINTS, "figures", "report.html", "tb")
 # A run finished when its "run" section says so ("stopped": a callback asked).
@@ -183,7 +186,7 @@ def claim(run_dir: Path, config: RunConfig, *, overwrite: bool) -> None:
     foreign = (
         run_dir.exists()
         and not holds_run(run_dir)
-        and any(p.name != LOCK for p in run_dir.iterdir())
+        and any(p.name not in (LOCK, TRAIN_LOG) for p in run_dir.iterdir())
     )
     if foreign and not overwrite:
         raise CheckpointError(

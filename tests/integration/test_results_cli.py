@@ -39,7 +39,10 @@ def test_sweep_with_jobs_then_compare(data_dir: Path, tmp_path: Path, capsys) ->
     proc = subprocess.run([*cmd, *_sets(data_dir)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "train latent_dim-2 (subprocess)" in proc.stdout
-    assert (out / "logs" / "latent_dim-4.log").exists()
+    # Each subprocess's output is kept in its run directory; one progress line per run.
+    train_log = (out / "latent_dim-4" / "train.log").read_text(encoding="utf-8")
+    assert "-m aelab train --config" in train_log
+    assert "[2/2] latent_dim-" in proc.stdout
     with open(out / "comparison.csv", encoding="utf-8") as f:
         assert [r["latent_dim"] for r in csv.DictReader(f)] == ["2", "4"]
     # Re-running skips both.
@@ -89,6 +92,18 @@ def test_family_study_subset(data_dir: Path, tmp_path: Path, capsys) -> None:
             "nope",
         ),
         (["family-study", "--only", "cnn", "--out", "x"], "unknown study member"),
+        (
+            ["sweep", "--config", "c.toml", "--vary", "a=1", "--cpus-per-run", "2", "--out", "x"],
+            "--cpus-per-run needs --executor ray",
+        ),
+        (
+            ["family-study", "--executor", "ray", "--jobs", "2", "--out", "x"],
+            "--jobs is for --executor local",
+        ),
+        (
+            ["family-study", "--executor", "ray", "--gpus-per-run", "-1", "--out", "x"],
+            "--gpus-per-run -1 is invalid: expected a number >= 0",
+        ),
     ],
 )
 def test_user_mistakes_are_one_line_exit_2(

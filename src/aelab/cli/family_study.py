@@ -6,7 +6,12 @@ from __future__ import annotations
 import argparse
 
 from aelab.cli.options import log
-from aelab.cli.sweep import add_batch_arguments, batch_overrides, tracked_study
+from aelab.cli.sweep import (
+    add_batch_arguments,
+    batch_overrides,
+    executor_from_args,
+    tracked_study,
+)
 
 HELP = "train every family under one protocol (same data, epochs, code size) and compare"
 EPILOG = """examples:
@@ -14,6 +19,7 @@ EPILOG = """examples:
   aelab family-study --dataset mnist --latent-dim 16 --epochs 10 --out runs/family-mnist
   aelab family-study --epochs 2 --set data.train_limit=5000 --only conv --only vae --out runs/quick
   aelab family-study --epochs 2 --only conv --only vae --track tensorboard --out runs/quick
+  aelab family-study --epochs 2 --executor ray --cpus-per-run 2 --out runs/family-ray
 
 Members: vanilla, deep, conv, sparse-l1, sparse-kl, sparse-topk, denoising, lstm, vae.
 Finished runs are skipped: re-run the same command to finish an interrupted study.
@@ -50,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
             sets=sets,
             members=args.only,
             jobs=args.jobs,
+            executor=executor_from_args(args),
             quiet=args.quiet,
         )
     if result.comparison is not None:

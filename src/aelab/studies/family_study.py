@@ -18,7 +18,7 @@ from aelab.config import RunConfig
 from aelab.errors import ConfigError
 from aelab.presets import load_preset
 from aelab.studies.compare import compare_runs
-from aelab.studies.runner import RunOutcome, raise_failures, run_configs
+from aelab.studies.runner import Executor, RunOutcome, raise_failures, run_configs
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,7 @@ def run_family_study(
     sets: Mapping[str, Any] | None = None,
     members: Sequence[str] | None = None,
     jobs: int = 1,
+    executor: Executor | None = None,
     quiet: bool = False,
     log: Callable[[str], None] = print,
     raise_on_failure: bool = True,
@@ -165,7 +166,7 @@ def run_family_study(
     )
     out = Path(out_dir)
     log(f"family study on {dataset}: {len(configs)} models, code size {latent_dim} into {out}")
-    outcome = run_configs(configs, out, jobs=jobs, quiet=quiet, log=log)
+    outcome = run_configs(configs, out, jobs=jobs, executor=executor, quiet=quiet, log=log)
     result = StudyResult(out, configs, outcome)
     finished = list(outcome.done.values())
     if finished:

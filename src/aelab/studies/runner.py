@@ -1,10 +1,12 @@
 """One scheduler for many runs: named configs in, finished and evaluated run directories out.
 
 ``run_configs`` looks at each run directory once (:func:`run_state`), skips the finished
-ones and hands the rest to an :class:`Executor`. The scheduling lives here only; an executor
-says *where* the runs happen: :class:`LocalExecutor` trains them in this process (``jobs=1``)
-or as ``python -m aelab train`` subprocesses (``jobs > 1``). Another backend (Ray) is another
-class with the same ``map``, not a second scheduling path.
+ones and hands the rest to an :class:`Executor`, showing one progress bar over them. The
+scheduling lives here only; an executor says *where* the runs happen:
+:class:`LocalExecutor` trains them in this process (``jobs=1``) or as ``python -m aelab
+train`` subprocesses (``jobs > 1``), and ``aelab.studies.ray_executor.RayExecutor`` runs the
+same subprocess as one Ray task per run. Every subprocess writes its output to
+``RUN/train.log`` (:func:`run_subprocess`).
 """
 
 from __future__ import annotations
@@ -13,17 +15,30 @@ import enum
 import os
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from tqdm import tqdm
+
 from aelab.config import RunConfig, with_input_shape
 from aelab.data import load_dataset
 from aelab.errors import AelabError, CheckpointError, ConfigError, TrainingError
 from aelab.evaluation.evaluate import evaluate_run
-from aelab.rundir import CHECKPOINTS, CONFIG, check_same_run, holds_run, is_complete, read_metrics
+from aelab.rundir import (
+    CHECKPOINTS,
+    CONFIG,
+    TRAIN_LOG,
+    check_same_run,
+    holds_run,
+    is_complete,
+    now_iso,
+    read_metrics,
+)
 from aelab.training import train
 from aelab.training.checkpoint import STATE_FILE
 
@@ -31,8 +46,9 @@ Log = Callable[[str], None]
 
 
 def echo(msg: str) -> None:
-    """The default log: one line to stdout, flushed."""
-    print(msg, flush=True)
+    """The default log: one line to stdout, flushed, above the progress bar if one shows."""
+    tqdm.write(msg)
+    sys.stdout.flush()
 
 
 class RunState(str, enum.Enum):
@@ -106,8 +122,8 @@ class Executor(Protocol):
 class LocalExecutor:
     """Runs on this machine: in this process when ``jobs`` is 1 (each dataset loaded once),
     else ``jobs`` ``python -m aelab train`` subprocesses at once, each with ``cpu_count //
-    jobs`` threads unless the config sets ``train.threads``; their output goes to
-    ``<out>/logs``."""
+    jobs`` threads unless the config sets ``train.threads``; each one's output goes to its
+    ``RUN/train.log``."""
 
     jobs: int = 1
     quiet: bool = False
@@ -124,14 +140,8 @@ class LocalExecutor:
         threads = max(1, (os.cpu_count() or 1) // self.jobs)
 
         def work(task: RunTask) -> tuple[str, str | None]:
-            cfg = task.cfg
-            if cfg.train.threads == 0:
-                cfg = cfg.with_values({"train.threads": threads})
             self.log(f"{task.state} {task.name} (subprocess)")
-            error = run_subprocess(RunTask(task.name, cfg, task.run_dir, task.state))
-            if error is None:
-                self.log(f"finished {task.name}")
-            return task.name, error
+            return task.name, run_subprocess(with_threads(task, threads))
 
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
             yield from pool.map(work, tasks)
@@ -146,6 +156,14 @@ class LocalExecutor:
                 yield task.name, str(exc)
             else:
                 yield task.name, None
+
+
+def with_threads(task: RunTask, threads: int) -> RunTask:
+    """``task`` with ``train.threads = threads`` unless its config sets a number itself."""
+    if task.cfg.train.threads != 0:
+        return task
+    cfg = task.cfg.with_values({"train.threads": threads})
+    return RunTask(task.name, cfg, task.run_dir, task.state)
 
 
 class _DataCache:
@@ -190,24 +208,32 @@ def train_command(config_path: Path, run_dir: Path, state: RunState, cfg: RunCon
 
 
 def run_subprocess(task: RunTask) -> str | None:
-    """Do one run with ``python -m aelab train`` (or ``evaluate``); the output goes to
-    ``<out>/logs/<name>.log``. None on success, else the reason."""
-    logs = task.run_dir.parent / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    config_path = logs / f"{task.name}.toml"
-    task.cfg.save(config_path)
-    if task.state is RunState.EVALUATE:
-        cmd = [sys.executable, "-m", "aelab", "evaluate", str(task.run_dir), "--quiet"]
-    else:
-        cmd = train_command(config_path, task.run_dir, task.state, task.cfg)
-    log_path = logs / f"{task.name}.log"
-    with open(log_path, "w", encoding="utf-8") as f:
-        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=False)
+    """Do one run with ``python -m aelab train`` (or ``evaluate``), appending its output to
+    ``RUN/train.log``. None on success, else one line: the command's own error line."""
+    task.run_dir.mkdir(parents=True, exist_ok=True)
+    log_path = task.run_dir / TRAIN_LOG
+    with tempfile.TemporaryDirectory(prefix="aelab-run-") as tmp:
+        config_path = Path(tmp) / "config.toml"
+        task.cfg.save(config_path)
+        if task.state is RunState.EVALUATE:
+            cmd = [sys.executable, "-m", "aelab", "evaluate", str(task.run_dir), "--quiet"]
+        else:
+            cmd = train_command(config_path, task.run_dir, task.state, task.cfg)
+        with open(log_path, "a", encoding="utf-8") as f:
+            f.write(f"# {now_iso()} {' '.join(cmd[1:])}\n")
+            f.flush()
+            proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=False)
     if proc.returncode != 0:
-        return f"`{' '.join(cmd[1:])}` exited with {proc.returncode}; see {log_path}"
+        return f"{last_line(log_path)} (exit code {proc.returncode}; log: {log_path})"
     if not is_complete(task.run_dir) or "reconstruction" not in read_metrics(task.run_dir):
         return f"the run did not finish; see {log_path}"
     return None
+
+
+def last_line(path: Path) -> str:
+    """The last non-empty line of a text file (a failed command's one-line error)."""
+    lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    return lines[-1].strip() if lines else "(no output)"
 
 
 @dataclass
@@ -244,13 +270,66 @@ def run_configs(
             log(f"skip {name}: finished and evaluated")
         else:
             todo.append(RunTask(name, cfg, out / name, state))
-    for name, error in executor.map(todo):
-        if error is None:
-            continue
-        log(f"{name} failed: {error}")
-        outcome.failed[name] = error
+    with Progress(len(todo), quiet=quiet, log=log) as progress:
+        for name, error in executor.map(todo):
+            progress.update(name, out / name, error)
+            if error is not None:
+                log(f"{name} failed: {error}")
+                outcome.failed[name] = error
     outcome.done = {n: out / n for n in configs if n not in outcome.failed}
     return outcome
+
+
+class Progress:
+    """One bar over a batch of runs: runs done/total, the best validation loss so far (read
+    from each finished run's metrics.json) and the ETA. Not on a terminal (or ``quiet``), a
+    plain line per finished run instead (none when ``quiet``)."""
+
+    def __init__(self, total: int, *, quiet: bool, log: Log) -> None:
+        self.total, self.quiet, self.log = total, quiet, log
+        self.done = 0
+        self.best: tuple[float, str] | None = None
+        self.start = time.perf_counter()
+        show = total > 0 and not quiet and sys.stderr.isatty()
+        self.bar = tqdm(total=total, unit="run", desc="runs", dynamic_ncols=True) if show else None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def update(self, name: str, run_dir: Path, error: str | None) -> None:
+        self.done += 1
+        loss = None if error else best_val_loss(run_dir)
+        if loss is not None and (self.best is None or loss < self.best[0]):
+            self.best = (loss, name)
+        best = f"{self.best[0]:.4g} ({self.best[1]})" if self.best else None
+        if self.bar is not None:
+            if best:
+                self.bar.set_postfix_str(f"best val loss {best}", refresh=False)
+            self.bar.update(1)
+            return
+        if self.quiet:
+            return
+        line = f"[{self.done}/{self.total}] {name} {'failed' if error else 'finished'}"
+        if best:
+            line += f"; best val loss {best}"
+        left = self.total - self.done
+        if left:
+            eta = (time.perf_counter() - self.start) / self.done * left
+            line += f"; ETA {time.strftime('%H:%M:%S', time.gmtime(eta))}"
+        self.log(line)
+
+
+def best_val_loss(run_dir: Path) -> float | None:
+    """The run's best validation loss from its metrics.json, or None when it has none."""
+    try:
+        value = read_metrics(run_dir).get("run", {}).get("best_val_loss")
+    except AelabError:
+        return None
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def raise_failures(outcome: RunOutcome) -> None:

@@ -21,7 +21,7 @@ from aelab.config import RunConfig, parse_value
 from aelab.errors import ConfigError
 from aelab.rundir import atomic_write_text
 from aelab.studies.compare import COLUMN_BY_KEY, compare_runs, current_comparison, summarize_run
-from aelab.studies.runner import Log, RunOutcome, echo, raise_failures, run_configs
+from aelab.studies.runner import Executor, Log, RunOutcome, echo, raise_failures, run_configs
 from aelab.viz.comparison import sweep_lines
 
 SWEEP_MANIFEST = "sweep.json"
@@ -220,6 +220,7 @@ def run_sweep(
     sets: Mapping[str, Any] | None = None,
     epochs: int | None = None,
     jobs: int = 1,
+    executor: Executor | None = None,
     quiet: bool = False,
     log: Log = echo,
     raise_on_failure: bool = True,
@@ -241,7 +242,7 @@ def run_sweep(
     }
     atomic_write_text(out / SWEEP_MANIFEST, json.dumps(manifest, indent=2) + "\n")
     log(f"sweep: {len(configs)} runs into {out}")
-    outcome = run_configs(configs, out, jobs=jobs, quiet=quiet, log=log)
+    outcome = run_configs(configs, out, jobs=jobs, executor=executor, quiet=quiet, log=log)
     result = SweepResult(out, points, outcome)
     finished = list(outcome.done.values())
     if finished:

@@ -43,11 +43,9 @@ def base_config(idx_dir: Path):
 
 
 @pytest.fixture(scope="session")
-def three_runs(tmp_path_factory: pytest.TempPathFactory, idx_dir: Path, base_config) -> list[Path]:
-    """Three trained and evaluated runs: dense code 4, dense code 8 with L1, conv code 8."""
-    from aelab.studies.runner import run_configs
-
-    configs = {
+def three_configs(idx_dir: Path, base_config) -> dict:
+    """Three named configs: dense code 4, dense code 8 with L1, conv code 8."""
+    return {
         "dense-4": base_config.override(["model.latent_dim=4"]),
         "sparse-8": base_config.override(
             ["model.latent_dim=8", "model.sparsity.kind=l1", "model.sparsity.weight=1e-4"]
@@ -56,7 +54,14 @@ def three_runs(tmp_path_factory: pytest.TempPathFactory, idx_dir: Path, base_con
             idx_dir, "r3-fashion-conv", "model.latent_dim=8", "model.channels=[4,8]"
         ),
     }
+
+
+@pytest.fixture(scope="session")
+def three_runs(tmp_path_factory: pytest.TempPathFactory, three_configs: dict) -> list[Path]:
+    """The three configs trained and evaluated in this process."""
+    from aelab.studies.runner import run_configs
+
     out = tmp_path_factory.mktemp("runs")
-    outcome = run_configs(configs, out, quiet=True, log=lambda msg: None)
+    outcome = run_configs(three_configs, out, quiet=True, log=lambda msg: None)
     assert not outcome.failed, outcome.failed
-    return [outcome.done[name] for name in configs]
+    return [outcome.done[name] for name in three_configs]

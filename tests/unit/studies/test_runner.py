@@ -4,6 +4,7 @@ skips finished runs and hands the rest to an executor."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from aelab.errors import ConfigError, TrainingError
 from aelab.rundir import merge_metrics, read_metrics
 from aelab.studies.runner import (
     LocalExecutor,
+    Progress,
     RunState,
     RunTask,
     raise_failures,
@@ -106,7 +108,10 @@ def test_scheduler_skips_finished_runs_and_reports_failures(
     assert outcome.states == {"new": RunState.TRAIN, "old": RunState.DONE, "bad": RunState.TRAIN}
     assert list(outcome.done) == ["new", "old"]  # in the order of the configs
     assert outcome.failed == {"bad": "boom"}
-    assert lines == ["skip old: finished and evaluated", "bad failed: boom"]
+    # Not a terminal: one progress line per finished run, the ETA while runs are left.
+    assert lines[0] == "skip old: finished and evaluated"
+    assert re.fullmatch(r"\[1/2\] new finished; ETA \d\d:\d\d:\d\d", lines[1])
+    assert lines[2:] == ["[2/2] bad failed", "bad failed: boom"]
     with pytest.raises(TrainingError, match=r"1 run\(s\) failed \(bad: boom\)"):
         raise_failures(outcome)
     raise_failures(run_configs({"old": configs["old"]}, out, executor=RecordingExecutor()))
@@ -120,3 +125,20 @@ def test_local_executor_and_train_command(base_config, tmp_path: Path) -> None:
     resume = train_command(tmp_path / "c.toml", tmp_path / "run", RunState.RESUME, base_config)
     assert resume[4:6] == ["--resume", str(tmp_path / "run")] and "--config" not in resume
     assert resume[resume.index("--epochs") + 1] == str(base_config.train.epochs)
+
+
+def test_progress_reports_the_best_val_loss_so_far(three_runs) -> None:
+    losses = {d.name: read_metrics(d)["run"]["best_val_loss"] for d in three_runs}
+    lines: list[str] = []
+    with Progress(len(three_runs), quiet=False, log=lines.append) as progress:
+        for run_dir in three_runs:
+            progress.update(run_dir.name, run_dir, None)
+    best = min(losses, key=losses.get)
+    assert (
+        lines[-1]
+        == f"[3/3] {three_runs[-1].name} finished; best val loss {losses[best]:.4g} ({best})"
+    )
+    quiet: list[str] = []
+    with Progress(1, quiet=True, log=quiet.append) as progress:
+        progress.update("x", three_runs[0], None)
+    assert quiet == []
