@@ -1,12 +1,14 @@
 """The training loss of an epoch, kept on the device: one vector ``[total, *parts]`` per
 step, summed and checked for NaN/inf once per ``CHECK_EVERY`` steps, which is the only
-time the host waits for the device (``benchmarks/train_bench.py`` measures the saving)."""
+time the host waits for the device (``benchmarks/train_bench.py`` measures the saving);
+and the names of those parts, the history row's columns."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
+from aelab.models.base import Autoencoder
 from aelab.training import distributed as ddp
 from aelab.training.callbacks import LossWindow
 
@@ -65,3 +67,22 @@ class LossMeter:
         totals = torch.cat([self.sums, self.sums.new_tensor([self.count])])
         totals = ddp.all_reduce_sum(totals, self.ctx).tolist()
         return [v / totals[-1] for v in totals[:-1]]
+
+
+def named(prefix: str, names: list[str], values: list[float]) -> dict[str, float]:
+    """``{"train_loss": ..., "train_reconstruction": ...}``: a history row's columns."""
+    return {f"{prefix}_{n}": v for n, v in zip(names, values, strict=True)}
+
+
+def probe_part_names(model: Autoencoder, device: torch.device) -> list[str]:
+    """The names of the loss parts (``loss`` first), from one eval-mode call on two
+    constant inputs (no data needed, so streamed sources are not read).
+
+    Run under a forked RNG so probing does not change the random stream of the run."""
+    x = torch.full((2, *model.input_shape), 0.5, device=device)
+    was_training = model.training
+    with torch.random.fork_rng(devices=[]), torch.inference_mode():
+        model.eval()
+        out = model.loss(x)
+    model.train(was_training)
+    return ["loss", *out.parts]

@@ -49,7 +49,7 @@ from aelab.training.device import (
     resolve_precision,
     tune_cpu_allocator,
 )
-from aelab.training.meter import LossMeter
+from aelab.training.meter import LossMeter, named, probe_part_names
 from aelab.training.optim import build_optimizer, build_scheduler, match_param_layouts
 from aelab.training.trackers import create_trackers
 
@@ -423,11 +423,6 @@ class Trainer:
 # --------------------------------------------------------------------------- pieces
 
 
-def named(prefix: str, names: list[str], values: list[float]) -> dict[str, float]:
-    """``{"train_loss": ..., "train_reconstruction": ...}``: a history row's columns."""
-    return {f"{prefix}_{n}": v for n, v in zip(names, values, strict=True)}
-
-
 def with_last(items: Iterable[Tensor]) -> Iterator[tuple[Tensor, bool]]:
     """``(item, is_last)`` pairs, one item ahead: the last step is known even when the
     source cannot say how many there are (an IterableDataset)."""
@@ -437,17 +432,3 @@ def with_last(items: Iterable[Tensor]) -> Iterator[tuple[Tensor, bool]]:
         following = next(it, None)
         yield current, following is None
         current = following
-
-
-def probe_part_names(model: Autoencoder, device: torch.device) -> list[str]:
-    """The names of the loss parts (``loss`` first), from one eval-mode call on two
-    constant inputs (no data needed, so streamed sources are not read).
-
-    Run under a forked RNG so probing does not change the random stream of the run."""
-    x = torch.full((2, *model.input_shape), 0.5, device=device)
-    was_training = model.training
-    with torch.random.fork_rng(devices=[]), torch.inference_mode():
-        model.eval()
-        out = model.loss(x)
-    model.train(was_training)
-    return ["loss", *out.parts]
