@@ -37,6 +37,7 @@ from PIL import Image
 from aelab.cli.main import SUBCOMMANDS, main
 from aelab.data import sources
 from aelab.data.sources import DataFile
+from aelab.presets import load_preset
 from fakedata import serve_directory, write_cifar_binary, write_idx_dataset
 
 pytestmark = pytest.mark.integration
@@ -49,6 +50,8 @@ CAPS = {
     name: ["--epochs", "1", "--set", f"data.val_size={val}", "--set", "train.threads=1"]
     for name, val in (("train", 16), ("sweep", 16), ("family-study", 16), ("anomaly", 40))
 }  # anomaly: every class needs validation images (its held-out normal class)
+CAPS["tune"] = [*CAPS["train"], "--trials", "2"]
+CAPS["cluster"] = ["--n-init", "1", "--max-iter", "20", "--update-interval", "10"]
 # Generated sizes: enough for every class in the anomaly protocol's normal/held-out split.
 SIZES = {"train": 120, "test": 40}
 # A real mirror URL in an example -> what stands in for it here.
@@ -69,6 +72,18 @@ SKIP: dict[str, str | None] = {
     "aelab evaluate runs/r1-fashion-sparse --checkpoint last --device cuda": NO_CUDA,
     "aelab embed runs/r1 --out codes.npz --checkpoint last --device cuda": NO_CUDA,
     "aelab probe runs/r1 --no-write --device cuda": NO_CUDA,
+    "aelab cluster runs/r1 --gamma 0.1 --update-interval 140 --tol 0.001 --device cuda": NO_CUDA,
+    "aelab sweep --preset r1-fashion-sparse --vary train.seed=0,1,2,3 --executor ray "
+    "--ray-address ray://head:10001 --gpus-per-run 1 --out /shared/runs/seeds": (
+        "joins a Ray cluster with GPUs (none here); tests/unit/studies/test_ray_executor.py "
+        "runs sweeps on a local Ray"
+    ),
+    "tensorboard --logdir runs": (
+        "starts a web server; tests/unit/training/test_trackers.py reads the event files back"
+    ),
+    "mlflow ui --backend-store-uri sqlite:///runs/mlflow.db": (
+        "starts a web server; tests/unit/training/test_trackers.py reads the store back"
+    ),
 }
 
 
@@ -230,6 +245,12 @@ PREREQUISITES: dict[str, Callable[[], None]] = {
         f"runs/{p}": _train(f"runs/{p}", p)
         for p in ("r4-fc", "r4-cnn", "r4-sparse", "r4-rnn", "r4-vae")
     },
+    **{f"runs/{p}": _train(f"runs/{p}", p) for p in ("r3-fashion-conv", "r3-mnist-conv")},
+    "search.toml": lambda: Path("search.toml").write_text(
+        load_preset("r3-fashion-sparse").to_toml()
+        + '\n[search]\n"model.latent_dim" = {type = "int", low = 8, high = 64, log = true}\n',
+        encoding="utf-8",
+    ),
     # The sweep example that makes it is slow: without it, the same sweep over two sizes.
     "runs/code-size": lambda: _ok(
         [
@@ -251,9 +272,11 @@ ORDER = [
     "probe",
     "export",
     "sweep",
+    "tune",
     "compare",
     "family_study",
     "anomaly",
+    "cluster",
 ]
 
 

@@ -14,7 +14,8 @@ EPILOG = """examples:
   aelab tune --preset r3-fashion-sparse --search model.latent_dim=int:8:64:log \\
       --search train.lr=float:1e-4:1e-2:log --trials 30 --epochs 10 --out runs/tune-sparse
   aelab tune --preset r3-fashion-sparse --search model.sparsity.kind=categorical:none,l1,topk \\
-      --objective reconstruction.ssim --direction maximize --trials 12 --out runs/tune-kind
+      --set model.sparsity.k=8 --objective reconstruction.ssim --direction maximize \\
+      --trials 12 --out runs/tune-kind
   aelab tune --config search.toml --trials 50 --timeout 3600 --track mlflow --out runs/tune
   aelab compare runs/tune-sparse --out runs/tune-sparse/comparison
 
