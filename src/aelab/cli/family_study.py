@@ -18,7 +18,7 @@ EPILOG = """examples:
   aelab family-study --dataset fashion-mnist --out runs/family-study
   aelab family-study --dataset mnist --latent-dim 16 --epochs 10 --out runs/family-mnist
   aelab family-study --epochs 2 --set data.train_limit=5000 --only conv --only vae --out runs/quick
-  aelab family-study --epochs 2 --only conv --only vae --track tensorboard --out runs/quick
+  aelab family-study --epochs 2 --only conv --only vae --track tensorboard --out runs/quick-tb
   aelab family-study --epochs 2 --executor ray --cpus-per-run 2 --out runs/family-ray
 
 Members: vanilla, deep, conv, sparse-l1, sparse-kl, sparse-topk, denoising, lstm, vae.
