@@ -40,7 +40,10 @@ from aelab.data.sources import DataFile
 from aelab.presets import load_preset
 from fakedata import serve_directory, write_cifar_binary, write_idx_dataset
 
-pytestmark = pytest.mark.integration
+# One worker runs the whole document in order (later commands read the runs earlier ones
+# wrote, in one module-scoped workspace), and its Ray examples never overlap another Ray
+# instance (tests/unit/studies/test_ray_executor.py is in the same group).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("ray-and-readme")]
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"

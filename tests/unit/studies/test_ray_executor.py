@@ -14,6 +14,10 @@ from aelab.rundir import read_metrics
 from aelab.studies.ray_executor import RayExecutor, import_ray, task_error
 from aelab.studies.runner import RunState, RunTask, run_configs
 
+# One local Ray instance at a time on this machine: these tests and the README doctest's Ray
+# examples run in one xdist worker (`--dist loadgroup`), one after the other.
+pytestmark = pytest.mark.xdist_group("ray-and-readme")
+
 
 @pytest.fixture(scope="module")
 def ray() -> Iterator[object]:
