@@ -238,6 +238,7 @@ def _config(path: str, preset: str) -> Callable[[], None]:
 # Paths the docs take for granted -> how this test makes them (before their first use).
 PREREQUISITES: dict[str, Callable[[], None]] = {
     "runs/r1-fashion-sparse": _train("runs/r1-fashion-sparse", "r1-fashion-sparse"),
+    "runs/r1": _train("runs/r1", "r1-fashion-sparse"),
     "photos": lambda: _write_photos(Path("photos")),
     "my.toml": _config("my.toml", "r3-fashion-vanilla"),
     "my-run.toml": _config("my-run.toml", "r1-fashion-sparse"),  # run where CUDA is
