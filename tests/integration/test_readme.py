@@ -239,6 +239,12 @@ def _config(path: str, preset: str) -> Callable[[], None]:
 PREREQUISITES: dict[str, Callable[[], None]] = {
     "runs/r1-fashion-sparse": _train("runs/r1-fashion-sparse", "r1-fashion-sparse"),
     "runs/r1": _train("runs/r1", "r1-fashion-sparse"),
+    "runs/tune-sparse": lambda: _ok(
+        [
+            *("tune", "--preset", "r3-fashion-sparse", "--search", "model.latent_dim=int:8:64"),
+            *("--out", "runs/tune-sparse", *CAPS["tune"]),
+        ]
+    ),
     "photos": lambda: _write_photos(Path("photos")),
     "my.toml": _config("my.toml", "r3-fashion-vanilla"),
     "my-run.toml": _config("my-run.toml", "r1-fashion-sparse"),  # run where CUDA is
