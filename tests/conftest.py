@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,20 @@ import torch
 
 # Tests are small: one intra-op thread keeps them fast and deterministic on 2 cores.
 torch.set_num_threads(1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One Ray auth token per test process, whatever ``$HOME`` says. Ray caches the token of
+    a process's first ``ray.init`` and its servers read ``~/.ray/auth_token``: the README
+    doctest runs Ray examples under a fresh ``$HOME``, and a later local Ray in the same
+    worker then started a GCS that refused the cached token (InvalidAuthToken)."""
+    if "RAY_AUTH_TOKEN_PATH" in os.environ or "RAY_AUTH_TOKEN" in os.environ:
+        return
+    folder = tempfile.mkdtemp(prefix="aelab-tests-ray-")
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+    token = Path(folder) / "auth_token"
+    token.write_text(secrets.token_hex(32), encoding="utf-8")
+    os.environ["RAY_AUTH_TOKEN_PATH"] = str(token)
 
 
 @pytest.fixture
