@@ -23,6 +23,7 @@ import glob
 import gzip
 import hashlib
 import importlib
+import itertools
 import os
 import re
 import shlex
@@ -330,7 +331,7 @@ def _argv(command: str, ws: Workspace) -> tuple[list[str], str | None]:
 def _needs(argv: list[str]) -> list[str]:
     """Prerequisites named by ``argv`` (as a path or a ``kind:path`` spec) not made yet; a
     command's own ``--out`` is what it makes, never what it needs."""
-    outs = {b for a, b in zip(argv, argv[1:], strict=False) if a == "--out"}
+    outs = {b for a, b in itertools.pairwise(argv) if a == "--out"}
     argv = [a for a in argv if a not in outs]
     named = {a.partition(":")[2] or a for a in argv} | set(argv)
     named |= {str(Path(a.split("*")[0]).parent) for a in argv if "*" in a}  # a glob's folder
