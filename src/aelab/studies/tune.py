@@ -9,7 +9,9 @@ with its training output in ``train.log``.
 The study lives in ``OUT/study.db`` (SQLite; any SQLAlchemy URL works), so a killed search
 re-run with the same command finishes exactly ``trials`` COMPLETE + PRUNED trials: it counts
 the finished ones, fails the trials a dead process on this machine left RUNNING (retrying
-their parameters) and asks only for the rest. Several workers may share one study; a
+their parameters) and asks only for the rest. Every worker holds an ``flock`` on
+``OUT/workers/HOST-PID.lock`` while it runs: a worker that finds no other live one on the
+study's own SQLite fails every RUNNING trial, even one killed before it was named. Several workers may share one study; a
 trial is never trained twice, and a worker that would exceed ``trials`` stops. Trials
 left by a dead worker on another machine fail once their heartbeat is stale.
 
@@ -21,6 +23,7 @@ plots as PNG.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import socket
 import sys
@@ -152,6 +155,48 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+class WorkerRegistry:
+    """``OUT/workers/HOST-PID.lock``, each ``flock``-ed by its live worker (the kernel drops
+    the lock of a killed process): tells whether any other worker of this study runs here."""
+
+    def __init__(self, out: Path, worker: str) -> None:
+        self.folder = out / "workers"
+        self.name = f"{worker.replace(':', '-')}.lock"
+        self.fd: int | None = None
+
+    def __enter__(self) -> WorkerRegistry:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.folder / self.name, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            (self.folder / self.name).unlink(missing_ok=True)
+            os.close(self.fd)
+            self.fd = None
+
+    def others_alive(self) -> bool:
+        """True when another worker holds its lock; the files of dead ones are removed."""
+        alive = False
+        for path in self.folder.glob("*.lock"):
+            if path.name == self.name:
+                continue
+            try:
+                fd = os.open(path, os.O_RDWR)
+            except FileNotFoundError:  # its worker finished meanwhile
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                alive = True
+            else:
+                path.unlink(missing_ok=True)
+            finally:
+                os.close(fd)
+        return alive
+
+
 def trial_seed(seed: int, number: int) -> int:
     """The sampler's seed for trial ``number``: a resumed search proposes what the
     uninterrupted one would. Mixed by SeedSequence: RandomState(0) and RandomState(3) start
@@ -202,6 +247,7 @@ class Tuner:
         self.out.mkdir(parents=True, exist_ok=True)
         self._check_manifest()
         self.study = self._study()
+        self.registry = WorkerRegistry(self.out, self.worker)
 
     # -- setup ----------------------------------------------------------------------------
 
@@ -290,15 +336,20 @@ class Tuner:
         TrialState = self.optuna.trial.TrialState
         host = socket.gethostname()
         retry = self.retry()
+        # Alone on the study's own SQLite (no --storage), between two trials of its own:
+        # every RUNNING trial is a dead process's, even one killed before it was named.
+        alone = self.settings.storage is None and not self.registry.others_alive()
         for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             worker_host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
-            if worker_host != host or not pid.isdigit() or pid_alive(int(pid)):
+            dead = worker_host == host and pid.isdigit() and not pid_alive(int(pid))
+            if not (alone or dead):
                 continue
             try:
                 self.study.tell(trial.number, state=TrialState.FAIL)
             except (ValueError, RuntimeError):  # another worker failed it first
                 continue
-            self.log(f"trial {trial.number}: its process {pid} died; failed, params retried")
+            who = f"process {pid}" if pid.isdigit() else "process (killed before it was named)"
+            self.log(f"trial {trial.number}: its {who} died; failed, params retried")
             retry(self.study, trial)
 
     # -- one trial ------------------------------------------------------------------------
@@ -310,6 +361,7 @@ class Tuner:
         return self.data_cache[key]
 
     def objective(self, trial: optuna.Trial) -> float:
+        trial.set_user_attr("worker", self.worker)  # first: a named trial's death is seen
         self.last_number = trial.number
         TrialState = self.optuna.trial.TrialState
         states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
@@ -318,7 +370,6 @@ class Tuner:
             self.surplus = True
             raise _Surplus(f"trial {trial.number} is not needed: the others make up the count")
         run_dir = self.out / f"trial-{trial.number:04d}"
-        trial.set_user_attr("worker", self.worker)
         trial.set_user_attr("run_dir", run_dir.name)
         values = {p.key: p.suggest(trial) for p in self.space}
         stem = self.base.name or self.base.preset or self.base.model.family
@@ -349,6 +400,10 @@ class Tuner:
     # -- the loop -------------------------------------------------------------------------
 
     def run(self) -> TuneResult:
+        with self.registry:
+            return self._run()
+
+    def _run(self) -> TuneResult:
         from tqdm import tqdm
 
         s, sampler_class = self.settings, self.optuna.samplers.TPESampler

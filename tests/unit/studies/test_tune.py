@@ -104,3 +104,64 @@ def test_an_evaluated_trial_is_scored_by_its_metrics_json(idx_dir, tmp_path):
         run_tune(base, space, tmp_path / "bad", wrong, quiet=True, log=lambda msg: None)
     bad = optuna.load_study(study_name="aelab-tune", storage=f"sqlite:///{tmp_path}/bad/study.db")
     assert [t.state.name for t in bad.trials] == ["FAIL"]
+
+
+# --------------------------------------------------------------------------- dead workers
+
+
+def _unnamed_orphan(out, settings) -> int:
+    """A trial a worker created and was killed before naming: RUNNING, no ``worker``."""
+    from aelab.studies.tune import STUDY_DB
+
+    out.mkdir(parents=True)
+    study = optuna.create_study(
+        study_name=settings.study_name, storage=f"sqlite:///{out / STUDY_DB}", direction="minimize"
+    )
+    return study.ask().number
+
+
+def test_alone_on_its_study_a_worker_fails_a_trial_killed_before_it_was_named(
+    idx_dir, tmp_path
+):
+    base = tiny_config(idx_dir, "r3-fashion-vanilla", "train.epochs=1")
+    space = [parse_search("model.latent_dim=int:2:16")]
+    settings = TuneConfig(trials=3, seed=0, prune=False, evaluate=False)
+    out = tmp_path / "tune"
+    orphan = _unnamed_orphan(out, settings)
+    lines: list[str] = []
+    result = run_tune(base, space, out, settings, quiet=True, log=lines.append)
+
+    study = optuna.load_study(study_name=settings.study_name, storage=f"sqlite:///{out}/study.db")
+    assert result.finished == 3
+    assert study.trials[orphan].state.name == "FAIL"
+    assert sum(t.state.name == "COMPLETE" for t in study.trials) == 3
+    assert not [t for t in study.trials if t.state.name == "RUNNING"]
+    assert f"trial {orphan}: its process (killed before it was named) died" in "\n".join(lines)
+    assert not list((out / "workers").glob("*.lock"))  # the worker's own lock is gone
+
+
+def test_a_live_worker_keeps_its_unnamed_trial(idx_dir, tmp_path):
+    """Another live worker's lock: the unnamed trial may be its own, being named now."""
+    import fcntl
+    import os
+
+    from aelab.studies.tune import Tuner
+
+    base = tiny_config(idx_dir, "r3-fashion-vanilla", "train.epochs=1")
+    settings = TuneConfig(trials=3, seed=0, prune=False, evaluate=False)
+    out = tmp_path / "tune"
+    orphan = _unnamed_orphan(out, settings)
+    (out / "workers").mkdir()
+    fd = os.open(out / "workers" / "elsewhere-1.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # a separate open file: a lock another worker holds
+        tuner = Tuner(base, [parse_search("model.latent_dim=int:2:16")], out, settings)
+        with tuner.registry:
+            tuner.fail_orphans()
+            assert tuner.study.trials[orphan].state.name == "RUNNING"
+    finally:
+        os.close(fd)
+    with tuner.registry:  # that worker died: its lock file is cleared, the trial failed
+        tuner.fail_orphans()
+    assert tuner.study.trials[orphan].state.name == "FAIL"
+    assert not (out / "workers" / "elsewhere-1.lock").exists()
