@@ -120,9 +120,7 @@ def _unnamed_orphan(out, settings) -> int:
     return study.ask().number
 
 
-def test_alone_on_its_study_a_worker_fails_a_trial_killed_before_it_was_named(
-    idx_dir, tmp_path
-):
+def test_alone_on_its_study_a_worker_fails_a_trial_killed_before_it_was_named(idx_dir, tmp_path):
     base = tiny_config(idx_dir, "r3-fashion-vanilla", "train.epochs=1")
     space = [parse_search("model.latent_dim=int:2:16")]
     settings = TuneConfig(trials=3, seed=0, prune=False, evaluate=False)
