@@ -44,7 +44,7 @@ from aelab.data import load_dataset
 from aelab.data.splits import DatasetSplits
 from aelab.metrics.downstream import pca_features, probe
 from aelab.presets import load_preset
-from aelab.reuse.anomaly import SCORES, run_protocol, to_markdown
+from aelab.reuse.anomaly import BASELINE_SCORES, SCORES, run_protocol, to_markdown
 from aelab.reuse.embed import embed_images
 from aelab.reuse.inference import TrainedModel, load
 from aelab.rundir import environment, read_metrics
@@ -208,7 +208,8 @@ def carry_over(report: dict[str, Any], previous: Path) -> None:
 def markdown(report: dict[str, Any]) -> str:
     s = report["settings"]
     lines = [
-        "# Downstream benchmark: Fashion-MNIST",
+        "# Downstream benchmark: probes on Fashion-MNIST; one-class anomaly detection on "
+        + (", ".join(sorted({a.get("dataset", "?") for a in report.get("anomaly", [])})) or "none"),
         "",
         f"Command: `{report['command']}`  ",
         *(
@@ -254,9 +255,13 @@ def markdown(report: dict[str, Any]) -> str:
         ]
     for a in report.get("anomaly", []):
         best, best_score = max((a["mean"][f"{score}_auroc"], score) for score in SCORES)
+        baselines = {
+            b: a["mean"][f"{b}_auroc"] for b in BASELINE_SCORES if f"{b}_auroc" in a["mean"]
+        }
         changed = a.get("overrides") or []
         lines += [
-            f"## One-class anomaly detection ({a['preset']}, {a['epochs']} epochs per class)",
+            f"## One-class anomaly detection: {a.get('dataset', '?')} ({a['preset']}, "
+            f"{a['epochs']} epochs per class)",
             "",
             *(
                 [f"Preset overrides: {', '.join(f'`{c}`' for c in changed)}.", ""]
@@ -277,6 +282,22 @@ def markdown(report: dict[str, Any]) -> str:
             f"{best_score} score).",
             "",
         ]
+        if baselines:
+            strongest, value = max(baselines.items(), key=lambda kv: kv[1])
+            beaten = [b for b, v in baselines.items() if best > v]
+            losses = [
+                str(row["class"])
+                for row in a.get("classes", [])
+                if row[f"{best_score}_auroc"] <= max(row.get(f"{b}_auroc", 0) for b in baselines)
+            ]
+            lines += [
+                f"Against the pixel baselines (mean AUROC): the autoencoder's best score "
+                f"({best_score}, {best:.4f}) beats {len(beaten)} of {len(baselines)} "
+                f"({', '.join(f'{b} {v:.4f}' for b, v in baselines.items())}); the strongest "
+                f"baseline is {strongest} ({value:.4f}). Classes where a baseline scores at least "
+                f"as high as the {best_score} score: {', '.join(losses) or 'none'}.",
+                "",
+            ]
     return "\n".join(lines)
 
 
