@@ -18,15 +18,19 @@ torch.set_num_threads(1)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """One Ray auth token per test process, whatever ``$HOME`` says. Ray caches the token of
-    a process's first ``ray.init`` and its servers read ``~/.ray/auth_token``: the README
-    doctest runs Ray examples under a fresh ``$HOME``, and a later local Ray in the same
-    worker then started a GCS that refused the cached token (InvalidAuthToken)."""
+    """A fresh user cache per test process, and one Ray auth token per test process whatever
+    ``$HOME`` says. Ray caches the token of a process's first ``ray.init`` and its servers
+    read ``~/.ray/auth_token``: the README doctest runs Ray examples under a fresh ``$HOME``,
+    and a later local Ray in the same worker then started a GCS that refused the cached
+    token (InvalidAuthToken)."""
+    folder = Path(tempfile.mkdtemp(prefix="aelab-tests-"))
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+    # The user's cache (datasets, prepared arrays, cached baselines) is neither read nor
+    # filled by the tests: one empty cache per test process, as on a fresh machine.
+    os.environ["XDG_CACHE_HOME"] = str(folder / "cache")
     if "RAY_AUTH_TOKEN_PATH" in os.environ or "RAY_AUTH_TOKEN" in os.environ:
         return
-    folder = tempfile.mkdtemp(prefix="aelab-tests-ray-")
-    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
-    token = Path(folder) / "auth_token"
+    token = folder / "ray_auth_token"
     token.write_text(secrets.token_hex(32), encoding="utf-8")
     os.environ["RAY_AUTH_TOKEN_PATH"] = str(token)
 

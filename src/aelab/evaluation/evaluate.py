@@ -335,9 +335,11 @@ def compute_metrics(
     batch_size: int = 1024,
     device: str = "cpu",
     seed: int = 0,
+    cache: bool = True,
 ) -> tuple[dict[str, dict[str, Any]], np.ndarray]:
     """The ``reconstruction``, ``code`` and ``pca`` sections for ``model`` on ``data``'s test
-    split (PCA fitted on its train split), and the test codes (N, latent_dim)."""
+    split (PCA fitted on its train split, its scores from the user's baseline cache unless
+    ``cache`` is False), and the test codes (N, latent_dim)."""
     images = data.test.images
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -347,9 +349,12 @@ def compute_metrics(
         if model.has_code_distribution:
             mu, logvar = encode_distributions(model, images, batch_size=batch_size, device=device)
             stats.update(code.kl_statistics(mu, logvar))
-    pca = baselines.pca_baseline(
-        data.train.images, images, model.config.latent_dim, ae_mse=recon["mse"], seed=seed
+    latent_dim = model.config.latent_dim
+    scores = baselines.cached_pca_scores(
+        data.name, data.train.images, images, latent_dim, seed=seed, cache=cache
     )
+    pixels = int(np.prod(images.shape[1:]))
+    pca = baselines.with_ratio(scores, latent_dim, pixels, recon["mse"])
     return {"reconstruction": recon, "code": stats, "pca": pca}, codes
 
 

@@ -7,13 +7,16 @@ report says how much better, or not, the autoencoder is than the best linear map
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 
+from aelab.metrics.cache import cache_path, content_key, library_version, read_cached, write_cached
 from aelab.metrics.reconstruction import ReconstructionScores, finite_or_none
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sklearn.decomposition import PCA
 
 DEFINITIONS: dict[str, str] = {
     "pca": "PCA with latent_dim components fitted on the training split (scikit-learn), "
@@ -39,6 +42,8 @@ def as_float_images(images: np.ndarray | torch.Tensor) -> np.ndarray:
 def fit_pca(train_images: np.ndarray, n_components: int, *, seed: int = 0) -> PCA:
     """PCA of ``train_images`` (N, C, H, W) with at most ``n_components`` components
     (never more than min(N, pixels))."""
+    from sklearn.decomposition import PCA  # lazily: a cached baseline never needs it
+
     x = as_float_images(train_images)
     n = max(1, min(n_components, *x.shape))
     return PCA(n_components=n, random_state=seed).fit(x)
@@ -49,6 +54,52 @@ def pca_reconstruct(pca: PCA, images: np.ndarray) -> np.ndarray:
     x = as_float_images(images)
     recon = pca.inverse_transform(pca.transform(x)).astype(np.float32)
     return recon.reshape(np.asarray(images).shape)
+
+
+def pca_scores(
+    train_images: np.ndarray,
+    test_images: np.ndarray,
+    latent_dim: int,
+    *,
+    seed: int = 0,
+    batch_size: int = 1024,
+) -> dict[str, Any]:
+    """``{latent_dim, mse, mse_unclipped, bce, psnr, psnr_infinite, ssim}`` of a PCA fitted
+    on ``train_images``, scored on ``test_images`` (uint8 or float in [0, 1]): what depends
+    on the data alone (cacheable); :func:`with_ratio` adds the autoencoder's ratio."""
+    pca = fit_pca(train_images, latent_dim, seed=seed)
+    scores = ReconstructionScores()
+    unclipped = 0.0
+    for start in range(0, len(test_images), batch_size):
+        batch = test_images[start : start + batch_size]
+        target = torch.from_numpy(as_float_images(batch).reshape(np.asarray(batch).shape))
+        recon = torch.from_numpy(pca_reconstruct(pca, batch))
+        unclipped += float((recon - target).double().pow(2).flatten(1).mean(1).sum())
+        scores.update(recon.clamp(0.0, 1.0), target)
+    out = scores.result()
+    out.pop("n_images")
+    return {
+        "latent_dim": int(pca.n_components_),
+        **out,
+        "mse_unclipped": unclipped / max(len(test_images), 1),
+    }
+
+
+def with_ratio(
+    scores: dict[str, Any], latent_dim: int, pixels: int, ae_mse: float | None
+) -> dict[str, Any]:
+    """``scores`` (of :func:`pca_scores` at ``latent_dim``) plus ``mse_ratio`` = ``ae_mse`` /
+    PCA's MSE, or None with ``mse_ratio_note`` when the code is as wide as the image."""
+    requested = latent_dim
+    result = {**scores, "mse_ratio": None}
+    if requested >= pixels:
+        result["mse_ratio_note"] = (
+            f"code size {requested} >= {pixels} pixels: PCA reconstructs (almost) exactly, "
+            "so the ratio is not meaningful"
+        )
+    elif ae_mse is not None and scores["mse"] > 0:
+        result["mse_ratio"] = finite_or_none(ae_mse / scores["mse"])
+    return result
 
 
 def pca_baseline(
@@ -65,33 +116,35 @@ def pca_baseline(
 
     When ``latent_dim`` >= the number of pixels, PCA is (numerically) the identity and
     ``mse_ratio`` is ``None`` with ``mse_ratio_note`` giving the reason."""
-    pca = fit_pca(train_images, latent_dim, seed=seed)
-    scores = ReconstructionScores()
-    unclipped = 0.0
-    for start in range(0, len(test_images), batch_size):
-        batch = test_images[start : start + batch_size]
-        target = torch.from_numpy(as_float_images(batch).reshape(np.asarray(batch).shape))
-        recon = torch.from_numpy(pca_reconstruct(pca, batch))
-        unclipped += float((recon - target).double().pow(2).flatten(1).mean(1).sum())
-        scores.update(recon.clamp(0.0, 1.0), target)
-    out = scores.result()
-    out.pop("n_images")
-    ratio = None
-    note = None
+    scores = pca_scores(train_images, test_images, latent_dim, seed=seed, batch_size=batch_size)
     pixels = int(np.prod(np.asarray(test_images).shape[1:]))
-    if latent_dim >= pixels:
-        note = (
-            f"code size {latent_dim} >= {pixels} pixels: PCA reconstructs (almost) exactly, "
-            "so the ratio is not meaningful"
-        )
-    elif ae_mse is not None:
-        ratio = finite_or_none(ae_mse / out["mse"]) if out["mse"] > 0 else None
-    result = {
-        "latent_dim": int(pca.n_components_),
-        **out,
-        "mse_unclipped": unclipped / max(len(test_images), 1),
-        "mse_ratio": ratio,
+    return with_ratio(scores, latent_dim, pixels, ae_mse)
+
+
+def cached_pca_scores(
+    dataset: str,
+    train_images: np.ndarray,
+    test_images: np.ndarray,
+    latent_dim: int,
+    *,
+    seed: int = 0,
+    cache: bool = True,
+) -> dict[str, Any]:
+    """:func:`pca_scores`, from (and into) the user's baseline cache
+    (:mod:`aelab.metrics.cache`, keyed by both splits' images, the code size, the seed and
+    scikit-learn's version): every run of a dataset at a code size shares one PCA fit."""
+    if not cache:
+        return pca_scores(train_images, test_images, latent_dim, seed=seed)
+    settings = {
+        "baseline": "pca-reconstruction",
+        "latent_dim": latent_dim,
+        "seed": seed,
+        "sklearn": library_version("scikit-learn"),
     }
-    if note is not None:
-        result["mse_ratio_note"] = note
-    return result
+    key = content_key((train_images, test_images), settings)
+    path = cache_path(dataset, key, f"pca-recon{latent_dim}")
+    scores = read_cached(path, lambda s: isinstance(s, dict) and {"mse", "latent_dim"} <= set(s))
+    if scores is None:
+        scores = pca_scores(train_images, test_images, latent_dim, seed=seed)
+        write_cached(path, scores, lambda msg: None, settings=settings)
+    return scores

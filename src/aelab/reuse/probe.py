@@ -13,26 +13,27 @@ and ``downstream.PROTOCOL``: a second run's probe computes only its codes' score
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import sklearn
 from tqdm import tqdm
 
-from aelab.data.resolve import cache_root
 from aelab.data.splits import DatasetSplits, Split
 from aelab.errors import DataError
+from aelab.metrics.cache import (
+    cache_path,
+    content_key,
+    library_version,
+    read_cached,
+    write_cached,
+)
 from aelab.metrics.downstream import BASELINES, PROBES, PROTOCOL, STEPS, compare
 from aelab.report import render_report
 from aelab.report.tables import text_table
 from aelab.reuse.embed import embed_images, run_data
 from aelab.reuse.inference import TrainedModel, load
-from aelab.rundir import atomic_write_text, merge_metrics
+from aelab.rundir import merge_metrics
 from aelab.training.device import compute_threads
 
 
@@ -92,41 +93,22 @@ def baseline_cache_key(
 ) -> str:
     """A hash of everything a baseline's scores depend on: the images and labels of both
     splits, the probe protocol, k-means' k, the seed and scikit-learn's version."""
-    digest = hashlib.blake2b(digest_size=16)
     settings = {
         "protocol": PROTOCOL,
         "n_classes": n_classes,
         "random_state": random_state,
-        "sklearn": sklearn.__version__,
+        "sklearn": library_version("scikit-learn"),
     }
-    digest.update(json.dumps(settings, sort_keys=True).encode())
-    for array in (train_images, train_y, test_images, test_y):
-        array = np.ascontiguousarray(array)
-        digest.update(f"{array.dtype}{array.shape}".encode())
-        digest.update(memoryview(array).cast("B"))
-    return digest.hexdigest()
+    return content_key((train_images, train_y, test_images, test_y), settings)
 
 
 def baseline_cache_path(dataset: str, key: str, name: str, dim: int) -> Path:
-    """``<cache>/baselines/<dataset>-<key>-<name><dim>.json`` (dataset made file-safe)."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset).strip("_")[:48] or "data"
-    return cache_root() / "baselines" / f"{safe}-{key}-{name}{dim}.json"
+    """``<cache>/baselines/<dataset>-<key>-<name><dim>.json``."""
+    return cache_path(dataset, key, f"{name}{dim}")
 
 
-def _read_cached(path: Path) -> dict[str, float] | None:
-    try:
-        scores = json.loads(path.read_text(encoding="utf-8"))["scores"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # absent or damaged: computed again and rewritten
-    return scores if isinstance(scores, dict) and set(scores) == set(PROBES) else None
-
-
-def _write_cached(path: Path, scores: dict[str, float], say: Callable[[str], None]) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, json.dumps({"protocol": PROTOCOL, "scores": scores}, indent=1))
-    except OSError as exc:
-        say(f"could not cache the baseline in {path} ({exc}); it is computed again next time")
+def _valid(scores: object) -> bool:
+    return isinstance(scores, dict) and set(scores) == set(PROBES)
 
 
 def probe_model(
@@ -157,7 +139,7 @@ def probe_model(
             )  # fmt: skip
             dims = {"pca": train_codes.shape[1], "pixels": int(np.prod(train_images.shape[1:]))}
             paths = {n: baseline_cache_path(data.name, key, n, dims[n]) for n in BASELINES}
-        known = {name: s for name, p in paths.items() if (s := _read_cached(p)) is not None}
+        known = {name: s for name, p in paths.items() if (s := read_cached(p, _valid)) is not None}
         status.begin(len(STEPS) * (1 + len(BASELINES) - len(known)))
         for name in known:
             status.note(f"{name}: scores from the baseline cache ({paths[name]})")
@@ -167,7 +149,7 @@ def probe_model(
         )  # fmt: skip
     for name, path in paths.items():
         if name not in known:
-            _write_cached(path, results[name], status.note)
+            write_cached(path, results[name], status.note, protocol=PROTOCOL)
     status.close()
     return results
 

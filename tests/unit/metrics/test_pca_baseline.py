@@ -63,3 +63,44 @@ def test_ratio_is_null_with_a_reason_when_the_code_has_as_many_dims_as_pixels():
     assert out["mse_ratio"] is None
     assert "36 pixels" in out["mse_ratio_note"]
     assert "mse_ratio_note" not in pca_baseline(train, test, 4, ae_mse=0.01)
+
+
+def test_cached_pca_scores_fit_once_per_data_and_code_size(monkeypatch, tmp_path):
+    from aelab.metrics import baselines
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    fits: list[int] = []
+    real = baselines.pca_scores
+
+    def counting(train, test, latent_dim, **kw):
+        fits.append(latent_dim)
+        return real(train, test, latent_dim, **kw)
+
+    monkeypatch.setattr(baselines, "pca_scores", counting)
+    train, test = rank_k_images(80, 4, seed=0), rank_k_images(20, 4, seed=1)
+    first = baselines.cached_pca_scores("toy", train, test, 3)
+    again = baselines.cached_pca_scores("toy", train, test, 3)
+    assert fits == [3] and again == pytest.approx(first)  # read back, not refitted
+    assert first == pytest.approx(baselines.pca_scores(train, test, 3))
+    [entry] = (tmp_path / "aelab" / "baselines").glob("toy-*-pca-recon3.json")
+    entry.write_text("{not json")  # a damaged entry is recomputed and rewritten
+    fits.clear()
+    assert baselines.cached_pca_scores("toy", train, test, 3) == pytest.approx(first)
+    assert fits == [3] and json.loads(entry.read_text())["scores"]["latent_dim"] == 3
+    fits.clear()
+    baselines.cached_pca_scores("toy", train, test, 2)  # another code size
+    baselines.cached_pca_scores("toy", train, test[:10], 3)  # another test set
+    baselines.cached_pca_scores("toy", train, test, 3, seed=1)  # another seed
+    baselines.cached_pca_scores("toy", train, test, 3, cache=False)
+    assert fits == [2, 3, 3, 3]
+
+
+def test_with_ratio_matches_the_uncached_baseline():
+    from aelab.metrics.baselines import pca_scores, with_ratio
+
+    train, test = rank_k_images(80, 4, seed=0), rank_k_images(20, 4, seed=1)
+    assert with_ratio(pca_scores(train, test, 3), 3, 36, 0.01) == pytest.approx(
+        pca_baseline(train, test, 3, ae_mse=0.01)
+    )
+    wide = with_ratio(pca_scores(train, test, 36), 36, 36, 0.01)
+    assert wide["mse_ratio"] is None and "36 >= 36 pixels" in wide["mse_ratio_note"]
