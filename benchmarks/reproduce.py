@@ -1001,6 +1001,10 @@ def header(ctx: Context, wall: float, train_seconds: float) -> list[str]:
     ]
     if limits:
         lines.append(f"- Data limits: {', '.join(limits)}")
+    if tuple(ctx.presets) != ("*",):
+        lines.append(
+            f"- Presets: only `--presets {','.join(ctx.presets)}` (section 1 holds no others)"
+        )
     lines.append(
         "- Datasets: "
         + "; ".join(

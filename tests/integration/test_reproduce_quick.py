@@ -162,4 +162,5 @@ def test_full_presets_keeps_section_one_uncapped(tmp_path: Path) -> None:
     section1 = page.split("## 1. Reproductions of the reference presets\n", 1)[1]
     assert not section1.lstrip().startswith("> **Epochs capped")  # section 1 is not capped
     assert "| r3-fashion-vanilla |" in section1
+    assert "- Presets: only `--presets r3-fashion-vanilla` (section 1 holds no others)" in page
     assert page.count("> **Epochs capped at 1**") == 3  # sections 2-4 (not run here); not 5
