@@ -378,7 +378,24 @@ def section_reproductions(ctx: Context) -> tuple[list[str], Rows]:
         lines += [f"![R4 test losses]({bars})\n"] + (
             [f"![R4 reconstructions]({grid})\n"] if grid else []
         )
+    if (r2 := runs.get("r2-mnist-deep-sparse")) is not None:
+        lines += r2_figures(ctx, r2)
     return lines, rows
+
+
+def r2_figures(ctx: Context, run: Path) -> list[str]:
+    """R2's split and its two figures (the reference's loss curves and reconstructions)."""
+    cfg = RunConfig.load(run / "config.toml")
+    links = {
+        stem: ctx.publish(run / "figures" / f"{stem}.png", f"r2_{stem}.png")
+        for stem in ("loss_curves", "reconstructions")
+    }
+    return [
+        f"\nR2 on MNIST: the {cfg.data.val_size:,} validation images held out of the training "
+        "files (the reference's 50,000 / 10,000 / 10,000 split), its loss curves and "
+        "test reconstructions, regenerated:\n",
+        *(f"![R2 {stem.replace('_', ' ')}]({link})\n" for stem, link in links.items() if link),
+    ]
 
 
 # --------------------------------------------------------------------------- 2. family study
