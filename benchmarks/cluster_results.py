@@ -1,0 +1,99 @@
+"""Collect ``aelab cluster`` results into ``benchmarks/results/cluster.md``.
+
+Each argument is a run directory that ``aelab cluster RUN`` wrote into (``RUN/cluster/``):
+its table (``cluster.md``, verbatim), how the run was trained (its config's preset and the
+settings that differ from it), the clustering settings and wall times (``cluster.json``),
+whether IDEC beat every k-means baseline in NMI and accuracy, and its figures (copied, shrunk
+to fit 300 KB).
+
+    python benchmarks/cluster_results.py runs/cluster-fashion-conv runs/cluster-mnist-dec
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from aelab.config import RunConfig
+from aelab.presets import load_preset
+from aelab.report.page import shrink_png
+from aelab.rundir import machine
+
+RESULTS = Path(__file__).resolve().parent / "results"
+FIGURES = ("codes_by_cluster", "codes_by_class", "clusters")
+BASELINES = ("pixels", "pca", "code")
+
+
+def changed_settings(cfg: RunConfig) -> list[str]:
+    """``section.key=value`` for what the run's config changes from its preset."""
+    if not cfg.preset:
+        return []
+    base, here = load_preset(cfg.preset).to_dict(), cfg.to_dict()
+    out = []
+    for section, values in here.items():
+        if not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            if key == "input_shape" or isinstance(value, dict):
+                continue  # filled in from the data at training; nested tables: their keys
+            if base.get(section, {}).get(key) != value:
+                out.append(f"{section}.{key}={value}")
+    return out
+
+
+def section(run: Path, figures: Path) -> list[str]:
+    result = json.loads((run / "cluster" / "cluster.json").read_text(encoding="utf-8"))
+    cfg = RunConfig.load(run / "config.toml")
+    history = (run / "history.csv").read_text(encoding="utf-8").strip().splitlines()
+    scores = result["scores"]
+    idec = scores["idec"]
+    wins = all(idec[m] > scores[b][m] for b in BASELINES for m in ("nmi", "acc"))
+    changes = changed_settings(cfg)
+    lines = [
+        (run / "cluster" / "cluster.md").read_text(encoding="utf-8").strip(),
+        "",
+        f"Model: preset `{cfg.preset}`"
+        + (f" with {', '.join(f'`{c}`' for c in changes)}" if changes else "")
+        + f", {len(history) - 1} epochs trained. Wall seconds: "
+        + ", ".join(f"{k} {v:.0f}" for k, v in result["seconds"].items())
+        + ".",
+        "",
+        f"IDEC beats k-means on pixels, PCA and the frozen code in NMI and accuracy: "
+        f"**{'yes' if wins else 'no'}** (NMI {idec['nmi']:.4f}, accuracy "
+        f"{idec['acc']:.4f}).",
+        "",
+    ]
+    figures.mkdir(parents=True, exist_ok=True)
+    for stem in FIGURES:
+        source = run / "cluster" / f"{stem}.png"
+        if source.exists():
+            target = figures / f"{run.name}-{stem}.png"
+            shrink_png(source, target, 300 * 1024)
+            lines.append(f"![{run.name} {stem.replace('_', ' ')}](cluster/{target.name})")
+    return [*lines, ""]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="run directories aelab cluster wrote")
+    parser.add_argument("--out-dir", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    lines = [
+        "# Deep clustering: `aelab cluster` (k-means on pixels, PCA, codes; then IDEC)",
+        "",
+        f"Command: `python {' '.join(sys.argv)}`  ",
+        f"Machine: {machine()}. Each table is the `cluster.md` that `aelab cluster RUN` wrote, "
+        "verbatim; scores on the 10,000 test images.",
+        "",
+    ]
+    for run in args.runs:
+        lines += section(run, args.out_dir / "cluster")
+    path = args.out_dir / "cluster.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    print(path.read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    main()
