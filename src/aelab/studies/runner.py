@@ -180,10 +180,22 @@ class _DataCache:
         return self.cache[key]
 
 
+def refreshed(task: RunTask) -> RunTask:
+    """``task`` with its run's state read again as it starts: a run that another process
+    (an invocation side by side sharing the runs) finished or advanced since the plan was
+    made is skipped or continued, never refused or trained over."""
+    state = run_state(task.run_dir, task.cfg)
+    return task if state is task.state else RunTask(task.name, task.cfg, task.run_dir, state)
+
+
 def run_in_process(task: RunTask, data: Any, *, quiet: bool, log: Log) -> None:
     """Train (or resume) and evaluate one run here; a resume that cannot continue its
     checkpoint trains from scratch instead."""
 
+    task = refreshed(task)
+    if task.state is RunState.DONE:
+        log(f"{task.name}: finished meanwhile by another process; skipped")
+        return
     state = task.state
     if state is RunState.RESUME:
         try:
@@ -210,6 +222,9 @@ def train_command(config_path: Path, run_dir: Path, state: RunState, cfg: RunCon
 def run_subprocess(task: RunTask) -> str | None:
     """Do one run with ``python -m aelab train`` (or ``evaluate``), appending its output to
     ``RUN/train.log``. None on success, else one line: the command's own error line."""
+    task = refreshed(task)
+    if task.state is RunState.DONE:
+        return None
     task.run_dir.mkdir(parents=True, exist_ok=True)
     log_path = task.run_dir / TRAIN_LOG
     with tempfile.TemporaryDirectory(prefix="aelab-run-") as tmp:

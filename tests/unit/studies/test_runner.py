@@ -142,3 +142,25 @@ def test_progress_reports_the_best_val_loss_so_far(three_runs) -> None:
     with Progress(1, quiet=True, log=quiet.append) as progress:
         progress.update("x", three_runs[0], None)
     assert quiet == []
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_run_finished_by_another_invocation_meanwhile_is_skipped(
+    jobs, base_config, three_runs, tmp_path
+) -> None:
+    """Two invocations side by side share their runs: a run planned as TRAIN that the other
+    one finished before this one reached it is skipped, not refused as "already holds a
+    run" (seen with two reproduce.py invocations) and not trained again."""
+    finished = three_runs[0]  # dense-4, trained and evaluated
+    run_dir = tmp_path / "dense-4"
+    cfg = base_config.override(["model.latent_dim=4"])
+    assert run_state(run_dir, cfg) is RunState.TRAIN  # the plan, made before ...
+    shutil.copytree(finished, run_dir)  # ... the other invocation finished it
+    mtimes = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*") if p.is_file()}
+    task = RunTask("dense-4", cfg, run_dir, RunState.TRAIN)
+    lines: list[str] = []
+    [(name, error)] = list(LocalExecutor(jobs=jobs, log=lines.append).map([task]))
+    assert (name, error) == ("dense-4", None)
+    assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("*") if p.is_file()} == mtimes
+    if jobs == 1:
+        assert "dense-4: finished meanwhile by another process; skipped" in lines
