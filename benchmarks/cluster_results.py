@@ -6,13 +6,14 @@ settings that differ from it), the clustering settings and wall times (``cluster
 whether IDEC beat every k-means baseline in NMI and accuracy, and its figures (copied, shrunk
 to fit 300 KB).
 
-    python benchmarks/cluster_results.py runs/cluster-fashion-conv runs/cluster-mnist-dec
+    python benchmarks/cluster_results.py runs/cluster-fashion-dec runs/cluster-mnist-dec --figures 2
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def changed_settings(cfg: RunConfig) -> list[str]:
     return out
 
 
-def section(run: Path, figures: Path) -> list[str]:
+def section(run: Path, figures: Path | None) -> list[str]:
     result = json.loads((run / "cluster" / "cluster.json").read_text(encoding="utf-8"))
     cfg = RunConfig.load(run / "config.toml")
     history = (run / "history.csv").read_text(encoding="utf-8").strip().splitlines()
@@ -65,6 +66,8 @@ def section(run: Path, figures: Path) -> list[str]:
         f"{idec['acc']:.4f}).",
         "",
     ]
+    if figures is None:
+        return [*lines, ""]
     figures.mkdir(parents=True, exist_ok=True)
     for stem in FIGURES:
         source = run / "cluster" / f"{stem}.png"
@@ -79,6 +82,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run directories aelab cluster wrote")
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--figures",
+        type=int,
+        default=0,
+        metavar="N",
+        help="copy the figures of the first N runs only (default 0: of every run)",
+    )
     args = parser.parse_args()
     lines = [
         "# Deep clustering: `aelab cluster` (k-means on pixels, PCA, codes; then IDEC)",
@@ -88,8 +98,10 @@ def main() -> None:
         "verbatim; scores on the 10,000 test images.",
         "",
     ]
-    for run in args.runs:
-        lines += section(run, args.out_dir / "cluster")
+    shutil.rmtree(args.out_dir / "cluster", ignore_errors=True)  # no stale figures
+    for i, run in enumerate(args.runs):
+        with_figures = not args.figures or i < args.figures
+        lines += section(run, args.out_dir / "cluster" if with_figures else None)
     path = args.out_dir / "cluster.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     print(path.read_text(encoding="utf-8"))
