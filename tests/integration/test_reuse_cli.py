@@ -157,3 +157,33 @@ def test_onnx_export_without_the_extra_is_one_line(
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert f"{missing} is not installed" in err and "pip install 'aelab[onnx]'" in err
     assert not out.exists()
+
+
+def test_cluster_results_collects_what_cluster_wrote(workspace: Path, tmp_path: Path) -> None:
+    """benchmarks/cluster_results.py: the table verbatim, the verdict computed from
+    cluster.json, and the figures of the first --figures N runs."""
+    import subprocess
+    import sys
+
+    run = workspace / "run"
+    args = ["cluster", str(run), "--n-init", "2", "--max-iter", "10", "--update-interval", "5"]
+    assert main([*args, "--quiet"]) == 0
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [
+            *(sys.executable, str(root / "benchmarks" / "cluster_results.py"), str(run)),
+            *("--out-dir", str(tmp_path), "--figures", "1"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    page = (tmp_path / "cluster.md").read_text(encoding="utf-8")
+    assert (run / "cluster" / "cluster.md").read_text(encoding="utf-8").strip() in page
+    scores = json.loads((run / "cluster" / "cluster.json").read_text())["scores"]
+    wins = all(
+        scores["idec"][m] > scores[b][m] for b in ("pixels", "pca", "code") for m in ("nmi", "acc")
+    )
+    assert f"NMI and accuracy: **{'yes' if wins else 'no'}**" in page
+    assert (tmp_path / "cluster" / "run-codes_by_cluster.png").stat().st_size > 0
