@@ -20,7 +20,7 @@ from pathlib import Path
 from aelab.config import RunConfig
 from aelab.presets import load_preset
 from aelab.report.page import shrink_png
-from aelab.rundir import machine
+from aelab.rundir import machine, read_metrics
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FIGURES = ("codes_by_cluster", "codes_by_class", "clusters")
@@ -47,7 +47,7 @@ def changed_settings(cfg: RunConfig) -> list[str]:
 def section(run: Path, figures: Path | None) -> list[str]:
     result = json.loads((run / "cluster" / "cluster.json").read_text(encoding="utf-8"))
     cfg = RunConfig.load(run / "config.toml")
-    history = (run / "history.csv").read_text(encoding="utf-8").strip().splitlines()
+    epochs = read_metrics(run)["run"]["epochs_completed"]
     scores = result["scores"]
     idec = scores["idec"]
     wins = all(idec[m] > scores[b][m] for b in BASELINES for m in ("nmi", "acc"))
@@ -57,7 +57,7 @@ def section(run: Path, figures: Path | None) -> list[str]:
         "",
         f"Model: preset `{cfg.preset}`"
         + (f" with {', '.join(f'`{c}`' for c in changes)}" if changes else "")
-        + f", {len(history) - 1} epochs trained. Wall seconds: "
+        + f", {epochs} epochs trained. Wall seconds: "
         + ", ".join(f"{k} {v:.0f}" for k, v in result["seconds"].items())
         + ".",
         "",

@@ -138,44 +138,18 @@ def test_reproduce_sections_are_checked(tmp_path: Path) -> None:
         assert not (tmp_path / "results.md").exists()
 
 
-def test_full_presets_keeps_section_one_uncapped(tmp_path: Path) -> None:
-    data = tmp_path / "fake-fashion"
+def quick_presets_page(tmp_path: Path, dataset: str, *args: str) -> str:
+    """``reproduce.py --quick --sections presets`` on generated ``dataset`` (64 train / 16
+    test images, 16 for validation) with ``args``; the page it wrote."""
+    data = tmp_path / f"fake-{dataset}"
     write_idx_dataset(data, n_train=64, n_test=16)
     docs = tmp_path / "docs"
     proc = subprocess.run(
         [
             sys.executable,
             str(ROOT / "benchmarks" / "reproduce.py"),
-            *("--quick", "--max-epochs", "1", "--full-presets", "--sections", "presets"),
-            *("--dataset", f"fashion-mnist=idx:{data}", "--out", str(tmp_path / "runs")),
-            *("--docs", str(docs), "--train-limit", "64", "--test-limit", "16"),
-            *("--val-size", "16", "--presets", "r3-fashion-vanilla"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    page = (docs / "results.md").read_text(encoding="utf-8")
-    assert "trains its own full epochs (`--full-presets`)" in page
-    section1 = page.split("## 1. Reproductions of the reference presets\n", 1)[1]
-    assert not section1.lstrip().startswith("> **Epochs capped")  # section 1 is not capped
-    assert "| r3-fashion-vanilla |" in section1
-    assert "- Presets: only `--presets r3-fashion-vanilla` (section 1 holds no others)" in page
-    assert page.count("> **Epochs capped at 1**") == 3  # sections 2-4 (not run here); not 5
-
-
-def test_r2_page_shows_its_split_and_figures(tmp_path: Path) -> None:
-    data = tmp_path / "fake-mnist"
-    write_idx_dataset(data, n_train=64, n_test=16)
-    docs = tmp_path / "docs"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "reproduce.py"),
-            *("--quick", "--sections", "presets", "--presets", "r2-*"),
-            *("--dataset", f"mnist=idx:{data}", "--out", str(tmp_path / "runs")),
+            *("--quick", "--sections", "presets", *args),
+            *("--dataset", f"{dataset}=idx:{data}", "--out", str(tmp_path / "runs")),
             *("--docs", str(docs), "--train-limit", "64", "--test-limit", "16"),
             *("--val-size", "16"),
         ],
@@ -185,9 +159,27 @@ def test_r2_page_shows_its_split_and_figures(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    page = (docs / "results.md").read_text(encoding="utf-8")
+    return (docs / "results.md").read_text(encoding="utf-8")
+
+
+def test_full_presets_keeps_section_one_uncapped(tmp_path: Path) -> None:
+    page = quick_presets_page(
+        tmp_path,
+        "fashion-mnist",
+        *("--max-epochs", "1", "--full-presets", "--presets", "r3-fashion-vanilla"),
+    )
+    assert "trains its own full epochs (`--full-presets`)" in page
+    section1 = page.split("## 1. Reproductions of the reference presets\n", 1)[1]
+    assert not section1.lstrip().startswith("> **Epochs capped")  # section 1 is not capped
+    assert "| r3-fashion-vanilla |" in section1
+    assert "- Presets: only `--presets r3-fashion-vanilla` (section 1 holds no others)" in page
+    assert page.count("> **Epochs capped at 1**") == 3  # sections 2-4 (not run here); not 5
+
+
+def test_r2_page_shows_its_split_and_figures(tmp_path: Path) -> None:
+    page = quick_presets_page(tmp_path, "mnist", "--presets", "r2-*")
     assert "| r2-mnist-deep-sparse |" in page
     assert "R2 on MNIST: the 16 validation images held out" in page
     for stem in ("loss_curves", "reconstructions"):
         assert f"(figures/r2_{stem}.png)" in page
-        assert (docs / "figures" / f"r2_{stem}.png").stat().st_size > 0
+        assert (tmp_path / "docs" / "figures" / f"r2_{stem}.png").stat().st_size > 0

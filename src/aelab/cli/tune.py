@@ -26,8 +26,9 @@ search.toml is a run config with a [search] table, e.g.
   "model.sparsity.kind" = {type = "categorical", choices = ["none", "l1", "topk"]}
 
 OUT gets trial-0000/ ... (run directories, train.log each), study.db, tune.toml,
-workers/ (a lock per live worker), best.toml (aelab train --config OUT/best.toml), trials.csv and the plots
-optimization_history.png, intermediate_values.png and param_importances.png.
+workers/ (a lock per live worker), best.toml (aelab train --config OUT/best.toml),
+trials.csv and the plots optimization_history.png, intermediate_values.png and
+param_importances.png.
 """
 
 

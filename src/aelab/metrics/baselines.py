@@ -90,11 +90,10 @@ def with_ratio(
 ) -> dict[str, Any]:
     """``scores`` (of :func:`pca_scores` at ``latent_dim``) plus ``mse_ratio`` = ``ae_mse`` /
     PCA's MSE, or None with ``mse_ratio_note`` when the code is as wide as the image."""
-    requested = latent_dim
     result = {**scores, "mse_ratio": None}
-    if requested >= pixels:
+    if latent_dim >= pixels:
         result["mse_ratio_note"] = (
-            f"code size {requested} >= {pixels} pixels: PCA reconstructs (almost) exactly, "
+            f"code size {latent_dim} >= {pixels} pixels: PCA reconstructs (almost) exactly, "
             "so the ratio is not meaningful"
         )
     elif ae_mse is not None and scores["mse"] > 0:

@@ -102,11 +102,6 @@ def baseline_cache_key(
     return content_key((train_images, train_y, test_images, test_y), settings)
 
 
-def baseline_cache_path(dataset: str, key: str, name: str, dim: int) -> Path:
-    """``<cache>/baselines/<dataset>-<key>-<name><dim>.json``."""
-    return cache_path(dataset, key, f"{name}{dim}")
-
-
 def _valid(scores: object) -> bool:
     return isinstance(scores, dict) and set(scores) == set(PROBES)
 
@@ -138,7 +133,7 @@ def probe_model(
                 random_state=random_state,
             )  # fmt: skip
             dims = {"pca": train_codes.shape[1], "pixels": int(np.prod(train_images.shape[1:]))}
-            paths = {n: baseline_cache_path(data.name, key, n, dims[n]) for n in BASELINES}
+            paths = {n: cache_path(data.name, key, f"{n}{dims[n]}") for n in BASELINES}
         known = {name: s for name, p in paths.items() if (s := read_cached(p, _valid)) is not None}
         status.begin(len(STEPS) * (1 + len(BASELINES) - len(known)))
         for name in known:
