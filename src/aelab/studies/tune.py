@@ -308,8 +308,8 @@ class Tuner:
         for attempt in range(1, 5):
             try:
                 return open_storage()
-            except (IntegrityError, OperationalError):
-                time.sleep(0.5 * attempt)
+            except (IntegrityError, OperationalError, self.optuna.exceptions.StorageInternalError):
+                time.sleep(0.5 * attempt)  # Optuna wraps some of these in its own error
         return open_storage()  # the last attempt raises what it meets
 
     def retry(self) -> Callable[[Any, Any], None]:
