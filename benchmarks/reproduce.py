@@ -20,6 +20,7 @@ import fnmatch
 import itertools
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -35,7 +36,15 @@ from aelab.config import DataConfig, RunConfig, parse_assignment
 from aelab.errors import AelabError
 from aelab.metrics.code import ACTIVE_THRESHOLD
 from aelab.presets import list_presets, load_preset
-from aelab.report.page import Page, replace_block, shrink_png
+from aelab.report.page import (
+    Earlier,
+    Page,
+    readme_note,
+    readme_notes,
+    replace_block,
+    shrink_png,
+    split_headings,
+)
 from aelab.rundir import git_commit, machine, read_metrics
 from aelab.studies import claims
 from aelab.studies.compare import compare_runs, format_value, markdown_table, summarize_run
@@ -47,6 +56,7 @@ DATASETS = ("fashion-mnist", "mnist", "cifar10")
 KERAS_R1 = {"bce": 0.2846, "mse": 0.0130}  # REFERENCE-SYSTEMS.md, R1 (reference, not measured here)
 BEST_TARGET_MSE = 0.0065  # issue 7's target for the best model at code 32
 FIGURE_LIMIT = 300 * 1024  # bytes per published figure
+FIGURE_LINK = re.compile(r"\]\(figures/([\w.-]+\.png)\)")
 
 
 # --------------------------------------------------------------------------- the protocol
@@ -206,7 +216,8 @@ class Context:
     failures: dict[str, str] = field(default_factory=dict)
     figures: list[str] = field(default_factory=list)
     readme: Path | None = None  # the README whose results block this invocation rewrites
-    highlights: list[str] = field(default_factory=list)  # the page's lines for the README
+    earlier: Earlier | None = None  # --carry-over: the page whose parts not run here are kept
+    carried: list[str] = field(default_factory=list)  # the parts kept from it
     quiet: bool = True
     log: Callable[[str], None] = print
 
@@ -324,18 +335,19 @@ def preset_epochs(ctx: Context, name: str) -> int | None:
     return epochs
 
 
+PART_TITLES = {
+    "fashion-mnist": "### Fashion-MNIST",
+    "mnist": "### MNIST",
+    "cifar10": "### CIFAR-10",
+}
+
+
 def section_reproductions(ctx: Context) -> tuple[list[str], Rows]:
+    """One part per dataset. A dataset none of whose presets this invocation selects keeps
+    its part from the earlier page under ``--carry-over`` (else it is left out)."""
     p = ctx.profile
     presets = [n for n in list_presets() if any(fnmatch.fnmatch(n, pat) for pat in ctx.presets)]
     datasets = {name: load_preset(name).data.dataset for name in presets}
-    skipped = [f"{n} ({ds} not present)" for n, ds in datasets.items() if ds not in ctx.available]
-    configs = {
-        name: ctx.config(name, epochs=preset_epochs(ctx, name))
-        for name, ds in datasets.items()
-        if ds in ctx.available
-    }
-    runs = ctx.run(configs, "presets")
-    rows = rows_of(runs)
     if p.max_epochs is not None and p.cap_presets:
         epochs = (
             f"its own epochs capped at {p.max_epochs} (R1 keeps its full epochs; "
@@ -343,16 +355,36 @@ def section_reproductions(ctx: Context) -> tuple[list[str], Rows]:
         )
     else:
         epochs = "its own epochs" if p.preset_epochs is None else f"{p.preset_epochs} epoch(s)"
-    table = markdown_table(list(rows.values()), PRESET_COLUMNS)
     lines = [
         TITLES["presets"] + "\n",
         f"Every preset whose data is present, trained at {epochs}. *test loss* is the objective "
         "as each reference defines it (its loss and reduction, plus any penalty); "
         "BCE/MSE/PSNR/SSIM use the same definitions for every run.\n",
-        table,
     ]
-    if skipped:
-        lines.append(f"\nNot run (data absent on this machine): {', '.join(skipped)}.\n")
+    earlier = ctx.earlier.sections.get(TITLES["presets"], []) if ctx.earlier else []
+    earlier_parts = split_headings(earlier, "### ")[1]
+    rows: Rows = {}
+    for dataset, title in PART_TITLES.items():
+        names = [n for n, ds in datasets.items() if ds == dataset]
+        if names:
+            part, part_rows = reproduce_dataset(ctx, dataset, names)
+            lines += [title + "\n", *part]
+            rows.update(part_rows)
+        elif ctx.earlier and (kept := ctx.earlier.carry(title, earlier_parts.get(title))):
+            lines += kept
+            ctx.carried.append(f"section 1's {title.lstrip('# ')} part")
+    return lines, rows
+
+
+def reproduce_dataset(ctx: Context, dataset: str, names: list[str]) -> tuple[list[str], Rows]:
+    """Section 1's part for one dataset: its presets' table and the references' figures."""
+    if dataset not in ctx.available:
+        return [f"Not run (data absent on this machine): {', '.join(names)}.\n"], {}
+    configs = {name: ctx.config(name, epochs=preset_epochs(ctx, name)) for name in names}
+    runs = ctx.run(configs, "presets")
+    rows = rows_of(runs)
+    table = markdown_table(list(rows.values()), PRESET_COLUMNS)
+    lines, note = [table], []
     if r1 := rows.get("r1-fashion-sparse"):
         keras = [
             "\n**R1 beside the Keras reference** (Keras figures quoted from REFERENCE-SYSTEMS.md):\n",
@@ -363,8 +395,9 @@ def section_reproductions(ctx: Context) -> tuple[list[str], Rows]:
             diff = "n/a" if ours is None else f"{ours - KERAS_R1[key]:+.4f}"
             keras.append(f"| test {key.upper()} | {num(ours)} | {KERAS_R1[key]:.4f} | {diff} |")
         lines += [*keras, ""]
-        ctx.highlights += [*keras, ""]
-    ctx.highlights += ["Every reference preset whose data is present:\n", table, ""]
+        note += [*keras, ""]
+    pretty = PART_TITLES[dataset].lstrip("# ")
+    note += [f"Every reference preset on {pretty} whose data is present:\n", table, ""]
     r4 = [runs[n] for n in R4 if n in runs]
     if len(r4) >= 2:
         where = ctx.out / "presets" / "r4-comparison"
@@ -380,7 +413,7 @@ def section_reproductions(ctx: Context) -> tuple[list[str], Rows]:
         )
     if (r2 := runs.get("r2-mnist-deep-sparse")) is not None:
         lines += r2_figures(ctx, r2)
-    return lines, rows
+    return [*lines, "", *readme_note(note)], rows
 
 
 def r2_figures(ctx: Context, run: Path) -> list[str]:
@@ -465,12 +498,13 @@ def section_family(ctx: Context) -> tuple[list[str], dict[str, Path]]:
         if grid:
             picture = f"![The same test images reconstructed by every family]({grid})\n"
             lines.append("\n" + picture)
-            ctx.highlights += [
-                f"The same test images reconstructed by every model of the family study "
-                f"(code size 32, {p.study_epochs} epoch(s) each):\n",
-                picture,
-            ]
         lines.append(f"![Test BCE and MSE per family]({bars})\n")
+        if grid:
+            caption = (
+                "The same test images reconstructed by every model of the family study "
+                f"(code size 32, {p.study_epochs} epoch(s) each):\n"
+            )
+            lines += ["", *readme_note([caption, picture])]
     return lines, runs
 
 
@@ -946,7 +980,7 @@ def section_best(ctx: Context, study: dict[str, Path]) -> list[str]:
         f"\nBest: **{best['name']}**, test MSE {best['test_mse']:.5f}; target ≤ "
         f"{BEST_TARGET_MSE}: {verdict(met, 'met', 'not met')}. Its config:\n"
     )
-    ctx.highlights.append(
+    highlight = (
         f"Best model at code size 32 (section 5): **{best['name']}**, test MSE "
         f"{best['test_mse']:.5f} after {best.get('epochs')} epochs (target ≤ {BEST_TARGET_MSE}: "
         f"{'met' if met else 'not met'}).\n"
@@ -960,7 +994,7 @@ def section_best(ctx: Context, study: dict[str, Path]) -> list[str]:
         "holds it in full.)\n"
     )
     lines.append("```toml\n" + "\n".join(shown) + "\n```\n")
-    return lines
+    return [*lines, "", *readme_note([highlight])]
 
 
 # --------------------------------------------------------------------------- the page
@@ -1020,7 +1054,13 @@ def header(ctx: Context, wall: float, train_seconds: float) -> list[str]:
         lines.append(f"- Data limits: {', '.join(limits)}")
     if tuple(ctx.presets) != ("*",):
         lines.append(
-            f"- Presets: only `--presets {','.join(ctx.presets)}` (section 1 holds no others)"
+            f"- Presets: only `--presets {','.join(ctx.presets)}` "
+            + ("ran here" if ctx.carried else "(section 1 holds no others)")
+        )
+    if ctx.carried:
+        lines.append(
+            f"- Carried over from the earlier page (`--carry-over`), each part marked with "
+            f"where it came from and not counted in the times above: {', '.join(ctx.carried)}"
         )
     lines.append(
         "- Datasets: "
@@ -1038,10 +1078,12 @@ README_END = "<!-- /reproduce.py:results -->"
 
 def write_readme_block(ctx: Context, page_header: list[str]) -> bool:
     """Rewrite the README's block between README_START and README_END with the page's
-    headline (mode, date, machine; R1 beside Keras; the presets; the family figure; the best
-    model). False, touching nothing, when the README has no such block."""
+    headline: mode, date, machine, then the page's README notes (R1 beside Keras, the
+    presets of each dataset, the family figure, the best model), carried-over parts'
+    included. False, touching nothing, when the README has no such block."""
     if ctx.readme is None:
         return False
+    notes = readme_notes((ctx.docs / "results.md").read_text(encoding="utf-8"))
     rel = Path(os.path.relpath(ctx.docs, ctx.readme.parent)).as_posix()
     page = f"{rel}/results.md"
     facts = [ln for ln in page_header if ln.startswith(("- Mode:", "- Date:", "- Machine:"))]
@@ -1049,14 +1091,15 @@ def write_readme_block(ctx: Context, page_header: list[str]) -> bool:
         f"Written by `benchmarks/reproduce.py` with [{page}]({page}) (do not edit by hand):\n",
         *facts,
         "",
-        *(ln.replace("](figures/", f"]({rel}/figures/") for ln in ctx.highlights),
+        *(ln.replace("](figures/", f"]({rel}/figures/") for ln in notes),
     ]
     return replace_block(ctx.readme, README_START, README_END, "\n".join(lines))
 
 
 def reproduce(ctx: Context) -> Path:
-    """Run the chosen sections in page order, rewriting the page after each; the README
-    block too once every section ran."""
+    """Run the chosen sections in page order, rewriting the page after each (the others
+    carried over from ``ctx.earlier`` or marked as not run); the README block too when every
+    section ran or was carried over."""
     start = time.perf_counter()
     check_datasets(ctx)
     ctx.log(f"datasets available: {', '.join(ctx.available) or 'none'}")
@@ -1071,13 +1114,15 @@ def reproduce(ctx: Context) -> Path:
         failures=ctx.failures,
         notes={k: note for k in TITLES if k not in uncapped} if note else {},
         skipped_text=f"Not run by this invocation (`--sections {','.join(ctx.sections)}`).\n",
+        earlier=ctx.earlier,
+        carried=ctx.carried,
     )
     presets = page.section("presets", lambda: section_reproductions(ctx), {})
     study = page.section("family", lambda: section_family(ctx), {})
     found = page.section("sweeps", lambda: section_sweeps(ctx), {})
     page.section("claims", lambda: (section_claims(ctx, found, study, presets), None), None)
     page.section("best", lambda: (section_best(ctx, study), None), None)
-    if ctx.sections == tuple(TITLES) and write_readme_block(ctx, page.write()):
+    if page.complete and write_readme_block(ctx, page.write()):
         ctx.log(f"updated the results block of {ctx.readme}")
     return page.path
 
@@ -1138,6 +1183,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"README whose block between {README_START} and {README_END} gets the page's "
         "headline when every section ran (default README.md; skipped when it has no block)",
     )
+    add(
+        "--carry-over",
+        action="store_true",
+        help="keep what this invocation does not run from the existing page: the other "
+        "sections, and section 1's parts of datasets with no preset in --presets (each "
+        "marked with the date and commit of the page it came from)",
+    )
     add("--verbose", action="store_true", help="show training progress")
     args = parser.parse_args(argv)
     args.error = lambda msg: parser.exit(2, f"reproduce: {msg}\n")
@@ -1189,16 +1241,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         members=split(args.members) or None,
         sections=tuple(s for s in TITLES if s in sections),  # page order
         readme=Path(args.readme),
+        earlier=Earlier.read(Path(args.docs) / "results.md") if args.carry_over else None,
         quiet=not args.verbose,
     )
-    figures = ctx.docs / "figures"
-    for old in figures.glob("*.png"):  # the page owns this folder: no stale figures
-        old.unlink()
     try:
         path = reproduce(ctx)
     except AelabError as exc:
         print(f"reproduce: error: {exc}", file=sys.stderr)
         return 2
+    figures = ctx.docs / "figures"
+    linked = set(FIGURE_LINK.findall(path.read_text(encoding="utf-8")))
+    for old in figures.glob("*.png"):  # the page owns this folder: no stale figures
+        if old.name not in linked:
+            old.unlink()
     print(f"wrote {path} and {len(ctx.figures)} figures in {figures}")
     if ctx.failures:
         print(f"{len(ctx.failures)} run(s) failed; see the page's last section", file=sys.stderr)

@@ -120,6 +120,31 @@ def test_reproduce_quick_writes_page_and_figures(tmp_path: Path) -> None:
     assert "Best: **best-conv-stride**" in part and "This page is incomplete" not in part
     assert readme.read_text(encoding="utf-8") == before  # a partial page leaves the README
 
+    # Another dataset's presets added later: --carry-over keeps every part this invocation
+    # does not run (marked with the page it came from), and the README block follows.
+    mnist = tmp_path / "fake-mnist"
+    write_idx_dataset(mnist, n_train=96, n_test=24)
+    more = [*cmd, "--carry-over", "--sections", "presets", "--presets", "r2-*"]
+    more += ["--dataset", f"mnist=idx:{mnist}"]
+    added = subprocess.run(more, capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert added.returncode == 0, added.stdout[-2000:] + added.stderr[-2000:]
+    merged = (docs / "results.md").read_text(encoding="utf-8")
+    assert "Not run by this invocation" not in merged and "This page is incomplete" not in merged
+    fashion = merged.split("### Fashion-MNIST\n", 1)[1].split("### MNIST\n", 1)
+    assert fashion[0].lstrip().startswith("*Carried over unchanged from the page of ")
+    assert r1 in fashion[0] and "| r2-mnist-deep-sparse |" in fashion[1]
+    assert merged.count("*Carried over unchanged from the page of ") == 5  # 1 part, 4 sections
+    assert merged.count("Verdict: **") == page.count("Verdict: **")
+    assert "- Carried over from the earlier page (`--carry-over`)" in merged
+    assert "section 1's Fashion-MNIST part" in merged
+    linked = set(re.findall(r"\]\(figures/([\w.-]+\.png)\)", merged))
+    assert {"family_grid.png", "r2_loss_curves.png"} <= linked
+    assert linked == {p.name for p in (docs / "figures").glob("*.png")}
+    front = readme.read_text(encoding="utf-8")
+    assert "| r1-fashion-sparse |" in front and "| r2-mnist-deep-sparse |" in front
+    assert "| test BCE | 0." in front and "](docs/figures/family_grid.png)" in front
+    assert "Best model at code size 32" in front
+
 
 def test_reproduce_sections_are_checked(tmp_path: Path) -> None:
     script = str(ROOT / "benchmarks" / "reproduce.py")
