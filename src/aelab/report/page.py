@@ -60,12 +60,12 @@ def readme_note(lines: list[str]) -> list[str]:
     """``lines`` wrapped in an HTML comment (invisible on the page) that
     :func:`readme_notes` collects: what a part of the page shows on the front page. Carried
     with its part when the part is carried over."""
-    return ["<!-- readme", *(ln.rstrip("\n") for ln in lines), "-->", ""]
+    return ["<!-- readme", *lines, "-->", ""]
 
 
 def readme_notes(page_text: str) -> list[str]:
     """The README notes of a page, in page order."""
-    return [m.group(1) + "\n" for m in README_NOTE.finditer(page_text)]
+    return [m.group(1).strip("\n") + "\n" for m in README_NOTE.finditer(page_text)]
 
 
 def split_headings(lines: list[str], prefix: str) -> tuple[list[str], dict[str, list[str]]]:
