@@ -190,6 +190,7 @@ TITLES = {
     "sweeps": "## 3. Sweeps",
     "claims": "## 4. The claims",
     "best": "## 5. Best model at code size 32",
+    "mnist": "## 6. MNIST: family study, code size and the R3 claims",
 }
 CLAIM_INPUTS = ("presets", "family", "sweeps")
 SPARSITY_STUDY = ("vanilla", "sparse-l1", "sparse-kl", "sparse-topk")
@@ -460,19 +461,28 @@ def section_family(ctx: Context) -> tuple[list[str], dict[str, Path]]:
     lines = [TITLES["family"] + "\n"]
     if "fashion-mnist" not in ctx.available:
         return [*lines, "Not run: Fashion-MNIST is not present.\n"], {}
+    part, runs = family_study(ctx, "fashion-mnist", "family", "family")
+    return [*lines, *part], runs
+
+
+def family_study(
+    ctx: Context, dataset: str, folder: str, figures: str, *, readme: bool = True
+) -> tuple[list[str], dict[str, Path]]:
+    """The family study on ``dataset`` into ``out/folder``, probed; its table, the probes'
+    references and its figures (``<figures>_grid.png``, ``<figures>_losses.png``)."""
     p = ctx.profile
     result = run_family_study(
-        ctx.out / "family",
-        dataset="fashion-mnist",
+        ctx.out / folder,
+        dataset=dataset,
         latent_dim=32,
         epochs=p.study_epochs,
-        sets=ctx.data_values("fashion-mnist"),
+        sets=ctx.data_values(dataset),
         members=ctx.members,
         quiet=ctx.quiet,
         log=ctx.log,
         raise_on_failure=False,
     )
-    ctx.failures.update({f"family/{n}": why for n, why in result.outcome.failed.items()})
+    ctx.failures.update({f"{folder}/{n}": why for n, why in result.outcome.failed.items()})
     runs = result.outcome.done
     probes = run_probes(ctx, runs)
     rows = rows_of(runs)
@@ -481,6 +491,7 @@ def section_family(ctx: Context) -> tuple[list[str], dict[str, Path]]:
             {f"probe_{k}": v for k, v in probes.get(name, {}).get("autoencoder", {}).items()}
         )
     seed = next(iter(result.configs.values())).train.seed if result.configs else 0
+    lines = []
     lines.append(
         f"{', '.join(result.configs)}: each {p.study_epochs} epoch(s) on the same data "
         f"and split, code size 32, seed {seed} (`aelab family-study`). Probes (`aelab probe`, "
@@ -493,13 +504,13 @@ def section_family(ctx: Context) -> tuple[list[str], dict[str, Path]]:
         refs = [{"name": k, **reference[k]} for k in ("pca", "pixels") if k in reference]
         lines.append(markdown_table(refs, PROBE_COLUMNS))
     if result.comparison is not None:
-        grid = ctx.publish(result.comparison.files.get("grid", Path("-")), "family_grid.png")
-        bars = ctx.publish(result.comparison.files["losses"], "family_losses.png")
+        grid = ctx.publish(result.comparison.files.get("grid", Path("-")), f"{figures}_grid.png")
+        bars = ctx.publish(result.comparison.files["losses"], f"{figures}_losses.png")
         if grid:
             picture = f"![The same test images reconstructed by every family]({grid})\n"
             lines.append("\n" + picture)
         lines.append(f"![Test BCE and MSE per family]({bars})\n")
-        if grid:
+        if grid and readme:
             caption = (
                 "The same test images reconstructed by every model of the family study "
                 f"(code size 32, {p.study_epochs} epoch(s) each):\n"
@@ -610,16 +621,19 @@ def section_sweeps(ctx: Context) -> tuple[list[str], dict[str, Rows]]:
     return [*lines, *code_lines, *sweep_sparsity(ctx), *sweep_noise(ctx)], found
 
 
-def sweep_code_size(ctx: Context) -> tuple[list[str], dict[str, Rows]]:
-    """Code size, dense and conv; PCA's error at each size beside them."""
+def sweep_code_size(
+    ctx: Context, ds: str = DS, prefix: str = ""
+) -> tuple[list[str], dict[str, Rows]]:
+    """Code size, dense and conv (the ``r3-<ds>-*`` presets, runs in ``out/<prefix>sweep-code-*``);
+    PCA's error at each size beside them."""
     from aelab.viz.comparison import sweep_lines
 
     p = ctx.profile
     code = Vary("model.latent_dim", p.code_sizes)
     found: dict[str, Rows] = {}
     series: dict[str, tuple[list[Any], dict[str, list[Any]]]] = {}
-    for fam, preset in (("dense", f"r3-{DS}-vanilla"), ("conv", f"r3-{DS}-conv")):
-        runs = ctx.sweep(f"sweep-code-{fam}", ctx.config(preset), code, p.sweep_epochs)
+    for fam, preset in (("dense", f"r3-{ds}-vanilla"), ("conv", f"r3-{ds}-conv")):
+        runs = ctx.sweep(f"{prefix}sweep-code-{fam}", ctx.config(preset), code, p.sweep_epochs)
         rows = found[f"code-{fam}"] = rows_of(runs)
         xs = [x for x in p.code_sizes if str(x) in rows]
         series[fam] = (xs, {"test MSE": [rows[str(x)]["test_mse"] for x in xs]})
@@ -652,8 +666,10 @@ def sweep_code_size(ctx: Context) -> tuple[list[str], dict[str, Rows]]:
             "every input, so those points measure a failed run, not the capacity of the "
             "bottleneck (a linear code, `model.code_activation=identity`, cannot die this way).\n"
         )
-    fig = sweep_lines("code size", series, title="Fashion-MNIST · test MSE against code size")
-    lines.append(f"\n![Test MSE against code size]({ctx.save(fig, 'code_size.png')})\n")
+    name = PART_TITLES[load_preset(f"r3-{ds}-vanilla").data.dataset].lstrip("# ")
+    fig = sweep_lines("code size", series, title=f"{name} · test MSE against code size")
+    saved = ctx.save(fig, f"{prefix.replace('/', '_')}code_size.png")
+    lines.append(f"\n![Test MSE against code size]({saved})\n")
     return lines, found
 
 
@@ -761,7 +777,9 @@ def claim_bottleneck(found: dict[str, Rows]) -> list[str]:
     ]
 
 
-def claim_conv(ctx: Context, found: dict[str, Rows]) -> list[str]:
+def claim_conv(
+    ctx: Context, found: dict[str, Rows], ds: str = DS, folder: str = "claims"
+) -> list[str]:
     head = '### "Convolutional autoencoders beat dense ones on images" (R3)\n'
     dense, conv = found.get("code-dense", {}), found.get("code-conv", {})
     pairs = [(s, dense[s].get("test_mse"), conv[s].get("test_mse")) for s in dense if s in conv]
@@ -788,10 +806,10 @@ def claim_conv(ctx: Context, found: dict[str, Rows]) -> list[str]:
 
         def dense(h: int) -> RunConfig:
             values = {"model.hidden": [h], "model.latent_dim": 32}
-            return ctx.config(f"r3-{DS}-deep", values, ctx.profile.sweep_epochs)
+            return ctx.config(f"r3-{ds}-deep", values, ctx.profile.sweep_epochs)
 
         cfg, params = claims.dense_of_size(dense, int(conv32["parameters"]), (1, 28, 28))
-        if run := ctx.run({"dense-equal-params": cfg}, "claims").get("dense-equal-params"):
+        if run := ctx.run({"dense-equal-params": cfg}, folder).get("dense-equal-params"):
             row = summarize_run(run)[0]
             equal = conv32["test_mse"] < row["test_mse"]
             h = cfg.model.hidden[0]
@@ -997,6 +1015,32 @@ def section_best(ctx: Context, study: dict[str, Path]) -> list[str]:
     return [*lines, "", *readme_note([highlight])]
 
 
+# --------------------------------------------------------------------------- 6. MNIST
+
+
+def section_mnist(ctx: Context) -> list[str]:
+    """The parts of the protocol that MNIST's presets allow (R3 names both datasets): the
+    family study, the code-size sweep (dense and conv), and the two claims they settle."""
+    lines = [TITLES["mnist"] + "\n"]
+    if "mnist" not in ctx.available:
+        return [*lines, "Not run: MNIST is not present.\n"]
+    lines.append(
+        "The protocol of sections 2-4 on MNIST, where its presets allow it (R3 defines dense "
+        "and conv members for both datasets; the sparsity, noise and identity studies stay on "
+        "Fashion-MNIST).\n"
+    )
+    part, _ = family_study(ctx, "mnist", "mnist/family", "mnist_family", readme=False)
+    code_lines, found = sweep_code_size(ctx, "mnist", "mnist/")
+    claims_lines = [*claim_bottleneck(found), *claim_conv(ctx, found, "mnist", "mnist/claims")]
+    return [
+        *lines,
+        "### Family study (code size 32)\n",
+        *part,
+        *(ln.replace("### Code size", "### Sweep: code size", 1) for ln in code_lines),
+        *(ln.replace('### "', '### MNIST: "', 1) for ln in claims_lines),
+    ]
+
+
 # --------------------------------------------------------------------------- the page
 
 
@@ -1122,6 +1166,7 @@ def reproduce(ctx: Context) -> Path:
     found = page.section("sweeps", lambda: section_sweeps(ctx), {})
     page.section("claims", lambda: (section_claims(ctx, found, study, presets), None), None)
     page.section("best", lambda: (section_best(ctx, study), None), None)
+    page.section("mnist", lambda: (section_mnist(ctx), None), None)
     if page.complete and write_readme_block(ctx, page.write()):
         ctx.log(f"updated the results block of {ctx.readme}")
     return page.path

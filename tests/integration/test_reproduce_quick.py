@@ -116,7 +116,7 @@ def test_reproduce_quick_writes_page_and_figures(tmp_path: Path) -> None:
     assert best.returncode == 0, best.stderr[-2000:]
     assert not re.search(r"^(train|retrain|resume) ", best.stdout, flags=re.MULTILINE)
     part = (docs2 / "results.md").read_text(encoding="utf-8")
-    assert part.count("Not run by this invocation (`--sections best`)") == 4
+    assert part.count("Not run by this invocation (`--sections best`)") == 5
     assert "Best: **best-conv-stride**" in part and "This page is incomplete" not in part
     assert readme.read_text(encoding="utf-8") == before  # a partial page leaves the README
 
@@ -124,7 +124,7 @@ def test_reproduce_quick_writes_page_and_figures(tmp_path: Path) -> None:
     # does not run (marked with the page it came from), and the README block follows.
     mnist = tmp_path / "fake-mnist"
     write_idx_dataset(mnist, n_train=96, n_test=24)
-    more = [*cmd, "--carry-over", "--sections", "presets", "--presets", "r2-*"]
+    more = [*cmd, "--carry-over", "--sections", "presets,mnist", "--presets", "r2-*"]
     more += ["--dataset", f"mnist=idx:{mnist}"]
     added = subprocess.run(more, capture_output=True, text=True, check=False, cwd=tmp_path)
     assert added.returncode == 0, added.stdout[-2000:] + added.stderr[-2000:]
@@ -134,7 +134,11 @@ def test_reproduce_quick_writes_page_and_figures(tmp_path: Path) -> None:
     assert fashion[0].lstrip().startswith("*Carried over unchanged from the page of ")
     assert r1 in fashion[0] and "| r2-mnist-deep-sparse |" in fashion[1]
     assert merged.count("*Carried over unchanged from the page of ") == 5  # 1 part, 4 sections
-    assert merged.count("Verdict: **") == page.count("Verdict: **")
+    mnist_part = merged.split("## 6. MNIST: family study, code size and the R3 claims\n", 1)[1]
+    for text in ("### Family study (code size 32)", "### Sweep: code size", "| vanilla |"):
+        assert text in mnist_part, text
+    assert mnist_part.count("Verdict: **") == 2 and "### MNIST: \"Convolutional" in mnist_part
+    assert merged.count("Verdict: **") == page.count("Verdict: **") + 2  # and MNIST's two
     assert "- Carried over from the earlier page (`--carry-over`)" in merged
     assert "section 1's Fashion-MNIST part" in merged
     linked = set(re.findall(r"\]\(figures/([\w.-]+\.png)\)", merged))
@@ -198,7 +202,7 @@ def test_full_presets_keeps_section_one_uncapped(tmp_path: Path) -> None:
     assert not section1.lstrip().startswith("> **Epochs capped")  # section 1 is not capped
     assert "| r3-fashion-vanilla |" in section1
     assert "- Presets: only `--presets r3-fashion-vanilla` (section 1 holds no others)" in page
-    assert page.count("> **Epochs capped at 1**") == 3  # sections 2-4 (not run here); not 5
+    assert page.count("> **Epochs capped at 1**") == 4  # sections 2-4 and 6 (not run); not 5
 
 
 def test_r2_page_shows_its_split_and_figures(tmp_path: Path) -> None:
