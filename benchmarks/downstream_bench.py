@@ -185,24 +185,77 @@ def anomaly_section(args: argparse.Namespace, preset: str) -> dict[str, Any]:
     )
     payload["table"] = to_markdown(results)
     payload["overrides"] = list(args.anomaly_set)
+    payload["command"] = " ".join(["python", *sys.argv])
     return payload
 
 
+def anomaly_key(entry: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes two one-class sections the same experiment."""
+    return (
+        entry.get("dataset"),
+        entry["preset"],
+        tuple(entry.get("overrides") or ()),
+        entry["epochs"],
+    )
+
+
 def carry_over(report: dict[str, Any], previous: Path) -> None:
-    """A section skipped here (--skip-probes / --skip-anomaly) keeps its results from the
-    previous report in the same folder, with the command that produced them, so the two
-    halves can run at different times (or side by side) into one report."""
+    """What this invocation did not run keeps its results from the previous report in the
+    same folder, with the command that produced them and when it finished, so parts can run
+    at different times (or side by side) into one report: the probes section when skipped,
+    and every one-class section (a dataset and model) that this invocation did not redo."""
     if not previous.exists():
         return
     old = json.loads(previous.read_text())
-    for key in ("probes", "anomaly"):
-        if key not in report and key in old:
-            report[key] = old[key]
-            report.setdefault("carried_over", {})[key] = {
-                "command": old.get("carried_over", {}).get(key, {}).get("command")
-                or old["command"],
-                "finished_at": old.get("finished_at"),
-            }
+    if "probes" not in report and "probes" in old:
+        report["probes"] = old["probes"]
+        report.setdefault("carried_over", {})["probes"] = {
+            "command": old.get("carried_over", {}).get("probes", {}).get("command")
+            or old["command"],
+            "finished_at": old.get("finished_at"),
+        }
+    done = {anomaly_key(a) for a in report.get("anomaly", [])}
+    kept = [
+        {"command": old["command"], "finished_at": old.get("finished_at"), **a}
+        for a in old.get("anomaly", [])
+        if anomaly_key(a) not in done
+    ]
+    if kept:
+        report["anomaly"] = kept + report.get("anomaly", [])
+
+
+def model_label(entry: dict[str, Any]) -> str:
+    changed = entry.get("overrides") or []
+    return entry["preset"] + (f" + {', '.join(changed)}" if changed else "")
+
+
+def best_score(entry: dict[str, Any]) -> tuple[float, str]:
+    """The autoencoder's best mean AUROC in a one-class section, and its score's name."""
+    return max((entry["mean"][f"{score}_auroc"], score) for score in SCORES)
+
+
+def anomaly_summary(entries: list[dict[str, Any]]) -> list[str]:
+    """Per dataset: the best autoencoder score of every model run against the baselines
+    (means over the same ten one-class splits)."""
+    lines = [
+        "## One-class summary: the autoencoder against the pixel baselines",
+        "",
+        "Mean AUROC over the ten one-class problems, each model's best score beside the "
+        "baselines fitted on the same normal images (the baselines do not depend on the model).",
+        "",
+        "| dataset | model | epochs | best score | AUROC | pca | ocsvm | iforest | beats all three |",
+        "|:---|:---|---:|:---|---:|---:|---:|---:|:---:|",
+    ]
+    for entry in sorted(entries, key=lambda e: (e.get("dataset") or "", model_label(e))):
+        best, name = best_score(entry)
+        base = [entry["mean"].get(f"{b}_auroc") for b in BASELINE_SCORES]
+        beats = "yes" if all(v is not None and best > v for v in base) else "no"
+        cells = " | ".join("" if v is None else f"{v:.4f}" for v in base)
+        lines.append(
+            f"| {entry.get('dataset', '?')} | {model_label(entry)} | {entry['epochs']} | {name} "
+            f"| {best:.4f} | {cells} | {beats} |"
+        )
+    return [*lines, ""]
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -254,7 +307,7 @@ def markdown(report: dict[str, Any]) -> str:
             "",
         ]
     for a in report.get("anomaly", []):
-        best, best_score = max((a["mean"][f"{score}_auroc"], score) for score in SCORES)
+        best, best_name = best_score(a)
         baselines = {
             b: a["mean"][f"{b}_auroc"] for b in BASELINE_SCORES if f"{b}_auroc" in a["mean"]
         }
@@ -268,6 +321,15 @@ def markdown(report: dict[str, Any]) -> str:
                 if changed
                 else []
             ),
+            *(
+                [
+                    f"Carried over from `{a['command']}`"
+                    + (f" (finished {a['finished_at']})." if a.get("finished_at") else "."),
+                    "",
+                ]
+                if a.get("command") not in (None, report["command"])
+                else []
+            ),
             "Trained only on the normal class's training images; every test image scored; "
             "anomalies = the other 9 classes. Scores: per-image MSE (recon), mean distance "
             f"to the {a['k']} nearest normal training codes (code), and their combination "
@@ -279,7 +341,7 @@ def markdown(report: dict[str, Any]) -> str:
             a["table"],
             f"Target (mean one-class AUROC >= {AUROC_TARGET}): "
             f"{'met' if best >= AUROC_TARGET else 'not met'} (best mean {best:.4f}, the "
-            f"{best_score} score).",
+            f"{best_name} score).",
             "",
         ]
         if baselines:
@@ -288,16 +350,18 @@ def markdown(report: dict[str, Any]) -> str:
             losses = [
                 str(row["class"])
                 for row in a.get("classes", [])
-                if row[f"{best_score}_auroc"] <= max(row.get(f"{b}_auroc", 0) for b in baselines)
+                if row[f"{best_name}_auroc"] <= max(row.get(f"{b}_auroc", 0) for b in baselines)
             ]
             lines += [
                 f"Against the pixel baselines (mean AUROC): the autoencoder's best score "
-                f"({best_score}, {best:.4f}) beats {len(beaten)} of {len(baselines)} "
+                f"({best_name}, {best:.4f}) beats {len(beaten)} of {len(baselines)} "
                 f"({', '.join(f'{b} {v:.4f}' for b, v in baselines.items())}); the strongest "
                 f"baseline is {strongest} ({value:.4f}). Classes where a baseline scores at least "
-                f"as high as the {best_score} score: {', '.join(losses) or 'none'}.",
+                f"as high as the {best_name} score: {', '.join(losses) or 'none'}.",
                 "",
             ]
+    if report.get("anomaly"):
+        lines += anomaly_summary(report["anomaly"])
     return "\n".join(lines)
 
 
