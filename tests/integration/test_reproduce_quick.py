@@ -137,7 +137,7 @@ def test_reproduce_quick_writes_page_and_figures(tmp_path: Path) -> None:
     mnist_part = merged.split("## 6. MNIST: family study, code size and the R3 claims\n", 1)[1]
     for text in ("### Family study (code size 32)", "### Sweep: code size", "| vanilla |"):
         assert text in mnist_part, text
-    assert mnist_part.count("Verdict: **") == 2 and "### MNIST: \"Convolutional" in mnist_part
+    assert mnist_part.count("Verdict: **") == 2 and '### MNIST: "Convolutional' in mnist_part
     assert merged.count("Verdict: **") == page.count("Verdict: **") + 2  # and MNIST's two
     assert "- Carried over from the earlier page (`--carry-over`)" in merged
     assert "section 1's Fashion-MNIST part" in merged
