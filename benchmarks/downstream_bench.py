@@ -234,11 +234,11 @@ def best_score(entry: dict[str, Any]) -> tuple[float, str]:
     return max((entry["mean"][f"{score}_auroc"], score) for score in SCORES)
 
 
-def anomaly_summary(entries: list[dict[str, Any]]) -> list[str]:
+def anomaly_summary(entries: list[dict[str, Any]], heading: str = "##") -> list[str]:
     """Per dataset: the best autoencoder score of every model run against the baselines
     (means over the same ten one-class splits)."""
     lines = [
-        "## One-class summary: the autoencoder against the pixel baselines",
+        f"{heading} One-class summary: the autoencoder against the pixel baselines",
         "",
         "Mean AUROC over the ten one-class problems, each model's best score beside the "
         "baselines fitted on the same normal images (the baselines do not depend on the model).",
@@ -306,6 +306,15 @@ def markdown(report: dict[str, Any]) -> str:
             f"{'met by ' + ', '.join(winners) if winners else 'not met'}.",
             "",
         ]
+    return "\n".join(lines + anomaly_lines(report))
+
+
+def anomaly_lines(report: dict[str, Any], heading: str = "##", commands: bool = False) -> list[str]:
+    """The one-class sections of a report (Markdown lines, headings at ``heading``): per
+    model and dataset the per-class table, then the summary against the baselines. Each
+    section names the command that computed it when carried over from an earlier report, or
+    always with ``commands``."""
+    lines: list[str] = []
     for a in report.get("anomaly", []):
         best, best_name = best_score(a)
         baselines = {
@@ -313,7 +322,7 @@ def markdown(report: dict[str, Any]) -> str:
         }
         changed = a.get("overrides") or []
         lines += [
-            f"## One-class anomaly detection: {a.get('dataset', '?')} ({a['preset']}, "
+            f"{heading} One-class anomaly detection: {a.get('dataset', '?')} ({a['preset']}, "
             f"{a['epochs']} epochs per class)",
             "",
             *(
@@ -327,7 +336,9 @@ def markdown(report: dict[str, Any]) -> str:
                     + (f" (finished {a['finished_at']})." if a.get("finished_at") else "."),
                     "",
                 ]
-                if a.get("command") not in (None, report["command"])
+                if a.get("command") not in (None, report["command"]) and not commands
+                else [f"Command: `{a.get('command') or report['command']}`", ""]
+                if commands
                 else []
             ),
             "Trained only on the normal class's training images; every test image scored; "
@@ -361,8 +372,8 @@ def markdown(report: dict[str, Any]) -> str:
                 "",
             ]
     if report.get("anomaly"):
-        lines += anomaly_summary(report["anomaly"])
-    return "\n".join(lines)
+        lines += anomaly_summary(report["anomaly"], heading)
+    return lines
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import fnmatch
 import itertools
+import json
 import os
 import platform
 import re
@@ -56,6 +57,7 @@ DATASETS = ("fashion-mnist", "mnist", "cifar10")
 KERAS_R1 = {"bce": 0.2846, "mse": 0.0130}  # REFERENCE-SYSTEMS.md, R1 (reference, not measured here)
 BEST_TARGET_MSE = 0.0065  # issue 7's target for the best model at code 32
 FIGURE_LIMIT = 300 * 1024  # bytes per published figure
+RESULTS = Path(__file__).resolve().parent / "results"  # what the other benchmarks wrote
 FIGURE_LINK = re.compile(r"\]\(figures/([\w.-]+\.png)\)")
 
 
@@ -191,6 +193,7 @@ TITLES = {
     "claims": "## 4. The claims",
     "best": "## 5. Best model at code size 32",
     "mnist": "## 6. MNIST: family study, code size and the R3 claims",
+    "downstream": "## 7. Reusing the codes: one-class anomaly detection and clustering",
 }
 CLAIM_INPUTS = ("presets", "family", "sweeps")
 SPARSITY_STUDY = ("vanilla", "sparse-l1", "sparse-kl", "sparse-topk")
@@ -217,6 +220,7 @@ class Context:
     failures: dict[str, str] = field(default_factory=dict)
     figures: list[str] = field(default_factory=list)
     readme: Path | None = None  # the README whose results block this invocation rewrites
+    results: Path = RESULTS  # the benchmarks' results that section 7 collects
     earlier: Earlier | None = None  # --carry-over: the page whose parts not run here are kept
     carried: list[str] = field(default_factory=list)  # the parts kept from it
     quiet: bool = True
@@ -1041,6 +1045,50 @@ def section_mnist(ctx: Context) -> list[str]:
     ]
 
 
+# --------------------------------------------------------------------------- 7. downstream
+
+
+def section_downstream(ctx: Context) -> list[str]:
+    """The one-class and clustering evidence, collected from what ``downstream_bench.py``
+    and ``cluster_results.py`` wrote (hours of training each; their commands are shown)."""
+    from downstream_bench import anomaly_lines, anomaly_summary
+
+    lines = [TITLES["downstream"] + "\n"]
+    rel = Path(os.path.relpath(ctx.results, ctx.docs)).as_posix()
+    report = ctx.results / "downstream_bench.json"
+    if report.exists():
+        data = json.loads(report.read_text(encoding="utf-8"))
+        lines.append(
+            f"Collected from [`{rel}/downstream_bench.md`]({rel}/downstream_bench.md), written "
+            "by `benchmarks/downstream_bench.py`: each model trained on one class at a time, "
+            "with settings fixed before the runs (nothing tuned on test anomalies); every "
+            "part names the command that computed it.\n"
+        )
+        lines += anomaly_lines(data, "###", commands=True)
+        table = [ln for ln in anomaly_summary(data.get("anomaly", [])) if ln.startswith("|")]
+        caption = (
+            "One-class anomaly detection (section 7): mean AUROC over the ten classes, each "
+            "model's best score beside the pixel baselines fitted on the same normal images:\n"
+        )
+        lines += ["", *readme_note([caption, *table])]
+    else:
+        lines.append(f"One-class anomaly detection: no `{report}` (run `downstream_bench.py`).\n")
+    clusters = ctx.results / "cluster.md"
+    if clusters.exists():
+        text = clusters.read_text(encoding="utf-8").replace("](cluster/", f"]({rel}/cluster/")
+        body = [ln for ln in text.splitlines() if not ln.startswith("# ")]
+        lines += [
+            "",
+            "### Deep clustering\n",
+            f"Collected from [`{rel}/cluster.md`]({rel}/cluster.md), written by "
+            "`benchmarks/cluster_results.py` from `aelab cluster` runs.\n",
+            *("#" + ln if ln.startswith("## ") else ln for ln in body),
+        ]
+    else:
+        lines.append(f"Clustering: no `{clusters}` (run `cluster_results.py`).\n")
+    return lines
+
+
 # --------------------------------------------------------------------------- the page
 
 
@@ -1148,7 +1196,7 @@ def reproduce(ctx: Context) -> Path:
     check_datasets(ctx)
     ctx.log(f"datasets available: {', '.join(ctx.available) or 'none'}")
     p = ctx.profile
-    uncapped = {"best"} | (set() if p.cap_presets else {"presets"})
+    uncapped = {"best", "downstream"} | (set() if p.cap_presets else {"presets"})
     note = cap_note(p)  # every capped section says plainly that its epochs are capped
     page = Page(
         ctx.docs / "results.md",
@@ -1167,6 +1215,7 @@ def reproduce(ctx: Context) -> Path:
     page.section("claims", lambda: (section_claims(ctx, found, study, presets), None), None)
     page.section("best", lambda: (section_best(ctx, study), None), None)
     page.section("mnist", lambda: (section_mnist(ctx), None), None)
+    page.section("downstream", lambda: (section_downstream(ctx), None), None)
     if page.complete and write_readme_block(ctx, page.write()):
         ctx.log(f"updated the results block of {ctx.readme}")
     return page.path

@@ -116,7 +116,7 @@ def test_reproduce_quick_writes_page_and_figures(tmp_path: Path) -> None:
     assert best.returncode == 0, best.stderr[-2000:]
     assert not re.search(r"^(train|retrain|resume) ", best.stdout, flags=re.MULTILINE)
     part = (docs2 / "results.md").read_text(encoding="utf-8")
-    assert part.count("Not run by this invocation (`--sections best`)") == 5
+    assert part.count("Not run by this invocation (`--sections best`)") == 6
     assert "Best: **best-conv-stride**" in part and "This page is incomplete" not in part
     assert readme.read_text(encoding="utf-8") == before  # a partial page leaves the README
 
@@ -124,7 +124,7 @@ def test_reproduce_quick_writes_page_and_figures(tmp_path: Path) -> None:
     # does not run (marked with the page it came from), and the README block follows.
     mnist = tmp_path / "fake-mnist"
     write_idx_dataset(mnist, n_train=96, n_test=24)
-    more = [*cmd, "--carry-over", "--sections", "presets,mnist", "--presets", "r2-*"]
+    more = [*cmd, "--carry-over", "--sections", "presets,mnist,downstream", "--presets", "r2-*"]
     more += ["--dataset", f"mnist=idx:{mnist}"]
     added = subprocess.run(more, capture_output=True, text=True, check=False, cwd=tmp_path)
     assert added.returncode == 0, added.stdout[-2000:] + added.stderr[-2000:]
@@ -148,6 +148,11 @@ def test_reproduce_quick_writes_page_and_figures(tmp_path: Path) -> None:
     assert "| r1-fashion-sparse |" in front and "| r2-mnist-deep-sparse |" in front
     assert "| test BCE | 0." in front and "](docs/figures/family_grid.png)" in front
     assert "Best model at code size 32" in front
+    # Section 7 collects what downstream_bench.py and cluster_results.py wrote (the repo's).
+    reuse = merged.split("## 7. Reusing the codes", 1)[1]
+    for text in ("### One-class summary", "| mnist | ", "### Deep clustering", "| IDEC: "):
+        assert text in reuse, text
+    assert "One-class anomaly detection (section 7)" in front
 
 
 def test_reproduce_sections_are_checked(tmp_path: Path) -> None:
