@@ -1036,12 +1036,19 @@ def section_mnist(ctx: Context) -> list[str]:
     part, _ = family_study(ctx, "mnist", "mnist/family", "mnist_family", readme=False)
     code_lines, found = sweep_code_size(ctx, "mnist", "mnist/")
     claims_lines = [*claim_bottleneck(found), *claim_conv(ctx, found, "mnist", "mnist/claims")]
+    verdicts = [
+        f"- {ln.strip().removeprefix('### ')}" for ln in claims_lines if ln.startswith("###")
+    ]
+    for i, ln in enumerate(ln for ln in claims_lines if "Verdict: **" in ln):
+        verdicts[i] += ": " + ln.rsplit("Verdict: ", 1)[1].strip().rstrip(".")
     return [
         *lines,
         "### Family study (code size 32)\n",
         *part,
         *(ln.replace("### Code size", "### Sweep: code size", 1) for ln in code_lines),
         *(ln.replace('### "', '### MNIST: "', 1) for ln in claims_lines),
+        "",
+        *readme_note(["The R3 claims on MNIST (section 6):\n", *verdicts]),
     ]
 
 

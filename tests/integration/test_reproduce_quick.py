@@ -153,6 +153,7 @@ def test_reproduce_quick_writes_page_and_figures(tmp_path: Path) -> None:
     for text in ("### One-class summary", "| mnist | ", "### Deep clustering", "| IDEC: "):
         assert text in reuse, text
     assert "One-class anomaly detection (section 7)" in front
+    assert '- "Convolutional autoencoders beat dense ones on images" (R3): **' in front
 
 
 def test_reproduce_sections_are_checked(tmp_path: Path) -> None:
