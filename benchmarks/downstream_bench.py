@@ -309,6 +309,18 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines + anomaly_lines(report))
 
 
+def origin(entry: dict[str, Any], command: str, always: bool) -> list[str]:
+    """The line naming the command that computed a one-class section: always, or only when
+    it was carried over from another invocation than ``command``."""
+    own = entry.get("command") or command
+    if always:
+        return [f"Command: `{own}`", ""]
+    if own == command:
+        return []
+    finished = f" (finished {entry['finished_at']})" if entry.get("finished_at") else ""
+    return [f"Carried over from `{own}`{finished}.", ""]
+
+
 def anomaly_lines(report: dict[str, Any], heading: str = "##", commands: bool = False) -> list[str]:
     """The one-class sections of a report (Markdown lines, headings at ``heading``): per
     model and dataset the per-class table, then the summary against the baselines. Each
@@ -330,17 +342,7 @@ def anomaly_lines(report: dict[str, Any], heading: str = "##", commands: bool = 
                 if changed
                 else []
             ),
-            *(
-                [
-                    f"Carried over from `{a['command']}`"
-                    + (f" (finished {a['finished_at']})." if a.get("finished_at") else "."),
-                    "",
-                ]
-                if a.get("command") not in (None, report["command"]) and not commands
-                else [f"Command: `{a.get('command') or report['command']}`", ""]
-                if commands
-                else []
-            ),
+            *origin(a, report["command"], commands),
             "Trained only on the normal class's training images; every test image scored; "
             "anomalies = the other 9 classes. Scores: per-image MSE (recon), mean distance "
             f"to the {a['k']} nearest normal training codes (code), and their combination "

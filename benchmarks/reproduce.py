@@ -1036,11 +1036,13 @@ def section_mnist(ctx: Context) -> list[str]:
     part, _ = family_study(ctx, "mnist", "mnist/family", "mnist_family", readme=False)
     code_lines, found = sweep_code_size(ctx, "mnist", "mnist/")
     claims_lines = [*claim_bottleneck(found), *claim_conv(ctx, found, "mnist", "mnist/claims")]
-    verdicts = [
-        f"- {ln.strip().removeprefix('### ')}" for ln in claims_lines if ln.startswith("###")
+    heads = [ln.strip().removeprefix("### ") for ln in claims_lines if ln.startswith("###")]
+    said = [
+        ln.rsplit("Verdict: ", 1)[1].strip().rstrip(".")
+        for ln in claims_lines
+        if "Verdict: **" in ln
     ]
-    for i, ln in enumerate(ln for ln in claims_lines if "Verdict: **" in ln):
-        verdicts[i] += ": " + ln.rsplit("Verdict: ", 1)[1].strip().rstrip(".")
+    verdicts = [f"- {head}: {verdict}" for head, verdict in zip(heads, said, strict=True)]
     return [
         *lines,
         "### Family study (code size 32)\n",
