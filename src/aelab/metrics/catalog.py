@@ -100,7 +100,9 @@ SECTIONS: dict[str, Section] = {
     s.name: s
     for s in (
         Section("run", "Training", "training (`aelab train`)"),
-        Section("reconstruction", "Reconstruction (test split)", "evaluation (`aelab evaluate RUN`)"),
+        Section(
+            "reconstruction", "Reconstruction (test split)", "evaluation (`aelab evaluate RUN`)"
+        ),
         Section("code", "Code statistics (test split)", "evaluation (`aelab evaluate RUN`)"),
         Section("pca", "PCA baseline (same code size)", "evaluation (`aelab evaluate RUN`)"),
         Section("downstream", "Linear, k-NN and k-means probes", "`aelab probe RUN`"),
@@ -111,8 +113,10 @@ SECTIONS: dict[str, Section] = {
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and not (
-        isinstance(value, float) and math.isnan(value)
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and not (isinstance(value, float) and math.isnan(value))
     )
 
 
@@ -524,11 +528,22 @@ def _cluster() -> list[Metric]:
         return Metric(key, f"cluster.{path}", label, definition, fmt=fmt, kind="info")
 
     out += [
-        info("cluster_fit_images", "n_fit", "fit images", "Training images clustering was fitted on.", ","),
+        info(
+            "cluster_fit_images",
+            "n_fit",
+            "fit images",
+            "Training images clustering was fitted on.",
+            ",",
+        ),
         info("cluster_test_images", "n_test", "test images", "Test images scored.", ","),
         info("cluster_dims", "dims.*", "dims", "Dimensions of the features each method clusters."),
         info("cluster_idec_steps", "idec.iterations", "IDEC steps", "IDEC fine-tuning steps run."),
-        info("cluster_idec_converged", "idec.converged", "converged", "Whether IDEC met its tolerance."),
+        info(
+            "cluster_idec_converged",
+            "idec.converged",
+            "converged",
+            "Whether IDEC met its tolerance.",
+        ),
         info(
             "cluster_idec_changed",
             "idec.changed_vs_code",
@@ -536,7 +551,12 @@ def _cluster() -> list[Metric]:
             "Share of test images whose IDEC cluster differs from the frozen code's k-means.",
             ".3f",
         ),
-        info("cluster_idec_history", "idec.history", "IDEC trace", "Per update: step, share changed, KL and reconstruction loss (a list)."),
+        info(
+            "cluster_idec_history",
+            "idec.history",
+            "IDEC trace",
+            "Per update: step, share changed, KL and reconstruction loss (a list).",
+        ),
         Metric(
             "cluster_seconds",
             "cluster.seconds.*",
@@ -568,7 +588,10 @@ ANOMALY_SCORES = {
     "reconstruction": "per-image reconstruction MSE",
     "code": "distance of the test code to the normal training codes",
     "combined": "z(log reconstruction MSE) + z(log code distance), z on held-out normal images",
-    **{name: f"the {name} baseline fitted on the normal training pixels" for name in ANOMALY_BASELINES},
+    **{
+        name: f"the {name} baseline fitted on the normal training pixels"
+        for name in ANOMALY_BASELINES
+    },
 }
 
 
@@ -578,7 +601,11 @@ def _anomaly() -> list[Metric]:
         baseline = score in ANOMALY_BASELINES
         for m, label, definition in (
             ("auroc", "AUROC", "Area under the ROC curve, anomalies positive."),
-            ("auprc", "AUPRC", "Area under the precision-recall curve (average precision), anomalies positive."),
+            (
+                "auprc",
+                "AUPRC",
+                "Area under the precision-recall curve (average precision), anomalies positive.",
+            ),
         ):
             out.append(
                 Metric(
@@ -594,8 +621,18 @@ def _anomaly() -> list[Metric]:
                 )
             )
     for m, label, definition, higher in (
-        ("fpr", "FPR", "Realised false-positive rate on the normal test images at the threshold.", False),
-        ("precision", "precision", "Precision at the calibrated threshold (anomalies positive).", True),
+        (
+            "fpr",
+            "FPR",
+            "Realised false-positive rate on the normal test images at the threshold.",
+            False,
+        ),
+        (
+            "precision",
+            "precision",
+            "Precision at the calibrated threshold (anomalies positive).",
+            True,
+        ),
         ("recall", "recall", "Recall at the calibrated threshold (anomalies positive).", True),
         ("f1", "F1", "F1 at the calibrated threshold (anomalies positive).", True),
     ):
@@ -612,8 +649,21 @@ def _anomaly() -> list[Metric]:
             )
         )
     out += [
-        Metric("anomaly_info", "anomaly.info.*", "setting", "An anomaly-detection setting as run.", kind="setting"),
-        Metric("anomaly_counts", "anomaly.n_*", "images", "Images in the anomaly evaluation.", fmt=",", kind="info"),
+        Metric(
+            "anomaly_info",
+            "anomaly.info.*",
+            "setting",
+            "An anomaly-detection setting as run.",
+            kind="setting",
+        ),
+        Metric(
+            "anomaly_counts",
+            "anomaly.n_*",
+            "images",
+            "Images in the anomaly evaluation.",
+            fmt=",",
+            kind="info",
+        ),
     ]
     return out
 
@@ -683,9 +733,12 @@ def by_path(path: str) -> Metric | None:
     parts = path.split(".")
     for metric in METRICS:
         pattern = metric.path.split(".")
-        if metric.is_pattern and len(pattern) == len(parts):
-            if all(fnmatch.fnmatchcase(p, q) for p, q in zip(parts, pattern, strict=True)):
-                return metric
+        if (
+            metric.is_pattern
+            and len(pattern) == len(parts)
+            and all(fnmatch.fnmatchcase(p, q) for p, q in zip(parts, pattern, strict=True))
+        ):
+            return metric
     return None
 
 

@@ -45,7 +45,7 @@ def test_get_accepts_key_alias_and_path_and_suggests_on_typos() -> None:
     assert catalog.get("val_loss").key == "best_val_loss"
     assert catalog.get("cluster.scores.idec.nmi").key == "cluster_idec_nmi"
     assert catalog.get("cluster.seconds.idec").key == "cluster_seconds"  # a pattern
-    with pytest.raises(ConfigError, match="Did you mean .test_mse."):
+    with pytest.raises(ConfigError, match="Did you mean 'test_mse'"):
         catalog.get("test_mes")
 
 
