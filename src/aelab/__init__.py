@@ -23,6 +23,7 @@ from aelab.errors import (
 # public name -> (module, attribute)
 _LAZY: dict[str, tuple[str, str]] = {
     "load": ("aelab.reuse.inference", "load"),
+    "anomaly_maps": ("aelab.reuse.detector", "anomaly_maps"),
     "build_model": ("aelab.api", "build_model"),
     "train": ("aelab.api", "train"),
     "Run": ("aelab.api", "Run"),
@@ -63,6 +64,7 @@ __all__ = [
     "RunConfig",
     "TrainingError",
     "__version__",
+    "anomaly_maps",
     "build_model",
     "load",
     "load_dataset",

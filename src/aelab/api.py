@@ -28,11 +28,13 @@ from aelab.data.splits import DatasetSplits
 from aelab.errors import ConfigError, did_you_mean
 from aelab.evaluation.evaluate import evaluate_run
 from aelab.models import Autoencoder, autoencoder, create_model
+from aelab.models.base import check_input_shape
 from aelab.presets import load_preset
 from aelab.reuse.inference import html_table
 from aelab.rundir import default_run_dir, read_metrics
 from aelab.training import Callback
 from aelab.training import train as train_loop
+from aelab.training.callbacks import check_callbacks
 
 # dataset name -> (channels, height, width) of the built-in sources
 KNOWN_SHAPES: dict[str, tuple[int, int, int]] = {name: s.shape for name, s in SOURCES.items()}
@@ -72,6 +74,7 @@ def build_model(
                 "input_shape=(channels, height, width) to build_model, or set "
                 f"model.input_shape (known datasets: {', '.join(SOURCES)})."
             )
+        check_input_shape(shape)
         model_cfg = dataclasses.replace(model_cfg, input_shape=tuple(int(s) for s in shape))
     return create_model(model_cfg)
 
@@ -201,6 +204,7 @@ def train(
         run = aelab.train("r1-fashion-sparse", epochs=5, model__latent_dim=16, out="runs/r1")
         run.history["val_loss"], run.metrics["reconstruction"]["mse"], run.model
     """
+    callbacks = check_callbacks(callbacks)  # before the data is read
     cfg = _as_config(config, model)
     if model is not None:
         cfg = dataclasses.replace(cfg, model=model.config)

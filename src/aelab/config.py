@@ -16,7 +16,7 @@ import dataclasses
 import sys
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Union
@@ -148,12 +148,13 @@ class RunConfig:
         return cls.from_dict(load_toml(path))
 
     def override(self, assignments: list[str]) -> RunConfig:
-        """Apply dotted ``section.field=value`` overrides (``model.latent_dim=16``)."""
-        return apply_overrides(self, assignments)
+        """Apply dotted ``section.field=value`` texts (``model.latent_dim=16``): see
+        :func:`set_values`."""
+        return set_values(self, [parse_assignment(a) for a in assignments])
 
-    def with_values(self, values: Mapping[str, Any]) -> RunConfig:
-        """Apply typed values by dotted path (``{"model.latent_dim": 16}``); None removes."""
-        return apply_values(self, values)
+    def with_values(self, values: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> RunConfig:
+        """Set values by dotted path (``{"model.latent_dim": 16}``): see :func:`set_values`."""
+        return set_values(self, values)
 
 
 def with_input_shape(config: RunConfig, shape: tuple[int, int, int]) -> RunConfig:
@@ -296,7 +297,7 @@ def parse_value(text: str) -> Any:
 
     ``16`` -> 16, ``1e-3`` -> 0.001, ``[256, 128]`` -> list, ``256,128`` -> list,
     ``true`` -> True, ``relu`` -> "relu", ``none``/``null`` -> None (see
-    :func:`apply_overrides`: None unsets only a field that may be None).
+    :func:`set_values`: None unsets only a field that may be None).
     """
     text = text.strip()
     if text.lower() in ("none", "null"):
@@ -310,62 +311,91 @@ def parse_value(text: str) -> Any:
     return text
 
 
-def parse_assignment(text: str) -> tuple[str, Any]:
-    """``model.latent_dim=16`` -> ``("model.latent_dim", 16)``: the CLI boundary of overrides."""
+def parse_assignment(text: str) -> tuple[str, str]:
+    """``model.latent_dim=16`` -> ``("model.latent_dim", "16")``: the CLI boundary of
+    overrides. The value stays text: :func:`set_values` parses it with the field's type."""
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key:
         raise ConfigError(
             f"override {text!r} is invalid: expected section.field=value, e.g. model.latent_dim=16."
         )
-    return key, parse_value(raw)
-
-
-def apply_overrides(cfg: RunConfig, assignments: list[str]) -> RunConfig:
-    """Apply ``section.field=value`` texts, each parsed with :func:`parse_value`."""
-    pairs = [parse_assignment(a) for a in assignments]
-    return _apply(cfg, pairs, ", ".join(assignments))
-
-
-def apply_values(cfg: RunConfig, values: Mapping[str, Any]) -> RunConfig:
-    """Apply typed values by dotted path, in order; a None value removes the field."""
-    shown = ", ".join(f"{k}={v}" for k, v in values.items())
-    return _apply(cfg, list(values.items()), shown)
+    return key, raw.strip()
 
 
 _SHARED_MODEL_FIELDS = frozenset(f.name for f in fields(ModelConfig))
 
 
-def _apply(cfg: RunConfig, pairs: list[tuple[str, Any]], shown: str) -> RunConfig:
-    """Set each dotted key. Switching ``model.family`` keeps the fields every family
-    shares (latent_dim, loss, sparsity, noise, ...) and resets the old family's own
-    fields, so any preset can be tried with another family (``--set model.family=conv``)."""
+def set_values(cfg: RunConfig, values: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> RunConfig:
+    """``cfg`` with each dotted key (``model.latent_dim``, ``train.epochs``, ``name``) set, in
+    order: the one way a config value is set (``--set``, the named flags such as ``--epochs``,
+    sweep points, search trials, the Python API).
+
+    A ``str`` value is text, parsed with the field's type: ``"16"`` is 16 for an int field,
+    ``"1e-3"`` stays ``"1e-3"`` for a str field, ``"none"`` unsets a field that may be None
+    (elsewhere it is the word). Other values are typed already. An unknown key is a
+    ConfigError with a did-you-mean; ranges are checked by the config dataclasses.
+
+    Switching ``model.family`` keeps the fields every family shares (latent_dim, loss,
+    sparsity, noise, ...) and resets the old family's own fields, so any preset can be tried
+    with another family (``--set model.family=conv``)."""
+    pairs = list(values.items()) if isinstance(values, Mapping) else list(values)
+    # the family first: it decides which fields (and types) the other model keys have
+    pairs.sort(key=lambda pair: pair[0] != "model.family")
     data = cfg.to_dict()
     family = dict(pairs).get("model.family")
     if family is not None and family != cfg.model.family:
         data["model"] = {k: v for k, v in data["model"].items() if k in _SHARED_MODEL_FIELDS}
     for key, value in pairs:
         parts = key.split(".")
-        node = data
-        for depth, part in enumerate(parts[:-1]):
-            child = node.get(part)
-            if child is None and depth > 0:
-                child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                known = [k for k, v in node.items() if isinstance(v, dict)]
-                raise ConfigError(
-                    f"override {key!r}: '{part}' is not a section; sections here: "
-                    f"{', '.join(known)}." + did_you_mean(part, known)
-                )
-            node = child
-        if value is None and _accepts_none(data, parts):
+        node = _section(data, key, parts)
+        tp = _field_type(data, parts)
+        if isinstance(value, str):
+            value = _from_text(tp, value)
+        if value is None and _accepts_none(tp):
             node.pop(parts[-1], None)
         else:  # a None for a field that cannot be None is the word itself: validation=none
             node[parts[-1]] = "none" if value is None else value
     try:
         return RunConfig.from_dict(data)
     except ConfigError as exc:
-        raise ConfigError(f"override {shown}: {exc}") from None
+        message = str(exc)
+        if any(key in message for key, _ in pairs):  # it names the key: enough said
+            raise ConfigError(message) from None
+        shown = ", ".join(f"{k}={v}" for k, v in pairs)
+        raise ConfigError(f"setting {shown}: {message}") from None
+
+
+def _section(data: dict[str, Any], key: str, parts: list[str]) -> dict[str, Any]:
+    """The dict that holds the last part of dotted ``parts`` (made for optional sections)."""
+    node = data
+    for depth, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None and depth > 0:
+            child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            known = [k for k, v in node.items() if isinstance(v, dict)]
+            raise ConfigError(
+                f"override {key!r}: '{part}' is not a section; sections here: "
+                f"{', '.join(known)}." + did_you_mean(part, known)
+            )
+        node = child
+    return node
+
+
+def _from_text(tp: Any, text: str) -> Any:
+    """``text`` parsed for a field of type ``tp`` (None: no such field, reported later)."""
+    value = parse_value(text)
+    union = typing.get_origin(tp) in (Union, types.UnionType)
+    options = [a for a in typing.get_args(tp) if a is not type(None)] if union else [tp]
+    if str in options and value is not None and not isinstance(value, str):
+        return text.strip()  # a str field keeps what was written: name=1e-3
+    variadic = typing.get_origin(options[0]) is tuple and typing.get_args(options[0])[-1:] == (
+        Ellipsis,
+    )
+    if variadic and value is not None and not isinstance(value, list):
+        return [value]  # one item of a list field: train.track=tensorboard
+    return value
 
 
 def _field_type(data: dict[str, Any], parts: list[str]) -> Any:
@@ -391,9 +421,8 @@ def _field_type(data: dict[str, Any], parts: list[str]) -> Any:
     return None
 
 
-def _accepts_none(data: dict[str, Any], parts: list[str]) -> bool:
-    """Whether the field at ``parts`` is Optional (``x: int | None``)."""
-    tp = _field_type(data, parts)
+def _accepts_none(tp: Any) -> bool:
+    """Whether a field of type ``tp`` is Optional (``x: int | None``)."""
     return typing.get_origin(tp) in (Union, types.UnionType) and type(None) in typing.get_args(tp)
 
 
@@ -404,11 +433,10 @@ __all__ = [  # the section configs are re-exported: one import for a whole run's
     "RunConfig",
     "SparsityConfig",
     "TrainConfig",
-    "apply_overrides",
-    "apply_values",
     "from_dict",
     "load_toml",
     "parse_assignment",
     "parse_value",
+    "set_values",
     "to_dict",
 ]

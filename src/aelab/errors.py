@@ -54,6 +54,13 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     return f" Did you mean '{close[0]}'?" if close else ""
 
 
+def one_line(reason: object, limit: int = 300) -> str:
+    """A library's message (an exception or text) as one line of at most ``limit``
+    characters: an aelab error quoting it stays one line."""
+    text = " ".join(str(reason).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def check(ok: bool, name: str, value: Any, allowed: str) -> None:
     """Raise a ConfigError naming the field, the value and the allowed range unless ``ok``."""
     if not ok:

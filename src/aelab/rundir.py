@@ -90,18 +90,53 @@ def read_metrics(run_dir: str | Path) -> dict[str, Any]:
     """The whole metrics.json as a dict ({} when the run has none yet)."""
     path = Path(run_dir) / METRICS
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return {}
+    rebuild = "delete it and re-run the evaluation (aelab evaluate RUN) to rebuild it"
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
         raise CheckpointError(
-            f"{path} is not valid JSON ({exc}); delete it and re-run the evaluation to rebuild it."
+            f"{path} is not UTF-8 JSON text (byte 0x{raw[exc.start]:02x} at offset "
+            f"{exc.start}); {rebuild}."
         ) from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path} must hold one JSON object, found {type(data).__name__}.")
+    except (json.JSONDecodeError, RecursionError) as exc:
+        reason = exc if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        raise CheckpointError(f"{path} is not valid JSON ({reason}); {rebuild}.") from None
+    problem = metrics_problem(data)
+    if problem:
+        raise CheckpointError(f"{path} {problem}; {rebuild}.")
     return data
+
+
+def metrics_problem(data: Any) -> str | None:
+    """Why ``data`` is not a metrics.json (one JSON object of sections that are objects,
+    every score of the catalog a number or null), or None."""
+    from aelab.metrics import catalog
+
+    if not isinstance(data, dict):
+        return f"must hold one JSON object of sections, found {type(data).__name__}"
+    for name, section in data.items():
+        if not isinstance(section, dict):
+            return f"section {name!r} must be a JSON object, found {type(section).__name__}"
+    for metric in catalog.METRICS:
+        if metric.is_pattern:
+            continue
+        node: Any = data
+        parts = metric.path.split(".")
+        for depth, part in enumerate(parts):
+            if not isinstance(node, dict):
+                where = ".".join(parts[:depth])
+                return f"holds {where} as {type(node).__name__}, expected a JSON object"
+            if part not in node:
+                break
+            node = node[part]
+        else:
+            number = isinstance(node, (int, float)) and not isinstance(node, bool)
+            if metric.kind == "score" and node is not None and not number:
+                return f"holds {metric.path} = {node!r:.40}, expected a number or null"
+    return None
 
 
 def merge_metrics(run_dir: str | Path, section: str, values: dict[str, Any]) -> dict[str, Any]:

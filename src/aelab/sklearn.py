@@ -1,4 +1,6 @@
-"""``AutoencoderTransformer``: any aelab autoencoder as a scikit-learn transformer.
+"""``AutoencoderTransformer``: any aelab autoencoder as a scikit-learn transformer;
+``AutoencoderOutlierDetector``: its calibrated one-class anomaly detector as an outlier
+detector (``fit``, ``score_samples``, ``decision_function``, ``predict`` giving +1/-1).
 
     from sklearn.pipeline import make_pipeline
     from aelab.sklearn import AutoencoderTransformer
@@ -27,7 +29,12 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    OutlierMixin,
+    TransformerMixin,
+)
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -280,3 +287,185 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
+    """One-class outlier detection with an aelab autoencoder, as scikit-learn's outlier
+    detectors (IsolationForest, OneClassSVM) do it.
+
+    ``fit`` holds out ``validation_fraction`` of X, trains an :class:`AutoencoderTransformer`
+    on the rest and calibrates an :class:`aelab.reuse.detector.Detector` on the held-out rows:
+    its threshold is their (1 - ``fpr``) score quantile, so about a fraction ``fpr`` of new
+    inliers is flagged. X is flat rows (n_samples, n_features), images (N, C, H, W) or
+    (N, H, W) (flattened; their shape is the model's input shape). Features are scaled to
+    [0, 1] on the training range, as in :class:`AutoencoderTransformer`.
+
+    Parameters
+    ----------
+    anomaly_score : {"combined", "reconstruction", "code"}, default="combined"
+        The anomaly score (see :mod:`aelab.reuse.anomaly`).
+    k : int, default=5
+        Neighbours of the code distance (mean distance to the k nearest training codes).
+    fpr : float in (0, 0.5], default=0.05
+        Target false-positive rate of the threshold (the share of inliers called outliers).
+    validation_fraction : float in [0, 0.5], default=0.2
+        Share of X held out to calibrate; 0 (or too few rows) calibrates on the training
+        rows with each code left out of its neighbours (expect a higher false-positive rate).
+    family, latent_dim, hidden, epochs, batch_size, lr, device, verbose :
+        As :class:`AutoencoderTransformer`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the split, the weights and the shuffling; an int gives identical fits.
+
+    Attributes
+    ----------
+    autoencoder_ : AutoencoderTransformer
+    detector_ : aelab.reuse.detector.Detector
+    offset_ : float
+        ``-detector_.threshold``: ``decision_function = score_samples - offset_``.
+    input_shape_ : tuple (C, H, W) of the images (or (1, 1, n_features) for rows).
+    n_features_in_ : int
+    """
+
+    _parameter_constraints: dict = {  # noqa: RUF012  (scikit-learn's convention)
+        "anomaly_score": [StrOptions({"combined", "reconstruction", "code"})],
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "fpr": [Interval(Real, 0, 0.5, closed="right")],
+        "validation_fraction": [Interval(Real, 0, 0.5, closed="both")],
+        "family": [str],
+        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "hidden": ["array-like"],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        anomaly_score: str = "combined",
+        k: int = 5,
+        fpr: float = 0.05,
+        validation_fraction: float = 0.2,
+        family: str = "dense",
+        latent_dim: int = 16,
+        hidden: tuple[int, ...] = (128,),
+        epochs: int = 20,
+        batch_size: int = 64,
+        lr: float = 1e-3,
+        device: str = "cpu",
+        random_state: int | np.random.RandomState | None = None,
+        verbose: int = 0,
+    ) -> None:
+        self.anomaly_score = anomaly_score
+        self.k = k
+        self.fpr = fpr
+        self.validation_fraction = validation_fraction
+        self.family = family
+        self.latent_dim = latent_dim
+        self.hidden = hidden
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @staticmethod
+    def _rows(X) -> tuple[object, tuple[int, int, int] | None]:
+        """Images (N, C, H, W) / (N, H, W) -> rows (N, C*H*W) and their (C, H, W); other
+        input unchanged (validate_data checks it)."""
+        shape = getattr(X, "shape", None)
+        if shape is None or len(shape) not in (3, 4):
+            return X, None
+        image = (1, *shape[1:]) if len(shape) == 3 else tuple(shape[1:])
+        return np.asarray(X).reshape(shape[0], -1), tuple(int(s) for s in image)
+
+    def _parts(self, X) -> dict[str, np.ndarray]:
+        """The raw scores (reconstruction MSE, code distance) of validated rows X, in float64
+        (the transformer computes float64 rows with a float64 model: batch-independent)."""
+        X = np.asarray(X, dtype=np.float64)
+        parts = {}
+        if self.anomaly_score != "code":
+            parts["reconstruction"] = -self.autoencoder_.score_samples(X)
+        if self.anomaly_score != "reconstruction":
+            parts["code"] = self.detector_.code_distance(self.autoencoder_.transform(X))
+        return parts
+
+    def fit(self, X, y=None):
+        """Train on X (rows or images; all taken as inliers) and calibrate the threshold."""
+        from aelab.reuse.detector import code_distance, fit_detector
+
+        self._validate_params()
+        X, image_shape = self._rows(X)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=True)
+        n = len(X)
+        if n < 2:
+            raise ValueError(f"n_samples={n}: the detector needs at least 2 samples to calibrate.")
+        rng = check_random_state(self.random_state)
+        order = rng.permutation(n)
+        n_val = int(n * self.validation_fraction)
+        if n - n_val < 2 or n_val < 2:
+            n_val = 0
+        fit_rows, val_rows = X[order[n_val:]], X[order[:n_val]]
+        self.input_shape_ = image_shape or (1, 1, X.shape[1])
+        self.autoencoder_ = AutoencoderTransformer(
+            family=self.family,
+            latent_dim=self.latent_dim,
+            hidden=self.hidden,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            image_shape=image_shape,
+            device=self.device,
+            random_state=int(rng.randint(np.iinfo(np.int32).max)),
+            verbose=self.verbose,
+        ).fit(fit_rows)
+        fit64 = np.asarray(fit_rows, dtype=np.float64)
+        codes = self.autoencoder_.transform(fit64)
+        held_out = n_val > 0
+        ref = np.asarray(val_rows if held_out else fit_rows, dtype=np.float64)
+        reference = {}
+        if self.anomaly_score != "code":
+            reference["reconstruction"] = -self.autoencoder_.score_samples(ref)
+        if self.anomaly_score != "reconstruction":
+            ref_codes = self.autoencoder_.transform(ref) if held_out else codes
+            reference["code"] = code_distance(
+                codes, ref_codes, k=self.k, leave_self_out=not held_out
+            )
+        self.detector_ = fit_detector(
+            self.anomaly_score,
+            codes,
+            reference,
+            self.fpr,
+            k=self.k,
+            calibration={"n_fit": len(fit_rows)},
+        )
+        self.offset_ = -float(self.detector_.threshold)
+        return self
+
+    def _validated(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        X, image_shape = self._rows(X)
+        if image_shape is not None and image_shape != tuple(self.input_shape_):
+            raise ValueError(
+                f"X holds images of shape {image_shape}; the detector was fitted on "
+                f"{tuple(self.input_shape_)}."
+            )
+        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+
+    def score_samples(self, X):
+        """(n_samples,) float64: the negated anomaly score (higher = more normal), as
+        scikit-learn's outlier detectors."""
+        X = self._validated(X)
+        return -self.detector_.combine(self._parts(X))
+
+    def decision_function(self, X):
+        """(n_samples,) ``score_samples(X) - offset_``: negative for outliers."""
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """(n_samples,) +1 for inliers, -1 for outliers (score above the threshold)."""
+        decision = self.decision_function(X)
+        return np.where(decision < 0, -1, 1)

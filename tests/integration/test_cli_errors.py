@@ -101,6 +101,15 @@ def threads(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
     return ["train", "--preset", "r1-fashion-sparse", "--dataset", f"idx:{d}", *sets, "--out", "r"]
 
 
+def study_code_size_0(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
+    return ["family-study", "--latent-dim", "0", "--out", str(tmp / "s")]
+
+
+def sweep_epochs_0(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
+    vary = ["--vary", "model.latent_dim=2"]
+    return ["sweep", "--preset", "r4-fc", *vary, "--epochs", "0", "--out", str(tmp / "s")]
+
+
 def out_is_file(tmp: Path, mp: pytest.MonkeyPatch) -> list[str]:
     (tmp / "f").write_text("x")
     return ["compare", "a", "--out", str(tmp / "f")]
@@ -148,6 +157,9 @@ CASES: dict[str, tuple[Callable[[Path, pytest.MonkeyPatch], list[str]], int, str
     "config is a folder": (config_folder, 2, "is a folder, expected a TOML file"),
     "none for an int field": (override_none, 2, "train.epochs='none' is invalid"),
     "threads over the CPUs": (threads, 2, f"expected 1 to {os.cpu_count()} (the CPUs"),
+    # range checks live in the config dataclasses only; the studies' flags reach them
+    "family-study code size 0": (study_code_size_0, 2, "model.latent_dim=0 is invalid"),
+    "sweep --epochs 0": (sweep_epochs_0, 2, "train.epochs=0 is invalid: expected an integer"),
     "--out is a file": (out_is_file, 2, "is a file, expected a folder"),
     "--out under a file": (out_under_file, 2, "which is a file, not a folder"),
     "--out not writable": (out_unwritable, 2, "is not writable by this user"),

@@ -44,3 +44,29 @@ def test_report_opens_in_headless_chromium(evaluated_run):
     assert page.errors == []
     external = [u for u in page.requests if not u.startswith(("data:", report.as_uri()))]
     assert external == []
+
+
+def test_report_with_probe_and_cluster_in_headless_chromium(evaluated_run, monkeypatch, tmp_path):
+    """After `aelab probe` and `aelab cluster`: their sections are tables, their figures
+    decode in Chromium, nothing logs an error and no JSON text is on the page."""
+    if chromium_binary() is None:
+        pytest.skip("no chromium binary on PATH (Debian: apt-get install chromium)")
+    from aelab.viz import SECTION_FIGURES
+    from report_html import read_page
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    run = str(evaluated_run)
+    assert main(["probe", run, "--quiet"]) == 0
+    args = ["cluster", run, "--n-init", "2", "--max-iter", "10", "--update-interval", "5"]
+    assert main([*args, "--quiet"]) == 0
+    report = evaluated_run / "report.html"
+    page = read_page(report.read_text(encoding="utf-8"))
+    assert page.section_tables("downstream") and page.section_tables("cluster")
+    assert page.json_in_text() == []
+    shown = check_page(report)
+    assert shown.errors == [] and shown.broken_images == []
+    pngs = [*evaluated_run.glob("figures/*.png"), *evaluated_run.glob("*/*.png")]
+    assert len(shown.images) == len(set(pngs))
+    alts = {image["alt"] for image in shown.images}
+    for section in ("downstream", "cluster"):
+        assert set(SECTION_FIGURES[section].values()) <= alts, section

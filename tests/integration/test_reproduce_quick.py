@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from aelab.metrics import catalog
 from fakedata import write_idx_dataset
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -73,6 +74,10 @@ def test_reproduce_quick_writes_page_and_figures(tmp_path: Path) -> None:
         assert heading in page, heading
     # Numbers, not placeholders: the R1 row and its Keras comparison, verdicts on every claim.
     r1 = next(line for line in page.splitlines() if line.startswith("| r1-fashion-sparse |"))
+    # Its table's columns are the metric catalog's labels (aelab metrics), not the page's own.
+    head = next(line for line in page.splitlines() if line.startswith("| preset |"))
+    labels = [catalog.get(k).label for k in ("test_loss", "test_bce", "test_mse", "test_ssim")]
+    assert all(f"| {label} |" in head for label in labels), head
     assert len(re.findall(r"\b0\.\d{4,5}\b", r1)) >= 4
     assert "| test BCE | 0." in page and "0.2846" in page
     assert page.count("Verdict: **") >= 4

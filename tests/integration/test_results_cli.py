@@ -41,7 +41,7 @@ def test_sweep_with_jobs_then_compare(data_dir: Path, tmp_path: Path, capsys) ->
     assert "train latent_dim-2 (subprocess)" in proc.stdout
     # Each subprocess's output is kept in its run directory; one progress line per run.
     train_log = (out / "latent_dim-4" / "train.log").read_text(encoding="utf-8")
-    assert "-m aelab train --config" in train_log
+    assert "-m aelab.studies.worker --config" in train_log
     assert "[2/2] latent_dim-" in proc.stdout
     with open(out / "comparison.csv", encoding="utf-8") as f:
         assert [r["latent_dim"] for r in csv.DictReader(f)] == ["2", "4"]

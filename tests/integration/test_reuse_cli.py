@@ -14,6 +14,7 @@ from aelab.cli.main import main
 from aelab.config import DataConfig, RunConfig, TrainConfig
 from aelab.models.dense import DenseConfig
 from fakedata import tiny_splits
+from report_html import read_page
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +72,9 @@ def test_probe_writes_downstream_and_prints_a_table(
     assert "autoencoder" in out and "pca" in out and "pixels" in out
     downstream = json.loads((workspace / "run" / "metrics.json").read_text())["downstream"]
     assert downstream["autoencoder"]["knn_acc"] > 0.7  # chance: 0.25
-    assert 'id="downstream"' in (workspace / "run" / "report.html").read_text()
+    page = read_page((workspace / "run" / "report.html").read_text())
+    assert page.section_tables("downstream") and page.json_in_text() == []
+    assert (workspace / "run" / "downstream" / "probe_scores.png").stat().st_size > 0
 
 
 def test_export_onnx_and_torchscript(workspace: Path) -> None:
@@ -187,3 +190,41 @@ def test_cluster_results_collects_what_cluster_wrote(workspace: Path, tmp_path: 
     )
     assert f"NMI and accuracy: **{'yes' if wins else 'no'}**" in page
     assert (tmp_path / "cluster" / "run-codes_by_cluster.png").stat().st_size > 0
+
+
+def test_report_after_evaluate_probe_and_cluster(
+    workspace: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """Every number of metrics.json is in the catalog, and report.html shows each section as
+    tables headed by the catalog's labels, with the probe and cluster figures: no JSON."""
+    import shutil
+
+    from aelab.metrics.catalog import by_path, undocumented
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    run = Path(shutil.copytree(workspace / "run", tmp_path / "run"))
+    assert main(["evaluate", str(run), "--quiet"]) == 0
+    assert main(["probe", str(run), "--quiet"]) == 0
+    args = ["cluster", str(run), "--n-init", "2", "--max-iter", "10", "--update-interval", "5"]
+    assert main([*args, "--quiet"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"run", "reconstruction", "code", "pca", "downstream", "cluster"} <= set(metrics)
+    assert undocumented(metrics) == []
+
+    page = read_page((run / "report.html").read_text(encoding="utf-8"))
+    assert page.json_in_text() == []
+    probes = [by_path(f"downstream.autoencoder.{p}").label for p in metrics["downstream"]["pca"]]
+    (downstream,) = page.section_tables("downstream")
+    assert downstream.headers == ["", *probes]
+    assert [row[0] for row in downstream.rows] == ["autoencoder", "pca", "pixels"]
+    scores = page.section_tables("cluster")[0]
+    agreement = [
+        by_path(f"cluster.scores.idec.{m}").label.removesuffix(" (idec)")
+        for m in ("nmi", "ari", "acc")
+    ]
+    assert scores.headers == ["", *agreement]
+    assert [row[0] for row in scores.rows] == ["pixels", "pca", "code", "idec"]
+    figures = {i.figure for i in page.images}
+    for stem in ("codes_by_cluster", "codes_by_class", "clusters"):
+        assert f"fig-cluster-{stem}" in figures
+    assert "fig-downstream-probe_scores" in figures and "fig-reconstructions" in figures

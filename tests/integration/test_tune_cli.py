@@ -76,24 +76,24 @@ def trained_once(out: Path, trial) -> bool:
 
 
 def test_sigkill_mid_search_then_rerun_finishes_exactly_the_trials_asked(idx_dir, tmp_path):
-    out = tmp_path / "tune"
-    proc = subprocess.Popen(tune(idx_dir, out), env=env(), stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while True:  # until two trials completed and the next one has not finished an epoch
-        snapshot = trials(out)
-        complete = [t for t in snapshot if t.state.name == "COMPLETE"]
-        fresh = [t for t in snapshot if t.state.name == "RUNNING" and not t.intermediate_values]
-        if len(complete) >= 2 and fresh:
-            break
+    out, marker = tmp_path / "tune", tmp_path / "trial-2-started"
+    # The worker announces trial 2 (named, parameters drawn) and holds there until killed
+    # (AELAB_TUNE_HOLD, aelab.studies.tune): the kill lands at that point on any machine,
+    # however loaded, instead of in whatever window a poller happens to catch.
+    hold = {**env(), "AELAB_TUNE_HOLD": f"2:{marker}"}
+    proc = subprocess.Popen(tune(idx_dir, out), env=hold, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 600  # a bound on a hang, not a window the test must hit
+    while not marker.exists():
         assert proc.poll() is None, proc.stderr.read()
         assert time.monotonic() < deadline, "the search did not get to a third trial"
-        time.sleep(0.02)
+        time.sleep(0.05)
     proc.kill()  # SIGKILL: nothing is cleaned up, the third trial stays RUNNING
     proc.wait()
     before = {t.number: t for t in trials(out)}
     finished = {n: t for n, t in before.items() if t.state.name == "COMPLETE"}
     orphans = [n for n, t in before.items() if t.state.name == "RUNNING"]
-    assert len(finished) >= 2 and orphans
+    assert sorted(finished) == [0, 1] and orphans == [2]  # exactly where it announced
+    assert before[2].params  # its parameters were drawn: the retry must keep them
     mtimes = {
         n: (out / t.user_attrs["run_dir"] / "train.log").stat().st_mtime_ns
         for n, t in finished.items()
@@ -131,3 +131,20 @@ def test_two_workers_share_one_study_without_training_a_trial_twice(idx_dir, tmp
     run_dirs = [t.user_attrs["run_dir"] for t in done]
     assert len(set(run_dirs)) == TRIALS
     assert len({t.user_attrs["worker"] for t in done}) == 2  # both took trials
+
+
+def test_a_rerun_that_finds_the_study_complete_rewrites_tune_html(idx_dir, tmp_path):
+    """The page is written at the end of a search, and again by a re-run with nothing left
+    to train (its trials, unchanged, in the table)."""
+    from aelab.cli.main import main
+
+    out = tmp_path / "tune"
+    args = [*tune(idx_dir, out)[3:], "--epochs", "1", "--trials", "2"]
+    assert main(args) == 0
+    page = out / "tune.html"
+    first = page.read_text()
+    assert first.count("<td>complete</td>") == 2 and "No parameter importances" not in first
+    page.unlink()
+    assert main(args) == 0  # the study is complete: no trial trained
+    assert page.read_text().count("<td>complete</td>") == 2
+    assert len(trials(out)) == 2

@@ -106,3 +106,43 @@ def test_switching_the_family_keeps_the_shared_fields_and_resets_the_rest():
     )
     same = base.override(["model.family=dense", "model.latent_dim=8"])
     assert same.model.hidden == (256,) and same.model.latent_dim == 8
+
+
+def test_set_values_parses_text_with_the_fields_type():
+    from aelab.config import set_values
+
+    cfg = set_values(
+        RunConfig(),
+        [
+            ("train.epochs", "5"),  # int field
+            ("train.lr", "1e-3"),  # float field
+            ("name", "1e-3"),  # a str field keeps what was written
+            ("data.data_dir", "none"),  # an optional field: unset
+            ("data.validation", "none"),  # a str field: the word
+            ("model.hidden", "64,32"),  # a list field
+            ("train.track", "tensorboard"),  # one item of a list field
+            ("train.seed", 7),  # typed values pass as they are
+        ],
+    )
+    assert (cfg.train.epochs, cfg.train.lr, cfg.name) == (5, 1e-3, "1e-3")
+    assert (cfg.data.data_dir, cfg.data.validation) == (None, "none")
+    assert (cfg.model.hidden, cfg.train.track, cfg.train.seed) == ((64, 32), ("tensorboard",), 7)
+    # --set, with_values and override are that one function
+    assert RunConfig().override(["train.epochs=5", "name=1e-3"]) == set_values(
+        RunConfig(), {"train.epochs": "5", "name": "1e-3"}
+    )
+
+
+def test_set_values_unknown_keys_suggest_and_ranges_come_from_the_dataclass():
+    from aelab.config import set_values
+
+    with pytest.raises(
+        ConfigError, match=r"unknown key 'epoch' in \[train\].*Did you mean 'epochs'"
+    ):
+        set_values(RunConfig(), {"train.epoch": "3"})
+    with pytest.raises(ConfigError, match=r"'trian' is not a section.*Did you mean 'train'"):
+        set_values(RunConfig(), {"trian.epochs": "3"})
+    with pytest.raises(ConfigError) as info:
+        set_values(RunConfig(), {"model.latent_dim": "0", "train.epochs": "2"})
+    # one line naming the field, its value and the range, as ModelConfig.__post_init__ says it
+    assert str(info.value) == "model.latent_dim=0 is invalid: expected an integer >= 1."

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from aelab.cli.options import add_json_option, log, out_dir, print_json
-from aelab.cli.train import add_override_arguments
+from aelab.cli.options import (
+    add_json_option,
+    add_out_option,
+    add_source_options,
+    add_training_options,
+    log,
+    print_json,
+    resolve_config,
+)
 
 HELP = "one-class anomaly detection: train on one class, score every test image"
 EPILOG = """examples:
@@ -21,14 +28,14 @@ combination (the two log-scores standardised on held-out normal images and summe
 the other classes are the anomalies. Baselines fitted on the same normal images score them
 too: PCA reconstruction error at the code's size, a one-class SVM (RBF, nu 0.1, on 2,000
 of them) and an Isolation Forest (100 trees) on the raw pixels. OUT gets anomaly.csv, anomaly.md, anomaly.json (AUROC and
-AUPRC per class and their mean) and roc.png.
+AUPRC per class and their mean), roc.png, extremes.png (the most and least anomalous test
+images of each class) and the page anomaly.html showing them all. With --save-runs each
+OUT/class-C/metrics.json gets the class's "anomaly" section and its report.html shows it.
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--preset", metavar="NAME", help="a named preset (see `aelab presets`)")
-    source.add_argument("--config", metavar="FILE", help="a run config TOML file")
+    add_source_options(parser, required=True)
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument(
         "--normal-class",
@@ -37,8 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the normal class: a label or a class name (repeatable)",
     )
     which.add_argument("--all-classes", action="store_true", help="every class in turn")
-    parser.add_argument("--out", required=True, type=out_dir, metavar="DIR", help="output folder")
-    add_override_arguments(parser)
+    add_out_option(parser, "output folder")
+    add_training_options(parser)
     parser.add_argument(
         "--code-score",
         choices=("knn", "mean"),
@@ -48,13 +55,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--k", type=int, default=5, help="neighbours for --code-score knn")
     parser.add_argument(
+        "--fpr",
+        type=float,
+        default=0.05,
+        help="target false-positive rate of the detector's threshold, calibrated on held-out "
+        "normal images (default 0.05); with --save-runs each run gets detector.json",
+    )
+    parser.add_argument(
         "--save-runs", action="store_true", help="write a run directory per class under OUT"
     )
     add_json_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from aelab.cli.train import resolve_config
     from aelab.data import load_dataset
     from aelab.errors import ConfigError
     from aelab.reuse.anomaly import run_protocol, to_markdown
@@ -62,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.k < 1:
         raise ConfigError(f"--k {args.k} is invalid: expected at least 1 neighbour.")
-    args.resume = None
+    if not 0.0 < args.fpr < 1.0:
+        raise ConfigError(f"--fpr {args.fpr} is invalid: expected a rate in (0, 1), e.g. 0.05.")
     cfg = resolve_config(args)
     data = load_dataset(cfg.data, seed=cfg.train.seed, progress=not args.quiet)
     device = str(resolve_device(cfg.train.device))
@@ -74,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         save_runs=args.save_runs,
         code_score=args.code_score,
         k=args.k,
+        fpr=args.fpr,
         device=device,
         quiet=args.quiet,
     )
@@ -81,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
         print_json(payload)
     else:
         print(to_markdown(results), end="")
-    log.info(f"wrote anomaly.csv, anomaly.md, anomaly.json and roc.png to {args.out}")
+    log.info(
+        f"wrote anomaly.html (with anomaly.csv, .md, .json, roc.png, extremes.png) to {args.out}"
+    )
     return 0
 
 

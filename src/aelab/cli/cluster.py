@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
+
+from aelab.cli.options import (
+    add_json_option,
+    add_no_write_option,
+    add_run_options,
+    print_json,
+    run_device,
+)
 
 HELP = "cluster a run's test images: k-means on pixels, PCA and codes, then IDEC"
 EPILOG = """examples:
@@ -45,20 +52,14 @@ OPTION_HELP = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from aelab.reuse.cluster_config import ClusterConfig
 
-    parser.add_argument("run", metavar="RUN", help="the run directory a training wrote")
-    parser.add_argument("--dataset", help="cluster this dataset instead of the run's")
+    add_run_options(parser, dataset="cluster")
     for f in dataclasses.fields(ClusterConfig):
         option = f"--{f.name.replace('_', '-')}"
         parser.add_argument(
             option, type=type(f.default), default=f.default, help=OPTION_HELP[f.name]
         )
-    parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
-    parser.add_argument(
-        "--no-write", action="store_true", help="print only; write nothing into RUN"
-    )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.add_argument("--quiet", action="store_true", help="no status lines or table")
+    add_no_write_option(parser)
+    add_json_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,12 +78,12 @@ def run(args: argparse.Namespace) -> int:
         cfg,
         dataset=args.dataset,
         checkpoint=args.checkpoint,
-        device=args.device,
+        device=run_device(args),
         write=not args.no_write,
         status=(lambda _: None) if args.quiet else status,
     )
     if args.json:
-        print(json.dumps(result.section(), indent=2))
+        print_json(result.section())
     elif not args.quiet:
         print(to_markdown(result), end="")
         if not args.no_write:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from aelab.cli.options import add_json_option, log, out_dir, print_json
+from aelab.cli.options import add_json_option, add_out_option, add_rank_by_option, log, print_json
 
 HELP = "compare runs: table (CSV, Markdown), loss bars, reconstruction grid, comparison.html"
 EPILOG = """examples:
@@ -22,13 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         help="run directories made by aelab train, or folders of them (sweep, tune)",
     )
-    parser.add_argument(
-        "--out", required=True, type=out_dir, help="folder for comparison.{csv,md,html} and figures"
-    )
+    add_out_option(parser, "folder for comparison.{csv,md,html} and figures")
     parser.add_argument(
         "--images", type=int, default=10, help="test images in the reconstruction grid (default 10)"
     )
     parser.add_argument("--title", default="Comparison", help="title of the page and figures")
+    add_rank_by_option(parser)
     add_json_option(parser)
 
 
@@ -42,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         n_images=args.images,
         title=args.title,
+        rank_by=args.rank_by,
         log=log.info,
     )
     if args.json:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from aelab.cli.options import log, out_file
+from aelab.cli.options import add_out_option, add_run_options, log, run_device
 
 HELP = "compute the codes of a dataset split with a trained run and save them"
 EPILOG = """examples:
@@ -19,23 +19,12 @@ EPILOG = """examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", metavar="RUN", help="the run directory a training wrote")
-    parser.add_argument(
-        "--dataset", help="embed this dataset instead of the run's (same image shape)"
-    )
+    add_run_options(parser, dataset="embed")
     parser.add_argument(
         "--split", choices=("train", "val", "test"), default="test", help="default: test"
     )
-    parser.add_argument(
-        "--out",
-        required=True,
-        type=out_file("codes.npz"),
-        metavar="FILE",
-        help="output file: .npy, .npz or .csv",
-    )
-    parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    add_out_option(parser, "output file: .npy, .npz or .csv", file="codes.npz")
     parser.add_argument("--batch-size", type=int, default=1024, help="images per batch")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         split=args.split,
         out=args.out,
         checkpoint=args.checkpoint,
-        device=args.device,
+        device=run_device(args),
         batch_size=args.batch_size,
         progress=not args.quiet,
     )

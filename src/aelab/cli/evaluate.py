@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from aelab.cli.train import add_figures_argument
+from aelab.cli.options import FIGURES, add_run_options, run_device
 
 HELP = "evaluate a trained run: test metrics, PCA baseline, figures and report.html"
 EPILOG = """examples:
@@ -16,18 +16,11 @@ EPILOG = """examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", metavar="RUN", help="the run directory a training wrote")
-    parser.add_argument(
-        "--checkpoint",
-        choices=("best", "last"),
-        default="best",
-        help="which weights to evaluate (default: best, or last when the run kept no best)",
-    )
+    add_run_options(parser)
     parser.add_argument(
         "--tsne", action="store_true", help="also draw a t-SNE map of the test codes (slower)"
     )
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
-    add_figures_argument(parser, default="the run's train.figures")
+    FIGURES.add_to(parser, "the run's train.figures")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     evaluate_run(
         args.run,
         tsne=args.tsne,
-        device=args.device,
+        device=run_device(args),
         quiet=args.quiet,
         checkpoint=args.checkpoint,
         figures=args.figures,

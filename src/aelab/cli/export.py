@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from aelab.cli.options import log, out_file
+from aelab.cli.options import add_out_option, add_run_options, log
 
 HELP = "export a run's encoder, decoder or full model to ONNX or TorchScript"
 EPILOG = """examples:
@@ -15,21 +15,23 @@ EPILOG = """examples:
 The batch size is dynamic. encoder: images (B, C, H, W) float in [0, 1] -> codes
 (B, latent_dim); decoder: codes -> pixels (B, C, H, W) in [0, 1]; full: images -> pixels.
 Load a TorchScript file with torch.jit.load; run an ONNX file with onnxruntime.
+scorer (ONNX only, for a run with a detector.json, e.g. OUT/class-C of `aelab anomaly
+--save-runs`): images -> (score (B,) float64, anomaly (B,) bool), the threshold and the
+score definition in the model's metadata_props.
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", metavar="RUN", help="the run directory a training wrote")
+    # exported on the CPU, so the file runs anywhere: no --device
+    add_run_options(parser, device=False)
     parser.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
-    parser.add_argument("--part", choices=("encoder", "decoder", "full"), default="full")
     parser.add_argument(
-        "--out",
-        required=True,
-        type=out_file("model.onnx"),
-        metavar="FILE",
-        help="the file to write",
+        "--part",
+        choices=("encoder", "decoder", "full", "scorer"),
+        default="full",
+        help="scorer: images -> (anomaly score, decision) of the run's detector.json (ONNX)",
     )
-    parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    add_out_option(parser, "the file to write", file="model.onnx")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +39,12 @@ def run(args: argparse.Namespace) -> int:
     from aelab.training import load_run
 
     model, _ = load_run(args.run, checkpoint=args.checkpoint, device="cpu")
-    path = export(model, args.out, format=args.format, part=args.part)
+    detector = None
+    if args.part == "scorer":
+        from aelab.reuse.detector import Detector
+
+        detector = Detector.load(args.run)
+    path = export(model, args.out, format=args.format, part=args.part, detector=detector)
     log.info(f"wrote {args.part} ({args.format}) to {path}")
     return 0
 

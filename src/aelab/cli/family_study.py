@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from aelab.cli.options import log
+from aelab.cli.options import TRACK, add_training_options, log
 from aelab.cli.sweep import (
     add_batch_arguments,
     batch_overrides,
@@ -13,6 +13,7 @@ from aelab.cli.sweep import (
     tracked_study,
 )
 
+DATASET = "fashion-mnist"  # the study's dataset unless --dataset names another
 HELP = "train every family under one protocol (same data, epochs, code size) and compare"
 EPILOG = """examples:
   aelab family-study --dataset fashion-mnist --out runs/family-study
@@ -27,14 +28,19 @@ Finished runs are skipped: re-run the same command to finish an interrupted stud
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--dataset", default="fashion-mnist", help="dataset (default fashion-mnist)"
-    )
     parser.add_argument("--latent-dim", type=int, default=32, help="code size of all (default 32)")
-    parser.add_argument("--epochs", type=int, help="epochs of all (default: the presets' 50)")
-    parser.add_argument("--seed", type=int, help="seed of all (default: the presets' 0)")
     parser.add_argument(
         "--only", action="append", metavar="MEMBER", help="train only these members (repeatable)"
+    )
+    add_training_options(
+        parser,
+        "member",
+        extra=(TRACK,),
+        defaults={
+            "--dataset": DATASET,
+            "--epochs": "the presets' 50",
+            "--seed": "the presets' 0",
+        },
     )
     add_batch_arguments(parser, "member")
 
@@ -42,19 +48,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from aelab.studies.family_study import run_family_study
 
-    if args.latent_dim < 1:
-        args._parser.error(f"--latent-dim {args.latent_dim} is invalid: expected an integer >= 1")
-    sets = batch_overrides(args)
-    params = {"dataset": args.dataset, "latent_dim": args.latent_dim, "epochs": args.epochs}
+    dataset = args.dataset or DATASET
+    sets = batch_overrides(args)  # every member gets them: --epochs, --lr, ... and --set
+    params = {"dataset": dataset, "latent_dim": args.latent_dim, "epochs": args.epochs}
     with tracked_study(args, "family-study", params):
         result = run_family_study(
             args.out,
-            dataset=args.dataset,
+            dataset=dataset,
             latent_dim=args.latent_dim,
-            epochs=args.epochs,
-            seed=args.seed,
             sets=sets,
             members=args.only,
+            rank_by=args.rank_by,
             jobs=args.jobs,
             executor=executor_from_args(args),
             quiet=args.quiet,

@@ -33,9 +33,11 @@ SUBCOMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "export": "export",
     "family-study": "family_study",
+    "metrics": "metrics",
     "presets": "presets",
     "probe": "probe",
     "report": "report",
+    "serve": "serve",
     "sweep": "sweep",
     "train": "train",
     "tune": "tune",
@@ -75,15 +77,15 @@ def _add_common_options(parser: argparse.ArgumentParser, *, prefix: str = "") ->
 
     Sub-parser options default to SUPPRESS so a level that does not see the flag never
     resets what another level set; the top level stores under ``prefix`` + dest and
-    :func:`_merge_common` joins the levels.
+    :func:`_merge_common` joins the levels. A subcommand must not declare these flags
+    itself: argparse then refuses the whole declaration here (which once silently left
+    ``aelab cluster`` without ``-q``), so the conflict is an error when the parser is built.
     """
     for flags, dest, help_text in COMMON_OPTIONS:
         default = False if prefix else argparse.SUPPRESS
-        # a subcommand that defines one of these flags itself keeps its own (same meaning)
-        with contextlib.suppress(argparse.ArgumentError):
-            parser.add_argument(
-                *flags, dest=prefix + dest, action="store_true", default=default, help=help_text
-            )
+        parser.add_argument(
+            *flags, dest=prefix + dest, action="store_true", default=default, help=help_text
+        )
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for child in action.choices.values():

@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from aelab.cli.options import add_json_option, print_json
+from aelab.cli.options import add_json_option, add_set_option, print_json
 from aelab.presets import builtin_presets, load_preset, preset_path, preset_sources  # no torch
 
 INDEX_NAME = "index.json"  # beside the presets' TOML files: their listing, precomputed
@@ -41,14 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         description="Print a preset's Keras-like summary: layers, output shapes, parameters.",
     )
     show.add_argument("name", metavar="NAME", help="preset name (see `aelab presets`)")
-    show.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="dotted override, e.g. model.latent_dim=16 (repeatable)",
-    )
+    add_set_option(show, "preset")
     show.add_argument("--toml", action="store_true", help="also print the resolved config TOML")
 
 
@@ -192,8 +185,8 @@ def _show(args: argparse.Namespace) -> int:
     from aelab.models.summary import summary
 
     cfg = load_preset(args.name)
-    if args.overrides:
-        cfg = cfg.override(args.overrides)
+    if args.sets:
+        cfg = cfg.override(args.sets)
     if cfg.description:
         print(cfg.description)
         print()

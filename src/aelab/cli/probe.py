@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from aelab.cli.options import add_json_option, log, print_json
+from aelab.cli.options import (
+    add_json_option,
+    add_no_write_option,
+    add_run_options,
+    log,
+    print_json,
+    run_device,
+)
 
 HELP = "probe a run's codes: logistic regression, 5-NN, k-means vs PCA and raw pixels"
 EPILOG = """examples:
@@ -24,8 +31,7 @@ metrics.json (and its report).
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", metavar="RUN", help="the run directory a training wrote")
-    parser.add_argument("--dataset", help="probe on this dataset instead of the run's")
+    add_run_options(parser, dataset="probe")
     parser.add_argument(
         "--train-limit",
         type=int,
@@ -33,11 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="fit the probes on the first N training images (default 0: all)",
     )
-    parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
-    parser.add_argument(
-        "--no-write", action="store_true", help="print only; leave metrics.json alone"
-    )
+    add_no_write_option(parser)
     add_json_option(parser)
     parser.add_argument(
         "--no-cache",
@@ -53,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         args.run,
         dataset=args.dataset,
         checkpoint=args.checkpoint,
-        device=args.device,
+        device=run_device(args),
         train_limit=args.train_limit,
         write=not args.no_write,
         progress=not args.quiet,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from aelab.cli.options import add_run_options
+
 HELP = "rebuild a run's report.html from its config, metrics.json and figures"
 EPILOG = """examples:
   aelab report runs/r1-fashion-sparse
@@ -12,7 +14,7 @@ EPILOG = """examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", metavar="RUN", help="the run directory")
+    add_run_options(parser, checkpoint=False, device=False)  # it renders what RUN holds
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,8 +9,16 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from aelab.cli.options import log, out_dir
-from aelab.cli.train import add_track_argument
+from aelab.cli.options import (
+    TRACK,
+    add_out_option,
+    add_rank_by_option,
+    add_source_options,
+    add_training_options,
+    base_config,
+    config_values,
+    log,
+)
 
 HELP = "train a grid of configs (cartesian product of --vary values) and compare them"
 EPILOG = """examples:
@@ -28,9 +36,7 @@ Finished runs are skipped: re-run the same command to finish an interrupted swee
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    base = parser.add_mutually_exclusive_group(required=True)
-    base.add_argument("--preset", help="the preset every point starts from (see aelab presets)")
-    base.add_argument("--config", help="a run config TOML every point starts from")
+    add_source_options(parser, member="point", required=True)
     parser.add_argument(
         "--vary",
         action="append",
@@ -38,49 +44,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=V1,V2,...",
         help="a config key and its values; repeat for a grid (cartesian product)",
     )
-    parser.add_argument("--epochs", type=int, help="epochs for every point (default: the config's)")
+    add_training_options(parser, "point", extra=(TRACK,))
     add_batch_arguments(parser, "point")
 
 
-def add_set_arguments(parser: argparse.ArgumentParser, member: str) -> None:
-    """--set, --data-dir and --track for every run of a study (sweep, family-study, tune)."""
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        dest="sets",
-        metavar="KEY=VALUE",
-        help=f"override a config field for every {member} (repeatable)",
-    )
-    parser.add_argument("--data-dir", help="where the dataset files are (sets data.data_dir)")
-    add_track_argument(parser)
-
-
-def set_values(args: argparse.Namespace) -> dict[str, Any]:
-    """The typed values of --set (parsed here, once), --data-dir and --track."""
-    from aelab.config import parse_assignment
-
-    sets = dict(parse_assignment(text) for text in args.sets)
-    sets |= {"data.data_dir": args.data_dir} if args.data_dir else {}
-    if args.track:
-        from aelab.training.trackers import check_track
-
-        sets["train.track"] = check_track(list(dict.fromkeys(args.track)))
-    return sets
-
-
 def add_batch_arguments(parser: argparse.ArgumentParser, member: str) -> None:
-    """The options every many-runs command shares (sweep, family-study)."""
-    add_set_arguments(parser, member)
+    """The options every many-runs command shares (sweep, family-study) beside the
+    training options: --jobs, --out, --rank-by and the executor's."""
     parser.add_argument(
         "--jobs", type=int, default=1, help="runs trained at once as subprocesses (default 1)"
     )
-    parser.add_argument(
-        "--out",
-        required=True,
-        type=out_dir,
-        help=f"output folder: one run directory per {member}",
-    )
+    add_out_option(parser, f"output folder: one run directory per {member}")
+    add_rank_by_option(parser)
     add_executor_arguments(parser)
 
 
@@ -134,11 +109,11 @@ def executor_from_args(args: argparse.Namespace) -> Any:
 
 
 def batch_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """:func:`set_values`, after checking --jobs and --epochs."""
-    for flag, value in (("--jobs", args.jobs), ("--epochs", args.epochs)):
-        if value is not None and value < 1:
-            args._parser.error(f"{flag} {value} is invalid: expected an integer >= 1")
-    return set_values(args)
+    """The dotted values every run gets (:func:`aelab.cli.options.config_values`), after
+    checking --jobs."""
+    if args.jobs < 1:
+        args._parser.error(f"--jobs {args.jobs} is invalid: expected an integer >= 1")
+    return dict(config_values(args))
 
 
 @contextlib.contextmanager
@@ -154,13 +129,11 @@ def tracked_study(args: argparse.Namespace, kind: str, params: dict[str, Any]) -
 
 
 def run(args: argparse.Namespace) -> int:
-    from aelab.config import RunConfig
-    from aelab.presets import load_preset
     from aelab.studies.sweep import parse_vary, run_sweep
 
     sets = batch_overrides(args)
     executor = executor_from_args(args)
-    base = load_preset(args.preset) if args.preset else RunConfig.load(args.config)
+    base = base_config(args)
     varies = [parse_vary(v) for v in args.vary]
     params = {
         "base": args.preset or args.config,
@@ -172,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
             varies,
             args.out,
             sets=sets,
-            epochs=args.epochs,
+            rank_by=args.rank_by,
             jobs=args.jobs,
             executor=executor,
             quiet=args.quiet,

@@ -6,8 +6,15 @@ from __future__ import annotations
 
 import argparse
 
-from aelab.cli.options import log, out_dir
-from aelab.cli.sweep import add_set_arguments, set_values, tracked_study
+from aelab.cli.options import (
+    TRACK,
+    add_out_option,
+    add_source_options,
+    add_training_options,
+    config_values,
+    log,
+)
+from aelab.cli.sweep import tracked_study
 
 HELP = "search hyper-parameters with Optuna: TPE sampling, median pruning, resumable"
 EPILOG = """examples:
@@ -33,9 +40,12 @@ param_importances.png.
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    base = parser.add_mutually_exclusive_group(required=True)
-    base.add_argument("--preset", help="the preset every trial starts from")
-    base.add_argument("--config", help="a run config TOML (with an optional [search] table)")
+    add_source_options(
+        parser,
+        member="trial",
+        required=True,
+        config_help="a run config TOML (with an optional [search] table)",
+    )
     parser.add_argument(
         "--search",
         action="append",
@@ -47,13 +57,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--objective",
         default="val_loss",
-        help="a number of metrics.json to optimise, e.g. reconstruction.mse (default val_loss: "
-        "the best validation loss)",
+        help="the metric to optimise: a key of `aelab metrics` (test_mse, test_ssim, ...) or "
+        "its metrics.json path (default val_loss: the best validation loss)",
     )
-    parser.add_argument("--direction", choices=("minimize", "maximize"), default="minimize")
+    parser.add_argument(
+        "--direction",
+        choices=("minimize", "maximize"),
+        help="default: the objective's direction in `aelab metrics`",
+    )
     parser.add_argument("--trials", type=int, default=20, help="finished trials wanted (20)")
     parser.add_argument("--timeout", type=float, help="start no trial after this many seconds")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the TPE sampler (0)")
+    parser.add_argument("--sampler-seed", type=int, default=0, help="seed of the TPE sampler (0)")
     parser.add_argument("--storage", help="an SQLAlchemy URL (default sqlite:///OUT/study.db)")
     parser.add_argument("--study-name", default="aelab-tune", help="the study in the storage")
     parser.add_argument(
@@ -68,11 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="train the trials only (no test metrics, figures, report); objective val_loss",
     )
-    parser.add_argument("--epochs", type=int, help="epochs of every trial (default: the config's)")
-    add_set_arguments(parser, "trial")
-    parser.add_argument(
-        "--out", required=True, type=out_dir, help="output folder: study, trials, best.toml"
-    )
+    add_training_options(parser, "trial", extra=(TRACK,))
+    add_out_option(parser, "output folder: study, trials, best.toml")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,15 +96,14 @@ def run(args: argparse.Namespace) -> int:
         base, space = load_preset(args.preset), []
     else:
         base, space = load_tune_file(args.config)
-    sets = set_values(args) | ({"train.epochs": args.epochs} if args.epochs is not None else {})
-    base = base.with_values(sets)
+    base = base.with_values(config_values(args))
     space = list({p.key: p for p in [*space, *map(parse_search, args.search)]}.values())
     settings = TuneConfig(
         objective=args.objective,
         direction=args.direction,
         trials=args.trials,
         timeout=args.timeout,
-        seed=args.seed,
+        seed=args.sampler_seed,
         storage=args.storage,
         study_name=args.study_name,
         prune=not args.no_prune,

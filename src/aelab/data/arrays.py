@@ -23,7 +23,7 @@ from typing import IO
 import numpy as np
 
 from aelab.data.splits import Split, hold_out_test
-from aelab.errors import DataError
+from aelab.errors import DataError, one_line
 
 CHANNELS = (1, 3)
 # Labels are class indices, and per-class tables (counts, one-hot probes) are sized by the
@@ -132,12 +132,24 @@ def _from_named(arrays: dict[str, np.ndarray], source: str) -> tuple[Split, Spli
     )
 
 
+NUMPY_MAX_HEADER = 10_000  # np.load's default max_header_size
+
+
 def check_npy_header(f: IO[bytes], available: int, *, source: str) -> None:
     """The .npy header at the start of ``f`` must declare no more data than the
     ``available`` bytes (of the file, or of the npz member) hold; read before NumPy
     allocates anything."""
     try:
         version = np.lib.format.read_magic(f)
+        start = f.tell()
+        size_bytes = 2 if version == (1, 0) else 4
+        header_size = int.from_bytes(f.read(size_bytes), "little")
+        if header_size > NUMPY_MAX_HEADER:  # NumPy's own text advises allow_pickle=True
+            raise DataError(
+                f"{source}: its .npy header is {header_size:,} bytes, more than NumPy reads "
+                f"safely ({NUMPY_MAX_HEADER:,}); save the array again with np.save."
+            )
+        f.seek(start)
         read = (
             np.lib.format.read_array_header_1_0
             if version == (1, 0)
@@ -145,7 +157,7 @@ def check_npy_header(f: IO[bytes], available: int, *, source: str) -> None:
         )
         shape, _, dtype = read(f)
     except ValueError as exc:
-        raise DataError(f"{source}: not a readable .npy array ({exc}).") from None
+        raise DataError(f"{source}: not a readable .npy array ({one_line(exc)}).") from None
     if dtype.hasobject:
         return  # refused by np.load(allow_pickle=False) with its own message
     declared = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
@@ -174,7 +186,7 @@ def _check_headers(path: Path) -> None:
                     with archive.open(info) as member:
                         check_npy_header(member, info.file_size, source=f"{path}:{info.filename}")
     except zipfile.BadZipFile as exc:
-        raise DataError(f"{path}: not a readable .npz archive ({exc}).") from None
+        raise DataError(f"{path}: not a readable .npz archive ({one_line(exc)}).") from None
 
 
 def _np_load(path: Path, mmap: bool = False):
@@ -190,7 +202,7 @@ def _np_load(path: Path, mmap: bool = False):
         ) from None
     except (OSError, ValueError) as exc:
         raise DataError(
-            f"{path}: not a readable NumPy file without pickled objects ({exc})."
+            f"{path}: not a readable NumPy file without pickled objects ({one_line(exc)})."
         ) from None
 
 
@@ -203,7 +215,9 @@ def read_npz(path: str | Path) -> tuple[Split, Split]:
         try:
             arrays = {k: npz[k] for k in npz.files}
         except ValueError as exc:
-            raise DataError(f"{path}: holds pickled objects, which are refused ({exc}).") from None
+            raise DataError(
+                f"{path}: holds pickled objects, which are refused ({one_line(exc)})."
+            ) from None
     return _from_named(arrays, str(path))
 
 

@@ -130,12 +130,30 @@ def _from_dataset(data: Dataset, val_size: Any, seed: int, name: str) -> StreamS
     n = len(data)  # type: ignore[arg-type]
     if n == 0:
         raise DataError(f"{name}: the dataset is empty.")
-    shape = sample_shape(item_input(data[0], source=name).shape, source=name)
+    shape = _checked_shape(data, n, name)
     k = _count(val_size, n, name)
     if not k:
         return StreamSplits(name, Stream(data, shape))
     rest, held = split_indices(n, k, seed)
     return StreamSplits(name, Stream(data, shape, rest), Stream(data, shape, held))
+
+
+SAMPLED_ITEMS = 8  # items of a map-style dataset read before training (first, last, between)
+
+
+def _checked_shape(data: Dataset, n: int, name: str) -> tuple[int, int, int]:
+    """One sample's (C, H, W), after reading a few items spread over the dataset: items of
+    another structure or size fail here, before training, not in the middle of an epoch."""
+    picks = sorted({round(i * (n - 1) / max(SAMPLED_ITEMS - 1, 1)) for i in range(SAMPLED_ITEMS)})
+    first = tuple(item_input(data[0], source=name).shape)
+    for i in picks[1:]:
+        found = tuple(item_input(data[i], source=name).shape)
+        if found != first:
+            raise DataError(
+                f"{name}: item {i} has shape {list(found)}, item 0 {list(first)}; every item "
+                "must have one shape (resize or crop them in the dataset, e.g. a transform)."
+            )
+    return sample_shape(first, source=name)
 
 
 def _first_shape(data: DataLoader | IterableDataset, name: str) -> tuple[int, int, int]:

@@ -24,7 +24,7 @@ from aelab.data.config import DataConfig
 from aelab.data.download import fetch
 from aelab.data.folder import read_folder
 from aelab.data.resolve import Located, not_found_error, search
-from aelab.data.sources import SOURCES, Source, get_source
+from aelab.data.sources import SOURCES, Source, get_source, identify
 from aelab.data.splits import DatasetSplits, Split, check_not_empty, split_indices
 from aelab.errors import DataError
 
@@ -59,6 +59,16 @@ def _checked(path: Path, raw: bytes, data: bytes, data_file, source: Source) -> 
     """Check the content against the known checksum; True when it is the canonical file."""
     if data_file.sha256 is not None:
         found = hashlib.sha256(data).hexdigest()
+        known = identify(found) if found != data_file.sha256 else None
+        if known is not None:  # another dataset's genuine file: never advise deleting it
+            other, other_file = known
+            raise DataError(
+                f"{path} is {other.name}'s {other_file.role.replace('_', ' ')} file "
+                f"(identified by its SHA-256), not {source.name}'s. Keep it for {other.name}; "
+                f"put {source.name}'s files in a folder of their own (aelab data fetch "
+                f"{source.name}, or --data-dir FOLDER); $AELAB_DATA_DIR holds one <name>/ "
+                "folder per dataset."
+            )
         if found != data_file.sha256:
             raise DataError(
                 f"{path}: content checksum mismatch (expected SHA-256 {data_file.sha256} of the "

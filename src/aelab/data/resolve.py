@@ -4,26 +4,28 @@ RESOLUTION_ORDER, first match wins:
 
 1. ``data_dir``: ``DataConfig.data_dir`` / ``--data-dir``, the folder holding the
    dataset's files (a folder with a ``<name>/`` sub-folder is accepted too);
-2. ``$AELAB_DATA_DIR``: a folder with one sub-folder per dataset (``<name>/``), or the
-   files themselves;
+2. ``$AELAB_DATA_DIR``: a folder with one sub-folder per dataset (``<name>/``) (the
+   files themselves are accepted for the dataset they are);
 3. the user cache: ``$XDG_CACHE_HOME/aelab/<name>/``, else ``~/.cache/aelab/<name>/``;
 4. system copies: ``/usr/share/datasets/<name>/`` (Debian's ``dataset-fashion-mnist``);
 5. a download from the canonical mirrors (``download.py``) into the first of
    ``data_dir``, ``$AELAB_DATA_DIR/<name>/`` or the user cache.
 
-A place counts only when it holds every file the requested split needs; places holding
-some of them are reported in the error, which lists every place looked in and how to
-get the data.
+A place counts only when it holds every file the requested split needs, and not another
+known dataset's files under the same names (MNIST and Fashion-MNIST share them: the label
+files' checksums tell); places holding some of them, or another dataset's, are reported in
+the error, which lists every place looked in and how to get the data.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aelab.data import cifar
-from aelab.data.sources import Source, get_source
+from aelab.data import cifar, idx
+from aelab.data.sources import Source, get_source, identify
 from aelab.errors import DataError
 
 ENV_VAR = "AELAB_DATA_DIR"
@@ -159,6 +161,10 @@ def search(
             continue
         present, missing = _find_in(source, place.path, splits)
         if not missing:
+            other = foreign_dataset(source, present)
+            if other is not None:
+                result.looked.append((place, holds_other(source, place, other)))
+                continue
             result.found = Located(source, place, present)
             result.looked.append((place, "found"))
             return result
@@ -170,6 +176,40 @@ def search(
         else:
             result.looked.append((place, "no dataset files"))
     return result
+
+
+def foreign_dataset(source: Source, present: dict[str, Path]) -> str | None:
+    """The name of the known dataset whose files these are when they are not ``source``'s
+    (MNIST and Fashion-MNIST share file names), else None. The label files tell: their
+    checksums are cheap (60 kB); content no dataset knows is left to the full check."""
+    for role, path in present.items():
+        expected = source.file(role).sha256 if role.endswith("_labels") else None
+        if expected is None:
+            continue
+        try:
+            digest = hashlib.sha256(idx.decompress(path.read_bytes(), source=path)).hexdigest()
+        except (DataError, OSError):
+            return None  # damaged: loading it says what is wrong
+        if digest == expected:
+            return None
+        known = identify(digest)
+        if known is not None and known[0].name != source.name:
+            return known[0].name
+    return None
+
+
+def holds_other(source: Source, place: Place, other: str) -> str:
+    """Why ``place`` does not count although it holds files with ``source``'s names."""
+    # "has ...": listed by `aelab data list` beside the places holding part of a dataset
+    text = f"has {other}'s files (identified by their checksums), not {source.name}'s"
+    if place.path.name == source.name:
+        return f"{text}; move them to {place.path.parent / other} and put {source.name}'s there"
+    if place.kind == "env":
+        return (
+            f"{text}; ${ENV_VAR} must point at a folder holding one <name>/ folder per "
+            f"dataset ({other}/, {source.name}/), not at the files"
+        )
+    return f"{text}; use it for {other}, or give {source.name}'s folder"
 
 
 def locate(

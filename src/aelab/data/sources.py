@@ -75,6 +75,16 @@ def get_source(name: str) -> Source:
         ) from None
 
 
+def identify(sha256: str) -> tuple[Source, DataFile] | None:
+    """The known dataset file whose decompressed content has this SHA-256, or None: files
+    found under another dataset's name are named, never called corrupt."""
+    for source in SOURCES.values():
+        for data_file in source.files:
+            if data_file.sha256 == sha256:
+                return source, data_file
+    return None
+
+
 def dataset_names() -> list[str]:
     """Names of the registered datasets, sorted."""
     return sorted(SOURCES)

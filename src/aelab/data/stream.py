@@ -31,13 +31,19 @@ from torch.utils.data._utils.collate import default_collate
 
 from aelab.data.batcher import Batcher, BatchSource, epoch_generator, epoch_order, to_unit_float
 from aelab.data.splits import Split, is_image
-from aelab.errors import ConfigError, DataError
+from aelab.errors import ConfigError, DataError, one_line
 
 TorchData = Dataset | IterableDataset | DataLoader
 
 
 def item_input(item: Any, *, source: str) -> Tensor:
-    """The ``x`` of an item or batch that is ``x``, ``(x, y)`` or ``[x, y]``, as a tensor."""
+    """The ``x`` of an item or batch that is ``x``, ``(x,)``, ``(x, y)`` or ``[x, y]``, as a
+    tensor; any other structure (a triple, a dict) is an error, not a guess."""
+    if isinstance(item, (tuple, list)) and len(item) not in (1, 2):
+        raise DataError(
+            f"{source}: items must be x or (x, y), found a {type(item).__name__} of "
+            f"{len(item)}; return (image, label) or the image alone from __getitem__."
+        )
     x = item[0] if isinstance(item, (tuple, list)) else item
     if isinstance(x, np.ndarray):
         x = torch.from_numpy(x)
@@ -119,7 +125,14 @@ class BatchFetch(Dataset):
         keys = indices.tolist()
         getitems = getattr(self.dataset, "__getitems__", None)
         items = getitems(keys) if getitems is not None else [self.dataset[i] for i in keys]
-        return default_collate(items)
+        try:
+            return default_collate(items)
+        except (RuntimeError, TypeError) as exc:  # items of different sizes or types
+            name = type(self.dataset).__name__
+            raise DataError(
+                f"{name}: items {keys[0]}..{keys[-1]} cannot form one batch "
+                f"({one_line(exc, 160)}); every item must be x or (x, y) with x of one shape."
+            ) from None
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]

@@ -76,8 +76,8 @@ def reconstruction_metrics(
 ) -> dict[str, Any]:
     """Scores of ``model`` on ``images`` (N, C, H, W) uint8, plus its own loss.
 
-    Returns ``{loss, bce, mse, psnr, psnr_infinite, ssim, n_images}`` (see
-    ``aelab.metrics.reconstruction.DEFINITIONS``). The model must be in eval mode
+    Returns ``{loss, bce, mse, psnr, psnr_infinite, ssim, n_images}`` (defined in
+    ``aelab.metrics.catalog``). The model must be in eval mode
     (``load_run`` returns it so).
     """
     scores = reconstruction.ReconstructionScores()

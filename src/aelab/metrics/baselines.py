@@ -13,21 +13,10 @@ import numpy as np
 import torch
 
 from aelab.metrics.cache import cache_path, content_key, library_version, read_cached, write_cached
-from aelab.metrics.reconstruction import ReconstructionScores, finite_or_none
+from aelab.metrics.reconstruction import SCORES, ReconstructionScores, finite_or_none
 
 if TYPE_CHECKING:  # pragma: no cover
     from sklearn.decomposition import PCA
-
-DEFINITIONS: dict[str, str] = {
-    "pca": "PCA with latent_dim components fitted on the training split (scikit-learn), "
-    "test images projected and reconstructed; reconstructions clipped to [0, 1] and scored "
-    "with the same definitions as the autoencoder. mse_unclipped is the MSE before "
-    "clipping (the textbook PCA number).",
-    "mse_ratio": "Autoencoder test MSE / PCA test MSE: below 1 means the autoencoder "
-    "reconstructs better than the optimal linear code of the same size. Left blank (null, "
-    "with mse_ratio_note saying why) when the code has at least as many dimensions as the "
-    "image has pixels: PCA then reconstructs (almost) exactly and the ratio is meaningless.",
-}
 
 
 def as_float_images(images: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -142,7 +131,8 @@ def cached_pca_scores(
     }
     key = content_key((train_images, test_images), settings)
     path = cache_path(dataset, key, f"pca-recon{latent_dim}")
-    scores = read_cached(path, lambda s: isinstance(s, dict) and {"mse", "latent_dim"} <= set(s))
+    # a cached result from before a score was added is stale: computed again
+    scores = read_cached(path, lambda s: isinstance(s, dict) and {*SCORES, "latent_dim"} <= set(s))
     if scores is None:
         scores = pca_scores(train_images, test_images, latent_dim, seed=seed)
         write_cached(path, scores, lambda msg: None, settings=settings)

@@ -1,7 +1,7 @@
 """What the code looks like: activity per unit, L0, dead units, Hoyer sparsity, VAE KL.
 
 All statistics are computed on the codes of a whole split (normally the test split), as
-``(N, latent_dim)`` arrays. ``DEFINITIONS`` holds the wording the report prints.
+``(N, latent_dim)`` arrays. Their definitions are in ``aelab.metrics.catalog``.
 """
 
 from __future__ import annotations
@@ -13,19 +13,6 @@ import numpy as np
 ACTIVE_THRESHOLD = 1e-6  # a unit is active on an image when |z_j| > this
 KL_ACTIVE_THRESHOLD = 0.01  # a VAE dimension is active when its mean KL > this (nats)
 TSNE_MAX_POINTS = 3000  # t-SNE is quadratic-ish: embed at most this many codes
-
-DEFINITIONS: dict[str, str] = {
-    "mean_l0": f"Active units per image (|z_j| > {ACTIVE_THRESHOLD:g}), averaged over images.",
-    "dead_units": "Units never active (|z_j| <= "
-    f"{ACTIVE_THRESHOLD:g} on every test image); dead_fraction = dead_units / latent_dim.",
-    "dead_fraction": "dead_units / latent_dim.",
-    "hoyer": "Hoyer sparsity (sqrt(n) - |z|_1 / |z|_2) / (sqrt(n) - 1) per image, averaged; "
-    "1 = one active unit, 0 = all units equal in magnitude; an all-zero code counts as 1.",
-    "mean_activation": "Mean |z_j| over test images, per unit.",
-    "kl_per_dim": "VAE: KL(q(z_j|x) || N(0, 1)) = 0.5 (mu^2 + sigma^2 - 1 - log sigma^2) "
-    "per dimension, averaged over test images (nats).",
-    "active_dims": f"VAE: dimensions whose mean KL exceeds {KL_ACTIVE_THRESHOLD:g} nats.",
-}
 
 
 def hoyer(codes: np.ndarray) -> np.ndarray:
@@ -43,7 +30,7 @@ def hoyer(codes: np.ndarray) -> np.ndarray:
 
 
 def code_statistics(codes: np.ndarray, *, threshold: float = ACTIVE_THRESHOLD) -> dict[str, Any]:
-    """Statistics of ``codes`` (N, latent_dim): see ``DEFINITIONS``. JSON-ready."""
+    """Statistics of ``codes`` (N, latent_dim): see the catalog's "code" section. JSON-ready."""
     codes = np.asarray(codes, dtype=np.float64)
     active = np.abs(codes) > threshold
     dead = int((~active.any(axis=0)).sum())

@@ -1,8 +1,8 @@
 """Reconstruction quality on a split: BCE, MSE, PSNR and SSIM per image, then averaged.
 
 PSNR and SSIM come from torchmetrics (not hand-rolled). Every number is computed per image
-and averaged over the images, so a batch size never changes a result. ``DEFINITIONS`` holds
-the exact wording the report prints next to each number.
+and averaged over the images, so a batch size never changes a result. The wording the
+report prints next to each number is the metric catalog's (``aelab.metrics.catalog``).
 
 A perfect reconstruction has infinite PSNR. JSON has no infinity, so results carry
 ``psnr=None`` plus ``psnr_infinite=True`` in that case; the report shows "inf".
@@ -21,21 +21,8 @@ from aelab.data.splits import is_image
 
 BCE_EPS = 1e-7  # predictions are clamped to [eps, 1 - eps] before the log, as Keras does
 SSIM_KERNEL = 11  # Gaussian window of SSIM (torchmetrics' default); smaller for tiny images
-
-DEFINITIONS: dict[str, str] = {
-    "loss": "The model's own training objective on the test split, as its config defines it "
-    "(reconstruction term with its loss and reduction, plus any sparsity or KL term), "
-    "averaged over images; evaluation mode, so no input corruption.",
-    "bce": "Binary cross-entropy per pixel, -[x log p + (1-x) log(1-p)] with p clamped to "
-    f"[{BCE_EPS:g}, 1-{BCE_EPS:g}], averaged over the pixels of an image, then over images.",
-    "mse": "Mean squared error (p - x)^2 over the pixels of an image (pixels in [0, 1]), "
-    "averaged over images.",
-    "psnr": "Peak signal-to-noise ratio 10 log10(1 / MSE) in dB per image (data range 1), "
-    "averaged over images (torchmetrics); inf when some image is reconstructed exactly.",
-    "ssim": "Structural similarity per image (torchmetrics, Gaussian window 11 and sigma 1.5, "
-    "data range 1, channels averaged), averaged over images; 1 is identical.",
-    "n_images": "Number of test images evaluated.",
-}
+# The scores every sample gets (SSIM only for images); catalog entries describe each one.
+SCORES = ("bce", "mse", "psnr")
 
 
 def ssim_kernel_size(height: int, width: int) -> int:
@@ -94,7 +81,7 @@ class ReconstructionScores:
     """Accumulates per-image scores over batches; ``result()`` gives the averages."""
 
     def __init__(self) -> None:
-        self.sums: dict[str, float] = {"bce": 0.0, "mse": 0.0, "psnr": 0.0}
+        self.sums: dict[str, float] = dict.fromkeys(SCORES, 0.0)
         self.n_images = 0
         self.n_perfect = 0  # images with infinite PSNR
 

@@ -34,9 +34,10 @@ plain module override ``features`` or ``decode``; the VAE overrides ``encode`` a
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -61,6 +62,21 @@ class LossOutput:
 
 
 # --------------------------------------------------------------------------- config
+
+
+def check_input_shape(value: Any) -> None:
+    """``value`` is (channels, height, width): three integers > 0 (never coerced: 28.5 or
+    "28" are errors, not 28)."""
+    dims = tuple(value) if isinstance(value, (tuple, list)) else ()
+    check(
+        len(dims) == 3
+        and all(
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in dims
+        ),
+        "input_shape",
+        value,
+        "[channels, height, width], three integers > 0",
+    )
 
 
 @dataclass(frozen=True)
@@ -92,12 +108,7 @@ class ModelConfig:
         check_choice("reduction", self.reduction, ("mean", "sum"))
         check_choice("init", self.init, ("torch", "keras"))
         if self.input_shape is not None:
-            check(
-                len(self.input_shape) == 3 and min(self.input_shape) > 0,
-                "input_shape",
-                self.input_shape,
-                "[channels, height, width] with all > 0",
-            )
+            check_input_shape(self.input_shape)
         if self.sparsity.kind == "topk":
             check(
                 self.sparsity.k <= self.latent_dim,

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from aelab.errors import ConfigError
 from aelab.layers.noise import NoiseConfig
 from aelab.layers.sparsity import SparsityConfig
-from aelab.models.base import Autoencoder, ModelConfig
+from aelab.models.base import Autoencoder, ModelConfig, check_input_shape
 from aelab.models.registry import register_model
 
 FAMILY = "modules"
@@ -169,11 +169,19 @@ def from_modules(
     ``latent_dim`` is inferred from a dummy forward pass (and checked when given);
     ``sparsity`` and ``noise`` take configs or dicts (``{"kind": "topk", "k": 16}``).
     """
+    for name, module in (("encoder", encoder), ("decoder", decoder)):
+        if not isinstance(module, nn.Module):
+            what = (
+                f"the class {module.__name__}; pass an instance"
+                if isinstance(module, type)
+                else f"a {type(module).__name__}; wrap it in an nn.Module"
+            )
+            raise ConfigError(
+                f"from_modules: the {name} is {what} (expected a torch.nn.Module instance, "
+                "e.g. nn.Sequential(...))."
+            )
+    check_input_shape(input_shape)  # before the dummy forward pass that would fail on it
     shape = tuple(int(s) for s in input_shape)
-    if len(shape) != 3:
-        raise ConfigError(
-            f"input_shape={list(shape)} is invalid: expected (channels, height, width)."
-        )
     code_size = math.prod(probe_code_shape(encoder, shape))  # type: ignore[arg-type]
     if latent_dim is not None and latent_dim != code_size:
         raise ConfigError(

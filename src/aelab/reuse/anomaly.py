@@ -19,7 +19,10 @@ Beside them, the classical baselines of ``aelab.metrics.anomaly_baselines`` (PCA
 reconstruction error at the code's size, a one-class SVM and an Isolation Forest on the raw
 pixels), fitted on the same normal training images. Each score is summarised by AUROC and
 AUPRC (anomalies positive); ``run_protocol`` repeats this for several normal classes and
-writes a per-class table and ROC curves (of the autoencoder's scores).
+writes a per-class table, ROC curves (of the autoencoder's scores), the most and least
+anomalous test images of each class, and the page ``anomaly.html`` showing them. Each class's
+result is also a catalog-shaped "anomaly" section (:meth:`ClassResult.section`), merged into
+the class's run directory with ``save_runs``.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
+from matplotlib.figure import Figure
 
 from aelab.config import RunConfig
 from aelab.data.splits import DatasetSplits, Split
@@ -45,20 +48,24 @@ from aelab.metrics.anomaly_baselines import (
     baseline_scores,
 )
 from aelab.metrics.downstream import flatten
+from aelab.report.anomaly_page import EXTREMES, ROC, render_anomaly_page
 from aelab.report.tables import csv_table, markdown_table
+from aelab.reuse.detector import SCORES, calibrate, code_distance, threshold_metrics
 from aelab.reuse.inference import TrainedModel
+from aelab.reuse.task import TaskContext, TaskResult, run_task
 from aelab.rundir import atomic_write_text
 from aelab.training import train
+from aelab.viz.anomaly_extremes import anomaly_extremes
 from aelab.viz.roc import roc_curves
 from aelab.viz.save import save_figure
 
-SCORES = ("reconstruction", "code", "combined")
 BASELINE_SCORES = tuple(BASELINES)
 ALL_SCORES = SCORES + BASELINE_SCORES
 SHORT = {"reconstruction": "recon", "code": "code", "combined": "combined"} | {
     name: name for name in BASELINE_SCORES
 }
-CODE_SCORES = ("knn", "mean")
+RANKED_BY = "combined"  # the score whose most and least anomalous test images are shown
+EXTREME_IMAGES = 8  # of each kind, per class
 BASELINE_SETTINGS = (
     "on the normal class's training pixels: PCA reconstruction MSE at the code's size; "
     f"OneClassSVM(rbf, gamma='scale', nu={OCSVM_NU}) on {OCSVM_SUBSAMPLE:,} random images; "
@@ -69,7 +76,8 @@ BASELINE_SETTINGS = (
 @dataclass
 class ClassResult:
     """The outcome for one normal class: ``metrics[score] = {"auroc": .., "auprc": ..}``;
-    ``curves[score] = (fpr, tpr)``."""
+    ``curves[score] = (fpr, tpr)``; ``scores[score]``: (N,) the autoencoder's score of each
+    test image (higher = more anomalous), in test-split order."""
 
     normal_class: int
     name: str
@@ -80,6 +88,31 @@ class ClassResult:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     baseline_seconds: dict[str, float] = field(default_factory=dict)
+    scores: dict[str, np.ndarray] = field(default_factory=dict)
+    # at the calibrated threshold: the catalog's anomaly.threshold.* (fpr, precision, ...)
+    threshold: dict[str, float] = field(default_factory=dict)
+    detector: object | None = None  # the aelab.reuse.detector.Detector calibrated for it
+
+    def section(self, info: dict | None = None) -> dict:
+        """The catalog's "anomaly" section of a run's metrics.json (``anomaly_<score>_auroc``
+        and friends): every score's AUROC and AUPRC, the image counts and the settings."""
+        settings = {"normal_class": self.normal_class, "normal_name": self.name, **(info or {})}
+        return {
+            **{score: dict(self.metrics[score]) for score in ALL_SCORES},
+            **({"threshold": dict(self.threshold)} if self.threshold else {}),
+            "n_train": self.n_train,
+            "n_test_normal": self.n_test_normal,
+            "n_test_anomalous": self.n_test_anomalous,
+            "info": {k: v for k, v in settings.items() if v is not None},
+        }
+
+    def extremes(
+        self, score: str = RANKED_BY, k: int = EXTREME_IMAGES
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Test-split indices of the ``k`` most anomalous images (highest ``score`` first)
+        and of the ``k`` least anomalous (lowest first)."""
+        order = np.argsort(self.scores[score], kind="stable")
+        return order[::-1][:k], order[:k]
 
     def row(self) -> dict[str, float | int | str]:
         out: dict[str, float | int | str] = {"class": self.normal_class, "name": self.name}
@@ -92,6 +125,7 @@ class ClassResult:
             "n_test_anomalous": self.n_test_anomalous,
             "train_seconds": round(self.train_seconds, 2),
         }
+        out |= {f"threshold_{m}": v for m, v in self.threshold.items()}
         out |= {f"{name}_seconds": round(t, 2) for name, t in self.baseline_seconds.items()}
         return out
 
@@ -151,36 +185,6 @@ def one_class_data(data: DatasetSplits, normal_class: int) -> DatasetSplits:
 # --------------------------------------------------------------------------- scores
 
 
-def code_distance(
-    normal_codes: np.ndarray,
-    codes: np.ndarray,
-    *,
-    method: str = "knn",
-    k: int = 5,
-    leave_self_out: bool = False,
-) -> np.ndarray:
-    """(M,) distance of each of ``codes`` (M, D) to the normal codes (N, D). With
-    ``leave_self_out``, ``codes`` are the normal codes themselves and each one's own entry is
-    not counted among its neighbours (nor in the mean)."""
-    if method not in CODE_SCORES:
-        raise ConfigError(
-            f"code score {method!r} is unknown; expected one of {', '.join(CODE_SCORES)}."
-            + did_you_mean(method, CODE_SCORES)
-        )
-    n = len(normal_codes)
-    if leave_self_out and n < 2:
-        raise DataError("leaving each code out of its own neighbours needs 2 or more codes.")
-    if method == "mean":
-        if leave_self_out:  # the mean of the other n - 1 codes
-            others = (normal_codes.sum(0, keepdims=True) - codes) / (n - 1)
-            return np.linalg.norm(codes - others, axis=1)
-        return np.linalg.norm(codes - normal_codes.mean(0, keepdims=True), axis=1)
-    extra = 1 if leave_self_out else 0
-    nn = NearestNeighbors(n_neighbors=min(k + extra, n)).fit(normal_codes)
-    distances, _ = nn.kneighbors(codes)
-    return distances[:, extra:].mean(1)
-
-
 def standardise(scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """log(scores), standardised by the mean and spread of log(reference): scores of
     different units on one scale, as many reference standard deviations above normal."""
@@ -200,8 +204,11 @@ def score_model(
     held_out: np.ndarray | None = None,
     code_score: str = "knn",
     k: int = 5,
-) -> tuple[dict[str, dict[str, float]], dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """AUROC/AUPRC and ROC curves of every score for a model trained on ``normal_class``.
+) -> tuple[
+    dict[str, dict[str, float]], dict[str, tuple[np.ndarray, np.ndarray]], dict[str, np.ndarray]
+]:
+    """AUROC/AUPRC, ROC curves and per-image test scores of every score for a model trained
+    on ``normal_class``.
     ``held_out``: normal images the model did not train on, the reference scale of the
     combined score (None: the training images, each code left out of its neighbours)."""
     is_anomaly = _labels(test, "test") != normal_class
@@ -226,7 +233,7 @@ def score_model(
         for name, s in scores.items()
     }
     curves = {name: roc(s, is_anomaly) for name, s in scores.items()}
-    return metrics, curves
+    return metrics, curves, scores
 
 
 def score_baselines(
@@ -249,6 +256,124 @@ def score_baselines(
     return metrics, curves, {name: seconds for name, (_, seconds) in fitted.items()}
 
 
+def protocol_info(
+    config: RunConfig, dataset: str, *, code_score: str, k: int, fpr: float = 0.05
+) -> dict:
+    """The settings of the protocol as run: the "info" of every class's section."""
+    return {
+        "preset": config.preset,
+        "family": config.model.family,
+        "dataset": dataset,
+        "epochs": config.train.epochs,
+        "code_score": code_score,
+        "k": k,
+        "target_fpr": fpr,
+        "reconstruction_score": "per-image MSE",
+        "combined_score": "z(log MSE) + z(log code distance), z on held-out normal images",
+        "baselines": BASELINE_SETTINGS,
+    }
+
+
+def evaluate_class(
+    model: TrainedModel,
+    data: DatasetSplits,
+    normal_class: int,
+    *,
+    code_score: str = "knn",
+    k: int = 5,
+    seed: int = 0,
+    fpr: float = 0.05,
+) -> ClassResult:
+    """Score the whole test split with ``model`` (trained on ``normal_class`` only) and with
+    the pixel baselines fitted on that class's training images; calibrate a detector of the
+    ``RANKED_BY`` score at false-positive rate ``fpr`` and measure it at its threshold."""
+
+    sub = one_class_data(data, normal_class)
+    held_out = sub.val.images if sub.val is not None else None
+    metrics, curves, scores = score_model(
+        model,
+        sub.train.images,
+        data.test,
+        normal_class,
+        held_out=held_out,
+        code_score=code_score,
+        k=k,
+    )
+    base_metrics, base_curves, base_seconds = score_baselines(
+        sub.train.images, data.test, normal_class, code_dim=model.latent_dim, seed=seed
+    )
+    is_normal = _labels(data.test, "test") == normal_class
+    names = data.classes or ()
+    detector = calibrate(
+        model, sub.train.images, held_out, fpr=fpr, score=RANKED_BY, k=k,
+        code_score=code_score, dataset=data.name, normal_class=normal_class,
+    )  # fmt: skip
+    return ClassResult(
+        normal_class=normal_class,
+        name=names[normal_class] if normal_class < len(names) else str(normal_class),
+        n_train=len(sub.train),
+        n_test_normal=int(is_normal.sum()),
+        n_test_anomalous=int((~is_normal).sum()),
+        train_seconds=0.0,
+        metrics=metrics | base_metrics,
+        curves=curves | base_curves,
+        baseline_seconds=base_seconds,
+        scores=scores,
+        threshold=threshold_metrics(detector.decide(scores[RANKED_BY]), ~is_normal),
+        detector=detector,
+    )
+
+
+class AnomalyTask:
+    """The one-class scores of a run trained on one normal class, as a downstream task:
+    section "anomaly" (the catalog's ``anomaly_<score>_auroc`` ...), figures ``roc`` and
+    ``extremes`` and the per-image test scores ``scores.csv`` in ``RUN/anomaly/``."""
+
+    name = section = "anomaly"
+
+    def __init__(
+        self, normal_class: int | str, *, code_score: str = "knn", k: int = 5, fpr: float = 0.05
+    ):
+        self.normal_class, self.code_score, self.k = normal_class, code_score, k
+        self.fpr = fpr
+
+    def compute(self, context: TaskContext) -> TaskResult:
+        data = context.data
+        normal = class_index(data, self.normal_class)
+        r = evaluate_class(
+            context.model,
+            data,
+            normal,
+            code_score=self.code_score,
+            k=self.k,
+            seed=context.config.train.seed,
+            fpr=self.fpr,
+        )
+        info = protocol_info(
+            context.config, data.name, code_score=self.code_score, k=self.k, fpr=self.fpr
+        )
+        title = context.title(f"normal class {normal} {r.name}")
+        figures = {
+            "roc": roc_curves(_curves([r]), title=title),
+            "extremes": draw_extremes([r], data.test, data.classes or (), title=title),
+        }
+        return TaskResult(
+            r.section(info),
+            figures=figures,
+            files={"scores.csv": _scores_csv(r, data.test)},
+            detail=r,
+        )
+
+
+def _scores_csv(result: ClassResult, test: Split) -> str:
+    """One row per test image: its index, label and every autoencoder score."""
+    rows = [
+        {"index": i, "label": int(label), **{s: float(result.scores[s][i]) for s in SCORES}}
+        for i, label in enumerate(_labels(test, "test"))
+    ]
+    return csv_table(rows, ["index", "label", *SCORES])
+
+
 def one_class(
     config: RunConfig,
     data: DatasetSplits,
@@ -259,43 +384,28 @@ def one_class(
     k: int = 5,
     device: str = "cpu",
     quiet: bool = True,
+    fpr: float = 0.05,
 ) -> ClassResult:
-    """Train ``config`` on ``normal_class`` only (in memory unless ``run_dir``) and score
-    the whole test split."""
-
+    """Train ``config`` on ``normal_class`` only and score the whole test split: in memory,
+    or into ``run_dir`` followed by the :class:`AnomalyTask` there (its metrics.json gets
+    the class's "anomaly" section, its report shows it, and ``RUN/detector.json`` holds the
+    detector calibrated at ``fpr``)."""
     sub = one_class_data(data, normal_class)
-    if len(sub.train) == 0:
-        raise DataError(f"class {normal_class} has no training images in {data.name}.")
     start = time.perf_counter()
     result = train(config, run_dir, data=sub, quiet=quiet, overwrite=run_dir is not None)
     seconds = time.perf_counter() - start
-    model = TrainedModel(result.model, result.config, device=device)
-    held_out = sub.val.images if sub.val is not None else None
-    metrics, curves = score_model(
-        model,
-        sub.train.images,
-        data.test,
-        normal_class,
-        held_out=held_out,
-        code_score=code_score,
-        k=k,
-    )
-    base_metrics, base_curves, base_seconds = score_baselines(
-        sub.train.images, data.test, normal_class, code_dim=model.latent_dim, seed=config.train.seed
-    )
-    is_normal = _labels(data.test, "test") == normal_class
-    names = data.classes or ()
-    return ClassResult(
-        normal_class=normal_class,
-        name=names[normal_class] if normal_class < len(names) else str(normal_class),
-        n_train=len(sub.train),
-        n_test_normal=int(is_normal.sum()),
-        n_test_anomalous=int((~is_normal).sum()),
-        train_seconds=seconds,
-        metrics=metrics | base_metrics,
-        curves=curves | base_curves,
-        baseline_seconds=base_seconds,
-    )
+    if run_dir is None:
+        model = TrainedModel(result.model, result.config, device=device)
+        r = evaluate_class(
+            model, data, normal_class, code_score=code_score, k=k, seed=config.train.seed, fpr=fpr
+        )
+    else:  # the weights just trained ("last"), as the in-memory path scores them
+        task = AnomalyTask(normal_class, code_score=code_score, k=k, fpr=fpr)
+        done = run_task(task, run_dir, data=data, checkpoint="last", device=device, progress=False)
+        r = done.detail
+        r.detector.save(run_dir)
+    r.train_seconds = seconds
+    return r
 
 
 # --------------------------------------------------------------------------- reports
@@ -333,23 +443,92 @@ def to_markdown(results: list[ClassResult], *, title: str = "") -> str:
     return heading + markdown_table(rows, columns, align=align)
 
 
-def write_report(results: list[ClassResult], out_dir: str | Path, *, info: dict) -> dict:
-    """Write anomaly.csv, anomaly.md, anomaly.json and roc.png into ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    title = f"one-class anomaly detection · {info.get('preset') or info.get('family', '')} · {info.get('dataset', '')}"
-    payload = {**info, "mean": summary(results), "classes": [r.row() for r in results]}
-    atomic_write_text(out / "anomaly.csv", to_csv(results))
-    atomic_write_text(out / "anomaly.md", to_markdown(results, title=title))
-    atomic_write_text(out / "anomaly.json", json.dumps(payload, indent=2) + "\n")
-    curves = {
+def mean_section(results: list[ClassResult]) -> dict[str, dict[str, float]]:
+    """The mean over the classes of each score's AUROC and AUPRC (and of the detector's
+    numbers at its threshold), shaped like a section."""
+    flat = summary(results)
+    out = {s: {m: flat[f"{s}_{m}"] for m in ("auroc", "auprc")} for s in ALL_SCORES}
+    if results and all(r.threshold for r in results):
+        out["threshold"] = {
+            m: float(np.mean([r.threshold[m] for r in results])) for m in results[0].threshold
+        }
+    return out
+
+
+def _curves(results: list[ClassResult]) -> dict:
+    """``roc_curves``' input: per autoencoder score, each class's (fpr, tpr, AUROC)."""
+    return {
         score: {
             f"{r.normal_class} {r.name}": (*r.curves[score], r.metrics[score]["auroc"])
             for r in results
         }
         for score in SCORES
     }
-    save_figure(roc_curves(curves, title=title), out / "roc.png")
+
+
+def draw_extremes(
+    results: list[ClassResult], test: Split, classes: tuple[str, ...] = (), *, title: str
+) -> Figure:
+    """The most and least anomalous test images of each normal class by ``RANKED_BY``, each
+    labelled with its score and its true class."""
+    labels = _labels(test, "test")
+    names = [str(n) for n in classes]
+
+    def name(label: int) -> str:
+        return names[label] if label < len(names) else str(label)
+
+    rows = {}
+    for r in results:
+        for kind, index in zip(("most", "least"), r.extremes(), strict=True):
+            rows[f"{r.normal_class} {r.name}: {kind}"] = (
+                test.images[index],
+                r.scores[RANKED_BY][index],
+                [name(int(v)) for v in labels[index]],
+                labels[index] == r.normal_class,
+            )
+    return anomaly_extremes(rows, title=title)
+
+
+def write_report(
+    results: list[ClassResult],
+    out_dir: str | Path,
+    *,
+    info: dict,
+    test: Split | None = None,
+    classes: tuple[str, ...] = (),
+    runs: bool = False,
+) -> dict:
+    """Write anomaly.csv, anomaly.md, anomaly.json, roc.png, extremes.png (with ``test``,
+    the split the classes were scored on) and the page anomaly.html into ``out_dir``.
+    ``runs``: each class has its run directory ``out_dir/class-<c>`` (linked from the page)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    title = f"one-class anomaly detection · {info.get('preset') or info.get('family', '')} · {info.get('dataset', '')}"
+    sections = [
+        {
+            "class": r.normal_class,
+            "name": r.name,
+            "run": f"class-{r.normal_class}" if runs else None,
+            "anomaly": r.section(info),
+        }
+        for r in results
+    ]
+    payload = {
+        **info,
+        "title": title,
+        "ranked_by": RANKED_BY,
+        "mean": summary(results),
+        "classes": [r.row() for r in results],
+        "mean_section": mean_section(results),
+        "sections": sections,
+    }
+    atomic_write_text(out / "anomaly.csv", to_csv(results))
+    atomic_write_text(out / "anomaly.md", to_markdown(results, title=title))
+    atomic_write_text(out / "anomaly.json", json.dumps(payload, indent=2) + "\n")
+    save_figure(roc_curves(_curves(results), title=title), out / ROC)
+    if test is not None:
+        save_figure(draw_extremes(results, test, classes, title=title), out / EXTREMES)
+    render_anomaly_page(out)
     return payload
 
 
@@ -364,20 +543,23 @@ def run_protocol(
     k: int = 5,
     device: str = "cpu",
     quiet: bool = False,
+    fpr: float = 0.05,
 ) -> tuple[list[ClassResult], dict]:
     """The protocol for each class in ``classes`` (all labels when None). With ``out_dir``
-    the tables and ROC figure are written there (and a run dir ``class-<c>`` per class with
-    ``save_runs``). Returns the per-class results and the JSON payload."""
+    the tables, figures and anomaly.html are written there (and with ``save_runs`` a run dir
+    ``class-<c>`` per class, its metrics.json holding the class's "anomaly" section). Returns the per-class results and the JSON payload."""
     if save_runs and out_dir is None:
         raise ConfigError("save_runs needs an output folder (--out DIR) to hold the runs.")
     labels = sorted(int(v) for v in np.unique(_labels(data.train, "train")))
     chosen = [class_index(data, c) for c in classes] if classes else labels
+    info = protocol_info(config, data.name, code_score=code_score, k=k, fpr=fpr)
     results = []
     for c in chosen:
         run_dir = Path(out_dir) / f"class-{c}" if save_runs and out_dir is not None else None
         r = one_class(
-            config, data, c, run_dir=run_dir, code_score=code_score, k=k, device=device, quiet=True
-        )
+            config, data, c, run_dir=run_dir, code_score=code_score, k=k, device=device, quiet=True,
+            fpr=fpr,
+        )  # fmt: skip
         results.append(r)
         if not quiet:
             print(
@@ -387,18 +569,9 @@ def run_protocol(
                 f" {r.train_seconds:.1f}s)",
                 flush=True,
             )
-    info = {
-        "preset": config.preset,
-        "family": config.model.family,
-        "dataset": data.name,
-        "epochs": config.train.epochs,
-        "code_score": code_score,
-        "k": k,
-        "reconstruction_score": "per-image MSE",
-        "combined_score": "z(log MSE) + z(log code distance), z on held-out normal images",
-        "baselines": BASELINE_SETTINGS,
-    }
     payload = {**info, "mean": summary(results), "classes": [r.row() for r in results]}
     if out_dir is not None:
-        payload = write_report(results, out_dir, info=info)
+        payload = write_report(
+            results, out_dir, info=info, test=data.test, classes=data.classes or (), runs=save_runs
+        )
     return results, payload

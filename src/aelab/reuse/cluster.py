@@ -14,8 +14,10 @@ code space from being distorted or collapsing; here L_r is the model's own ``los
 ``cluster_model`` scores, on the TEST split, k-means on the raw pixels, on PCA at the
 code's size, on the frozen codes, and the IDEC assignments; every k-means is fitted on the
 training images (``n_init`` restarts, ``seed``) and assigns the test images, and the frozen
-code's k-means is IDEC's starting point. ``cluster_run`` writes ``RUN_DIR/cluster/`` and the
-"cluster" section of metrics.json. Only the model contract is used (``encode``, ``loss``).
+code's k-means is IDEC's starting point. :class:`ClusterTask` is the downstream task
+(``aelab.reuse.task``): ``cluster_run`` writes ``RUN_DIR/cluster/`` (cluster.json, cluster.md,
+the figures), the "cluster" section of metrics.json and the report. Only the model contract
+is used (``encode``, ``loss``).
 """
 
 from __future__ import annotations
@@ -40,13 +42,12 @@ from aelab.metrics.downstream import flatten, pca_features
 from aelab.models.apply import image_batches
 from aelab.report.tables import markdown_table
 from aelab.reuse.cluster_config import DEFAULT_CONFIG, ClusterConfig
-from aelab.reuse.embed import embed_images, run_data
-from aelab.reuse.inference import TrainedModel, load
-from aelab.rundir import atomic_write_text, merge_metrics
+from aelab.reuse.embed import embed_images
+from aelab.reuse.inference import TrainedModel
+from aelab.reuse.task import TaskContext, TaskResult, run_task, write_result
 from aelab.training.device import auto_threads, cpu_threads
 from aelab.viz.code_map import code_map
 from aelab.viz.grid import image_rows
-from aelab.viz.save import save_figure
 
 Status = Callable[[str], None]
 METHODS = ("pixels", "pca", "code", "idec")
@@ -343,9 +344,15 @@ def to_markdown(result: ClusterResult, *, title: str = "") -> str:
     return "\n".join(head) + markdown_table(table_rows(result), columns) + notes
 
 
-def cluster_figures(result: ClusterResult, data: DatasetSplits, *, per_cluster: int = 12):
-    """{file name: Figure}: the fine-tuned test codes (PCA to 2-D) coloured by cluster and
-    by class, and the ``per_cluster`` most confident test images of every cluster."""
+def cluster_figures(
+    result: ClusterResult, data: DatasetSplits, *, per_cluster: int = 12, title: str = ""
+):
+    """{file stem: Figure}: the fine-tuned test codes (PCA to 2-D) coloured by cluster and
+    by class, and the ``per_cluster`` most confident test images of every cluster.
+    ``title``: what the figure titles start with (run · dataset)."""
+
+    def titled(what: str) -> str:
+        return f"{title} · {what}" if title else what
 
     points = PCA(n_components=2, random_state=0).fit_transform(result.test_codes)
     labels = _labels(data)
@@ -363,31 +370,56 @@ def cluster_figures(result: ClusterResult, data: DatasetSplits, *, per_cluster: 
         else:
             row_labels.append(f"#{c} (0)")
     return {
-        "codes_by_cluster.png": code_map(
-            points, result.test_assign, title="IDEC codes (test, PCA) by cluster"
+        "codes_by_cluster": code_map(
+            points, result.test_assign, title=titled("IDEC codes (test, PCA) by cluster")
         ),
-        "codes_by_class.png": code_map(
-            points, labels, title="IDEC codes (test, PCA) by class", class_names=names or None
+        "codes_by_class": code_map(
+            points,
+            labels,
+            title=titled("IDEC codes (test, PCA) by class"),
+            class_names=names or None,
         ),
-        "clusters.png": image_rows(
-            rows, title="most confident test images per cluster", row_labels=row_labels
+        "clusters": image_rows(
+            rows, title=titled("most confident test images per cluster"), row_labels=row_labels
         ),
     }
 
 
-def write_cluster(run_dir: str | Path, result: ClusterResult, data: DatasetSplits) -> Path:
-    """RUN_DIR/cluster/{cluster.json, cluster.md, *.png} and metrics.json's "cluster"."""
-
-    out = Path(run_dir) / "cluster"
-    out.mkdir(parents=True, exist_ok=True)
+def cluster_output(result: ClusterResult, data: DatasetSplits, *, run_name: str) -> TaskResult:
+    """The task's output: the "cluster" section, the figures, and cluster.json / cluster.md
+    (the section and the table, for readers of RUN/cluster/)."""
     section = result.section()
-    atomic_write_text(out / "cluster.json", json.dumps(section, indent=2) + "\n")
-    title = f"clustering {data.name} · {Path(run_dir).name}"
-    atomic_write_text(out / "cluster.md", to_markdown(result, title=title))
-    for name, fig in cluster_figures(result, data).items():
-        save_figure(fig, out / name)
-    merge_metrics(run_dir, "cluster", section)
-    return out
+    title = f"clustering {data.name} · {run_name}"
+    return TaskResult(
+        section,
+        figures=lambda: cluster_figures(result, data, title=f"{run_name} · {data.name}"),
+        files={
+            "cluster.json": json.dumps(section, indent=2) + "\n",
+            "cluster.md": to_markdown(result, title=title),
+        },
+        detail=result,
+    )
+
+
+class ClusterTask:
+    """Clustering as a downstream task: section "cluster", files in RUN/cluster/."""
+
+    name = "cluster"
+    section = "cluster"
+
+    def __init__(self, config: ClusterConfig = DEFAULT_CONFIG) -> None:
+        self.config = config
+
+    def compute(self, context: TaskContext) -> TaskResult:
+        result = cluster_model(context.model, context.data, self.config, status=context.log)
+        return cluster_output(result, context.data, run_name=context.run_dir.name)
+
+
+def write_cluster(run_dir: str | Path, result: ClusterResult, data: DatasetSplits) -> Path:
+    """RUN_DIR/cluster/{cluster.json, cluster.md, *.png}, metrics.json's "cluster" and the
+    report."""
+    output = cluster_output(result, data, run_name=Path(run_dir).name)
+    return write_result(run_dir, ClusterTask.section, output)
 
 
 def cluster_run(
@@ -396,20 +428,16 @@ def cluster_run(
     *,
     dataset: str | None = None,
     checkpoint: str = "best",
-    device: str = "cpu",
+    device: str = "auto",
     write: bool = True,
     status: Status = _quiet,
 ) -> ClusterResult:
     """Cluster the test split of the run in ``run_dir`` (its own dataset, or ``dataset``);
-    with ``write``, write RUN_DIR/cluster/ and merge the "cluster" section into
-    metrics.json. The run's checkpoint is not changed."""
-
-    model = load(run_dir, checkpoint=checkpoint, device=device)
-    assert model.config is not None
-    data, _ = _timed(
-        status, "loading data", lambda: run_data(model.config, dataset, progress=False)
-    )
-    result = cluster_model(model, data, cfg, status=status)
-    if write:
-        write_cluster(run_dir, result, data)
-    return result
+    with ``write``, write RUN_DIR/cluster/, merge the "cluster" section into metrics.json
+    and re-render the report. The run's checkpoint is not changed."""
+    status("loading the run and its data")
+    output = run_task(
+        ClusterTask(cfg), run_dir, dataset=dataset, checkpoint=checkpoint, device=device,
+        write=write, progress=False, log=status,
+    )  # fmt: skip
+    return output.detail

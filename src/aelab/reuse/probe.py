@@ -2,8 +2,9 @@
 
 Train codes -> test codes; logistic regression, 5-NN and k-means (see
 ``aelab.metrics.downstream``) on the autoencoder's codes, on PCA at the code's size and on
-the raw pixels, side by side. ``probe_run`` writes the "downstream" section of the run's
-metrics.json and re-renders its report.
+the raw pixels, side by side. :class:`ProbeTask` is the downstream task
+(``aelab.reuse.task``): ``probe_run`` writes the "downstream" section of the run's
+metrics.json, the bar chart ``RUN/downstream/probe_scores.png`` and re-renders its report.
 
 The baselines do not depend on the model, and the pixel one is the costly one (5-NN among
 60,000 784-pixel images), so their scores are cached in the user cache,
@@ -28,12 +29,12 @@ from aelab.metrics.cache import (
     read_cached,
     write_cached,
 )
+from aelab.metrics.catalog import by_path
 from aelab.metrics.downstream import BASELINES, PROBES, PROTOCOL, STEPS, compare
-from aelab.report import render_report
 from aelab.report.tables import text_table
-from aelab.reuse.embed import embed_images, run_data
-from aelab.reuse.inference import TrainedModel, load
-from aelab.rundir import merge_metrics
+from aelab.reuse.embed import embed_images
+from aelab.reuse.inference import TrainedModel
+from aelab.reuse.task import TaskContext, TaskResult, run_task
 from aelab.training.device import compute_threads
 
 
@@ -156,12 +157,52 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
     return text_table(rows, columns)
 
 
+def probe_figure(results: dict[str, dict[str, float]], *, title: str):
+    """The bar chart of ``results`` (the "downstream" section), probes named as in the
+    catalog."""
+    from aelab.viz.probe_scores import probe_scores
+
+    labels = {}
+    for probe in PROBES:
+        metric = by_path(f"downstream.autoencoder.{probe}")
+        labels[probe] = metric.label if metric else probe
+    return probe_scores(results, title=title, labels=labels)
+
+
+class ProbeTask:
+    """The probes as a downstream task: section "downstream", figure ``probe_scores``."""
+
+    name = "probe"
+    section = "downstream"
+
+    def __init__(self, *, train_limit: int = 0, random_state: int = 0, cache: bool = True):
+        self.train_limit = train_limit
+        self.random_state = random_state
+        self.cache = cache
+
+    def compute(self, context: TaskContext) -> TaskResult:
+        results = probe_model(
+            context.model,
+            context.data,
+            train_limit=self.train_limit,
+            random_state=self.random_state,
+            progress=context.progress,
+            cache=self.cache,
+        )
+        title = "probe scores (test split)"
+        return TaskResult(
+            results,
+            figures=lambda: {"probe_scores": probe_figure(results, title=context.title(title))},
+            detail=results,
+        )
+
+
 def probe_run(
     run_dir: str | Path,
     *,
     dataset: str | None = None,
     checkpoint: str = "best",
-    device: str = "cpu",
+    device: str = "auto",
     train_limit: int = 0,
     data: DatasetSplits | None = None,
     write: bool = True,
@@ -169,14 +210,12 @@ def probe_run(
     cache: bool = True,
 ) -> dict[str, dict[str, float]]:
     """Probe the run in ``run_dir`` on its own dataset (or ``dataset``, or ``data`` given in
-    memory); with ``write``, merge the result into metrics.json and re-render the report.
-    ``cache``: reuse (and store) the PCA and pixel scores in the user cache."""
-    model = load(run_dir, checkpoint=checkpoint, device=device)
-    assert model.config is not None
-    if data is None:
-        data = run_data(model.config, dataset, progress=progress)
-    results = probe_model(model, data, train_limit=train_limit, progress=progress, cache=cache)
-    if write:
-        merge_metrics(run_dir, "downstream", results)
-        render_report(run_dir)
-    return results
+    memory); with ``write``, merge the result into metrics.json, draw its figure and
+    re-render the report. ``cache``: reuse (and store) the PCA and pixel scores in the user
+    cache."""
+    task = ProbeTask(train_limit=train_limit, cache=cache)
+    result = run_task(
+        task, run_dir, data=data, dataset=dataset, checkpoint=checkpoint, device=device,
+        write=write, progress=progress,
+    )  # fmt: skip
+    return result.detail

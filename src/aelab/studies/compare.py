@@ -1,15 +1,21 @@
-"""Many runs, one comparison: a table (CSV + Markdown), a bar chart of test losses, the
-reconstruction grid (the same test images reconstructed by every run) and an HTML page.
+"""Many runs, one comparison: a table (CSV + Markdown), bars of the shared test metrics,
+the loss curves of runs that share a loss, the reconstruction grid and an HTML page.
 
-Everything is read from the run directories (``config.toml`` and ``metrics.json``); a
-missing section leaves its cells blank and adds a note saying how to fill it.
+The columns come from the metric catalog (:mod:`aelab.metrics.catalog`): the run's
+identity, the config keys the runs differ in (what a sweep or a search varied), then the
+comparable scores and informative numbers of every metrics.json section any run has, in
+catalog order. "Best" is decided by a metric that means the same for every run (``rank_by``,
+test MSE by default): the best value of each score column is marked and the best run named.
+The test loss (each run's own objective) is shown only when every run shares one loss
+definition, and never ranks. Everything is read from the run directories (``config.toml``,
+``metrics.json``, ``history.csv``); a section some runs lack leaves their cells blank with a
+note naming the command that fills it.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,124 +25,195 @@ import numpy as np
 from aelab.config import ModelConfig, from_dict, load_toml
 from aelab.data import load_dataset
 from aelab.errors import AelabError, CheckpointError
+from aelab.metrics import catalog
+from aelab.metrics.catalog import DEFAULT_RANK, SECTIONS, Metric
 from aelab.models.apply import reconstruct_images
 from aelab.report.comparison import render_comparison
-from aelab.report.tables import csv_table, markdown_table
+from aelab.report.tables import csv_table, markdown_table, text_table
 from aelab.report.tables import format_value as format_value  # benchmarks/reproduce.py uses it
-from aelab.rundir import CONFIG, atomic_write_text, is_complete, read_metrics
+from aelab.rundir import CONFIG, atomic_write_text, flatten, is_complete, read_history, read_metrics
+from aelab.studies.tune import MANIFEST as TUNE_MANIFEST
 from aelab.training import load_run
 from aelab.viz.comparison import metric_bars
+from aelab.viz.loss_curves import overlay_loss_curves
 from aelab.viz.reconstructions import pick_examples
 from aelab.viz.reconstructions import reconstruction_grid as grid_figure
 from aelab.viz.save import save_figure
 from aelab.viz.style import figure_title
 
+# The catalog keys (run section) that say which run a row is: always shown, in this order.
+IDENTITY = ("name", "dataset", "family", "regularizer", "latent_dim", "parameters", "epochs")
+# The sections every trained and evaluated run holds: a run without one gets a note even
+# when no other run has it.
+EVALUATED = ("run", "reconstruction", "code", "pca")
+# The run's own objective on the test split: a column only when all runs share one loss.
+LOSS = "test_loss"
+SWEEP_MANIFEST = "sweep.json"  # written by aelab.studies.sweep: the keys it varied
+# Config keys that name or describe a run rather than vary it, or that an identity column
+# already shows: left out of the varied keys found by comparing configs.
+CONFIG_NAMES = ("name", "description", "preset", "data.dataset", "model.family", "model.latent_dim")
+GRID_IMAGES = 10
+TEST_SET_MARK = "†"  # on the columns measured on the test set, when the test sets differ
+
 
 @dataclass(frozen=True)
 class Column:
-    """One column of the comparison: where its value lives and how it is printed."""
+    """One column of the comparison: a catalog metric, or a config key the runs vary in
+    (``metric`` None). ``definition`` is the header's tooltip on the page."""
 
     key: str
     header: str
-    section: str  # metrics.json section, or "config" for config.toml, "" for derived
-    field: str
-    fmt: str = ""  # format spec for Markdown; "" prints as is
+    fmt: str = ""
+    metric: Metric | None = None
+    definition: str = ""
+
+    @property
+    def section(self) -> str:
+        """The metrics.json section of the column, "config" for a varied config key."""
+        return self.metric.section if self.metric is not None else "config"
+
+    @property
+    def marks_best(self) -> bool:
+        """A score that means the same for every run: its best value is marked."""
+        m = self.metric
+        return m is not None and m.comparable and m.kind == "score" and m.direction is not None
 
 
-COLUMNS: tuple[Column, ...] = (
-    Column("name", "run", "", "name"),
-    Column("dataset", "dataset", "run", "dataset"),
-    Column("family", "family", "run", "family"),
-    # From config.toml, not metrics.json: runs written before a family learnt to name its
-    # regulariser (the VAE's KL to the prior) still read right.
-    Column("regularizer", "regulariser", "", "regularizer"),
-    Column("latent_dim", "code", "run", "latent_dim"),
-    Column("parameters", "params", "run", "parameters", ","),
-    Column("epochs", "epochs", "run", "epochs_completed"),
-    Column("test_loss", "test loss", "reconstruction", "loss", ".4f"),
-    Column("test_bce", "test BCE", "reconstruction", "bce", ".4f"),
-    Column("test_mse", "test MSE", "reconstruction", "mse", ".5f"),
-    Column("test_psnr", "PSNR dB", "reconstruction", "psnr", ".2f"),
-    Column("test_ssim", "SSIM", "reconstruction", "ssim", ".4f"),
-    Column("l0", "L0", "code", "mean_l0", ".1f"),
-    Column("dead_units", "dead", "code", "dead_units"),
-    Column("train_time_s", "train s", "run", "wall_time_s", ".1f"),
-    Column("images_per_s", "images/s", "run", "images_per_s", ",.0f"),
-    Column("pca_ratio", "MSE / PCA", "pca", "mse_ratio", ".3g"),
+def metric_column(metric: Metric, mark: str = "") -> Column:
+    """The column of a catalog entry; its tooltip is the entry's definition, unit and
+    direction."""
+    extra = [metric.unit] if metric.unit else []
+    if metric.direction is not None:
+        extra.append(f"{'higher' if metric.higher_is_better else 'lower'} is better")
+    definition = metric.definition + (f" ({'; '.join(extra)})" if extra else "")
+    header = f"{metric.label} {mark}" if mark else metric.label
+    return Column(metric.key, header, metric.fmt, metric, definition)
+
+
+def config_column(key: str) -> Column:
+    return Column(key, key, "", None, f"config.toml key {key}: the runs differ in it.")
+
+
+def is_column(metric: Metric) -> bool:
+    """Whether a catalog entry of a section makes a column: a comparable score of the model,
+    or an informative number of it (one with a unit). Baselines' scores, settings, lists,
+    patterns and the run's own loss (``LOSS``, shown apart) are not columns."""
+    if metric.is_pattern or metric.key in IDENTITY or metric.kind == "setting":
+        return False
+    if metric.kind == "info" and metric.direction is not None:
+        return False  # a baseline's score (PCA, pixels, ...): the same for every run
+    if metric.comparable:
+        return True
+    return bool(metric.unit) and metric.unit != catalog.CATALOG[LOSS].unit
+
+
+def section_columns(section: str) -> list[Metric]:
+    """The catalog entries of ``section`` that are columns, in catalog order."""
+    return [m for m in catalog.section_metrics(section) if is_column(m)]
+
+
+# The sections after the run's identity, in catalog order; the run's own numbers (train
+# time, throughput) come last: they say how it ran, not how good it is.
+TABLE_SECTIONS = tuple(s for s in SECTIONS if s != "run")
+CANDIDATES: tuple[Metric, ...] = (
+    catalog.CATALOG[LOSS],
+    *(m for s in (*TABLE_SECTIONS, "run") for m in section_columns(s)),
 )
-COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
-# What each metrics.json section is for, and the command that writes it.
-SECTION_SOURCES = {
-    "run": "training (`aelab train`)",
-    "reconstruction": "evaluation (`aelab evaluate RUN`)",
-    "code": "evaluation (`aelab evaluate RUN`)",
-    "pca": "evaluation (`aelab evaluate RUN`)",
-}
-GRID_IMAGES = 10
-# Sections measured on the test set: their columns are marked when the runs' test sets differ.
-TEST_SET_SECTIONS = ("reconstruction", "code", "pca")
-TEST_SET_MARK = "†"
 
 
 @dataclass
 class Comparison:
-    """What ``compare_runs`` produced: the rows, notes about gaps, and the files written."""
+    """What ``compare_runs`` produced: the rows (one per run, keyed by column key), the
+    columns shown, notes about gaps, the files written, the metric runs are ranked by
+    (``rank_by``) and the best run by it (``best``, None when no run has it)."""
 
     rows: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
+    best: str | None = None
+    rank_by: str = DEFAULT_RANK
+    columns: list[Column] = field(default_factory=list)
+    ranking: str = ""  # the sentence naming the best run
 
 
 # --------------------------------------------------------------------------- reading runs
 
 
-def summarize_run(run_dir: str | Path) -> tuple[dict[str, Any], list[str]]:
-    """One comparison row of ``run_dir`` (keys of ``COLUMNS`` plus ``run_dir``) and the notes
-    on what is missing. Values come from metrics.json, then config.toml."""
-    run_dir = Path(run_dir)
+def _read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(config.toml, metrics.json)`` of a run directory, checked to be one."""
     if not run_dir.is_dir():
         raise CheckpointError(
             f"run directory {run_dir} does not exist; pass a folder made by aelab train."
         )
-    notes: list[str] = []
-    config_path = run_dir / CONFIG
-    if not config_path.exists():
+    if not (run_dir / CONFIG).exists():
         raise CheckpointError(
             f"{run_dir} holds no {CONFIG}: it is not a run directory (expected one made by aelab train)."
         )
-    config = load_toml(config_path)
-    metrics = read_metrics(run_dir)
-    missing = [s for s in SECTION_SOURCES if s not in metrics]
-    for section in missing:
-        notes.append(
-            f"{run_dir.name}: metrics.json has no '{section}' section (written by "
-            f"{SECTION_SOURCES[section]}); its columns are blank."
-        )
-    model = config.get("model", {})
+    return load_toml(run_dir / CONFIG), read_metrics(run_dir)
+
+
+def loss_definition(model: ModelConfig) -> str:
+    """The definition of a run's own loss, as text (``dense: bce (mean) + l1 × 1e-05``):
+    runs with the same text have test and validation losses that compare. Input noise is
+    left out: the test loss is computed without corruption."""
+    text = f"{model.family}: {model.loss} ({model.reduction})"
+    sparsity = model.sparsity
+    if sparsity.kind == "l1":
+        text += f" + l1 × {sparsity.weight:g}"
+    elif sparsity.kind == "kl":
+        text += f" + kl(rho={sparsity.rho:g}) × {sparsity.weight:g}"
+    elif sparsity.kind == "topk":
+        text += f" + top-k aux × {sparsity.aux_weight:g}"
+    beta = getattr(model, "beta", None)
+    if beta:
+        text += f" + KL × {beta:g}"
+    return text
+
+
+def _missing_notes(
+    name: str, has: Sequence[str], sections: Sequence[str], shown: Sequence[str] | None = None
+) -> list[str]:
+    """A note per section of ``sections`` the run lacks; ``shown``: the sections with
+    columns (None: all of them)."""
+    return [
+        f"{name}: metrics.json has no '{s}' section (written by {SECTIONS[s].written_by}); "
+        + ("its columns are blank." if shown is None or s in shown else "no run has it.")
+        for s in sections
+        if s not in has
+    ]
+
+
+def summarize_run(run_dir: str | Path) -> tuple[dict[str, Any], list[str]]:
+    """One comparison row of ``run_dir`` and the notes on what it lacks of an evaluated run.
+
+    The row holds ``name``, ``run_dir``, the identity columns (from metrics.json, else
+    config.toml), every catalog metric that can be a column (None when absent), the run's
+    ``loss`` definition, its metrics.json ``sections`` and its ``test_set``."""
+    run_dir = Path(run_dir)
+    config, metrics = _read_run(run_dir)
+    model_table = config.get("model", {})
+    model = from_dict(ModelConfig, model_table, "model")
     fallback = {
-        "name": run_dir.name,
         "dataset": config.get("data", {}).get("dataset"),
-        "family": model.get("family"),
-        "regularizer": from_dict(ModelConfig, model, "model").regularizer,
-        "latent_dim": model.get("latent_dim"),
+        "family": model_table.get("family"),
+        # From config.toml, not metrics.json: runs written before a family learnt to name
+        # its regulariser (the VAE's KL to the prior) still read right.
+        "regularizer": model.regularizer,
+        "latent_dim": model_table.get("latent_dim"),
     }
-    row: dict[str, Any] = {"run_dir": str(run_dir)}
-    for col in COLUMNS:
-        value = metrics.get(col.section, {}).get(col.field) if col.section else None
-        if value is None:
-            value = fallback.get(col.key)
-        if (
-            col.key == "test_psnr"
-            and value is None
-            and metrics.get("reconstruction", {}).get("psnr_infinite")
-        ):
-            value = math.inf
-        row[col.key] = value
-    row["name"] = run_dir.name
+    row: dict[str, Any] = {"name": run_dir.name}
+    for key in IDENTITY[1:]:
+        value = None if key == "regularizer" else catalog.lookup(metrics, key)
+        row[key] = fallback.get(key) if value is None else value
+    for metric in CANDIDATES:
+        row[metric.key] = catalog.lookup(metrics, metric)
+    row["loss"] = loss_definition(model)
+    row["sections"] = [s for s in SECTIONS if s in metrics]
     data = config.get("data", {})
     evaluated = metrics.get("reconstruction", {}).get("n_images")
     row["test_set"] = (data.get("dataset"), data.get("test_limit", 0), evaluated)
-    return row, notes
+    row["run_dir"] = str(run_dir)
+    return row, _missing_notes(run_dir.name, row["sections"], EVALUATED)
 
 
 def test_set_note(rows: Sequence[dict[str, Any]]) -> str | None:
@@ -156,16 +233,25 @@ def test_set_note(rows: Sequence[dict[str, Any]]) -> str | None:
     )
 
 
-def table_columns(rows: Sequence[dict[str, Any]]) -> tuple[Column, ...]:
-    """``COLUMNS``, with the test-set columns' headers marked when the test sets differ."""
-    if test_set_note(rows) is None:
-        return COLUMNS
-    return tuple(
-        dataclasses.replace(c, header=f"{c.header} {TEST_SET_MARK}")
-        if c.section in TEST_SET_SECTIONS
-        else c
-        for c in COLUMNS
+def loss_note(rows: Sequence[dict[str, Any]]) -> str | None:
+    """Why the test loss column is left out (the runs' loss definitions differ), or None."""
+    groups = loss_groups(rows)
+    if len(groups) <= 1:
+        return None
+    described = "; ".join(f"{', '.join(names)}: {loss}" for loss, names in groups.items())
+    return (
+        f"the test loss (each run's own objective) is left out: the runs' loss definitions "
+        f"differ ({described}), so their losses do not compare. The other columns mean the "
+        "same for every run."
     )
+
+
+def loss_groups(rows: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
+    """The runs' names by loss definition, in row order."""
+    groups: dict[str, list[str]] = {}
+    for row in rows:
+        groups.setdefault(row["loss"], []).append(row["name"])
+    return groups
 
 
 def _unique_names(rows: list[dict[str, Any]]) -> None:
@@ -179,12 +265,163 @@ def _unique_names(rows: list[dict[str, Any]]) -> None:
             row["name"] = f"{path.parent.name}/{path.name}"
 
 
-# --------------------------------------------------------------------------- tables
+# --------------------------------------------------------------------------- varied keys
 
 
-def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[Column] = COLUMNS) -> str:
-    """comparison.csv: the ``columns`` at full precision, then the run folder."""
+def _manifest_keys(run_dirs: Sequence[Path]) -> list[str] | None:
+    """The keys a sweep varied (``sweep.json``) or a search searched (``tune.toml``) when
+    every run sits in that one folder, else None."""
+    parents = {Path(d).resolve().parent for d in run_dirs}
+    if len(parents) != 1:
+        return None
+    (parent,) = parents
+    try:
+        if (parent / SWEEP_MANIFEST).exists():
+            return list(json.loads((parent / SWEEP_MANIFEST).read_text(encoding="utf-8"))["vary"])
+        if (parent / TUNE_MANIFEST).exists():
+            return list(load_toml(parent / TUNE_MANIFEST).get("search", {}))
+    except (AelabError, OSError, ValueError, KeyError, TypeError):
+        return None  # an unreadable manifest: fall back to the configs' differences
+    return None
+
+
+def varied_keys(run_dirs: Sequence[Path]) -> list[str]:
+    """The config keys (dotted) the runs were varied in: a sweep's ``--vary`` keys or a
+    search's parameters when the runs are one sweep's or search's, else the keys every
+    run's config.toml has and whose values differ between them."""
+    if len(run_dirs) < 2:
+        return []
+    keys = _manifest_keys(run_dirs)
+    if keys is not None:
+        return keys
+    flat = [flatten(load_toml(Path(d) / CONFIG)) for d in run_dirs]
+    common = [k for k in flat[0] if all(k in f for f in flat[1:])]
+    return [k for k in common if k not in CONFIG_NAMES and len({repr(f[k]) for f in flat}) > 1]
+
+
+def _config_value(run_dir: Path, key: str) -> Any:
+    node: Any = load_toml(run_dir / CONFIG)
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return str(node) if isinstance(node, list) else node
+
+
+# --------------------------------------------------------------------------- the table
+
+
+@dataclass
+class Table:
+    """The rows, their columns and the notes of a comparison, before anything is written."""
+
+    rows: list[dict[str, Any]]
+    columns: list[Column]
+    notes: list[str]
+    varied: list[str]
+
+
+def comparison_table(
+    run_dirs: Sequence[str | Path], *, varied: Sequence[str] | None = None
+) -> Table:
+    """Read the runs and choose the columns: identity, the ``varied`` config keys (None:
+    :func:`varied_keys`) after the name, then every section some run has."""
+    if not run_dirs:
+        raise CheckpointError("nothing to compare: pass at least one run directory.")
+    paths = [Path(d) for d in run_dirs]
+    rows = [summarize_run(d)[0] for d in paths]
+    _unique_names(rows)
+    varied = list(varied_keys(paths) if varied is None else varied)
+    for row, path in zip(rows, paths, strict=True):
+        row.update({key: _config_value(path, key) for key in varied})
+
+    present = [s for s in TABLE_SECTIONS if any(s in r["sections"] for r in rows)]
+    notes = [n for n in (test_set_note(rows), loss_note(rows)) if n]
+    for row in rows:
+        wanted = [s for s in SECTIONS if s in EVALUATED or s in present]
+        notes += _missing_notes(row["name"], row["sections"], wanted, ["run", *present])
+    mark = TEST_SET_MARK if test_set_note(rows) else ""
+
+    identity = [metric_column(catalog.CATALOG[k]) for k in IDENTITY]
+    columns = [identity[0], *map(config_column, varied), *identity[1:]]
+    for section in present:
+        if section == catalog.CATALOG[LOSS].section and loss_note(rows) is None:
+            columns.append(metric_column(catalog.CATALOG[LOSS], mark))
+        columns += [metric_column(m, mark) for m in section_columns(section)]
+    columns += [metric_column(m) for m in section_columns("run")]
+    # A metric no run has (the VAE's KL among dense runs, N2D when no run clustered with
+    # it) leaves no blank column.
+    columns = columns[: len(identity) + len(varied)] + [
+        c
+        for c in columns[len(identity) + len(varied) :]
+        if any(r.get(c.key) is not None for r in rows)
+    ]
+    return Table(rows, columns, notes, varied)
+
+
+def best_values(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> dict[str, Any]:
+    """The best value of each score column by its catalog direction (columns no run has
+    left out)."""
+    out = {}
+    for column in columns:
+        if column.marks_best and column.metric is not None:
+            best = column.metric.best([r.get(column.key) for r in rows])
+            if best is not None:
+                out[column.key] = best
+    return out
+
+
+def rank(rows: Sequence[dict[str, Any]], metric: Metric) -> tuple[str | None, str]:
+    """The best run by ``metric`` and the sentence saying so: ``best by test MSE (lower is
+    better): vae 0.07004``; the first of tied runs wins."""
+    best = metric.best([r.get(metric.key) for r in rows])
+    if best is None:
+        written = SECTIONS[metric.section].written_by
+        return None, f"no run has {metric.label} (written by {written}): no best run"
+    name = next(r["name"] for r in rows if r.get(metric.key) == best)
+    better = "higher" if metric.higher_is_better else "lower"
+    value = format_value(best, metric.fmt)
+    return name, f"best by {metric.label} ({better} is better): {name} {value}"
+
+
+def display_rows(
+    rows: Sequence[dict[str, Any]], columns: Sequence[Column], best: Mapping[str, Any]
+) -> list[dict[str, tuple[str, bool]]]:
+    """Each cell as ``(text, is_best)``: the number formatted by ``format_value``."""
+    return [
+        {
+            c.key: (
+                format_value(row.get(c.key), c.fmt),
+                c.key in best and row.get(c.key) == best[c.key],
+            )
+            for c in columns
+        }
+        for row in rows
+    ]
+
+
+def markdown_text(
+    rows: Sequence[dict[str, Any]], columns: Sequence[Column], best: Mapping[str, Any]
+) -> str:
+    """The Markdown table, the best value of each score column in bold."""
+    cells = [
+        {k: f"**{text}**" if is_best and text else text for k, (text, is_best) in row.items()}
+        for row in display_rows(rows, columns, best)
+    ]
+    return markdown_table(cells, [(c.key, c.header, "") for c in columns])
+
+
+def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> str:
+    """comparison.csv: the ``columns`` (catalog keys and varied config keys) at full
+    precision, then the run folder."""
     return csv_table(rows, [c.key for c in columns] + ["run_dir"])
+
+
+def summary_text(result: Comparison) -> str:
+    """The end of a sweep or family study: a plain table of the runs (name, varied keys,
+    the comparable scores) and the best run by the rank metric."""
+    columns = [c for c in result.columns if c.key == "name" or c.metric is None or c.marks_best]
+    first = max([len(str(r["name"])) for r in result.rows] + [len(columns[0].header)]) + 2
+    width = max([12] + [len(c.header) + 2 for c in columns[1:]])
+    return text_table(result.rows, columns, first=first, width=width) + "\n" + result.ranking
 
 
 # --------------------------------------------------------------------------- the grid
@@ -249,15 +486,56 @@ def reconstruction_grid(
 # --------------------------------------------------------------------------- the whole comparison
 
 
-def loss_bars(rows: Sequence[dict[str, Any]], *, title: str = "test reconstruction loss"):
-    """The bar chart of test losses: BCE and MSE (the same definitions for every run), plus
-    each run's own objective when all runs have it."""
+def loss_bars(
+    rows: Sequence[dict[str, Any]],
+    *,
+    title: str = "test reconstruction error",
+    rank_by: str = DEFAULT_RANK,
+):
+    """Bars of the reconstruction errors that mean the same for every run (the catalog's
+    comparable lower-is-better reconstruction scores: test BCE and MSE), and of the rank
+    metric when it is another."""
+    metrics = [
+        m
+        for m in catalog.section_metrics("reconstruction", kinds=("score",))
+        if m.comparable and m.higher_is_better is False
+    ]
+    ranked = catalog.rankable(rank_by)
+    if ranked not in metrics:
+        metrics.append(ranked)
     names = [r["name"] for r in rows]
-    metrics = {
-        "test MSE": [r.get("test_mse") for r in rows],
-        "test BCE": [r.get("test_bce") for r in rows],
-    }
-    return metric_bars(names, metrics, title=title)
+    return metric_bars(names, {m.label: [r.get(m.key) for r in rows] for m in metrics}, title=title)
+
+
+def loss_curve_figures(
+    rows: Sequence[dict[str, Any]], *, title: str
+) -> tuple[list[tuple[str, Any, str]], list[str]]:
+    """One figure per group of two or more runs sharing a loss definition: their training
+    and validation loss per epoch overlaid (history.csv). Returns ``([(stem, figure,
+    caption)], notes)``; runs with different losses are never drawn on one axis."""
+    groups = [(loss, names) for loss, names in loss_groups(rows).items() if len(names) > 1]
+    by_name = {r["name"]: r for r in rows}
+    figures, notes = [], []
+    for i, (loss, names) in enumerate(groups, 1):
+        histories = {}
+        for name in names:
+            try:
+                history = read_history(by_name[name]["run_dir"])
+            except AelabError as exc:
+                notes.append(f"{name}: left out of the loss curves ({exc}).")
+                continue
+            if history:
+                histories[name] = history
+        if len(histories) < 2:
+            continue
+        stem = "comparison_loss_curves" + (f"_{i}" if len(groups) > 1 else "")
+        fig = overlay_loss_curves(histories, title=f"{title} · loss per epoch · {loss}")
+        caption = (
+            f"Training and validation loss per epoch of the runs that share one loss "
+            f"definition ({loss}): {', '.join(histories)}."
+        )
+        figures.append((stem, fig, caption))
+    return figures, notes
 
 
 def expand_run_dirs(paths: Sequence[str | Path]) -> list[Path]:
@@ -266,36 +544,52 @@ def expand_run_dirs(paths: Sequence[str | Path]) -> list[Path]:
     out: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir() and not (path / CONFIG).exists():
-            children = [
-                d
-                for d in sorted(path.iterdir())
-                if d.is_dir() and is_complete(d) and "reconstruction" in read_metrics(d)
-            ]
+            finished = [d for d in sorted(path.iterdir()) if d.is_dir() and is_complete(d)]
+            children = [d for d in finished if "reconstruction" in read_metrics(d)]
             if children:
                 out += children
                 continue
+            if finished:  # e.g. trained with --no-eval: runs, but nothing to compare yet
+                raise CheckpointError(
+                    f"{path} holds {len(finished)} finished runs, none evaluated (trained with "
+                    f"--no-eval?); evaluate them first (aelab evaluate {finished[0]}, ...)."
+                )
         out.append(path)
     return out
 
 
-def summarize_runs(run_dirs: Sequence[str | Path]) -> tuple[list[dict[str, Any]], list[str]]:
-    """The comparison rows of ``run_dirs`` (names made unique) and the notes on gaps."""
-    if not run_dirs:
-        raise CheckpointError("nothing to compare: pass at least one run directory.")
-    rows: list[dict[str, Any]] = []
-    notes: list[str] = []
-    for run_dir in run_dirs:
-        row, row_notes = summarize_run(run_dir)
-        rows.append(row)
-        notes += row_notes
-    _unique_names(rows)
-    mixed = test_set_note(rows)
-    return rows, [mixed, *notes] if mixed else notes
+def summarize_runs(
+    run_dirs: Sequence[str | Path], *, varied: Sequence[str] | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The comparison rows of ``run_dirs`` (names made unique, varied config keys added)
+    and the notes on gaps."""
+    table = comparison_table(run_dirs, varied=varied)
+    return table.rows, table.notes
 
 
-def current_comparison(run_dirs: Sequence[str | Path], out_dir: str | Path) -> Comparison | None:
+def _result(table: Table, metric: Metric) -> Comparison:
+    best, ranking = rank(table.rows, metric)
+    return Comparison(
+        rows=table.rows,
+        notes=list(table.notes),
+        best=best,
+        rank_by=metric.key,
+        columns=table.columns,
+        ranking=ranking,
+    )
+
+
+def current_comparison(
+    run_dirs: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    rank_by: str = DEFAULT_RANK,
+    varied: Sequence[str] | None = None,
+) -> Comparison | None:
     """The comparison already in ``out_dir`` when it was made from exactly these runs with
-    the values they hold now (its CSV is what the runs give today), else None."""
+    the values they hold now and ranked by ``rank_by`` (its CSV is what the runs give
+    today, its Markdown names the same best run), else None."""
+    metric = catalog.rankable(rank_by)
     out = Path(out_dir)
     paths = {
         "csv": out / "comparison.csv",
@@ -304,14 +598,21 @@ def current_comparison(run_dirs: Sequence[str | Path], out_dir: str | Path) -> C
     }
     if not all(p.exists() for p in paths.values()):
         return None
-    rows, notes = summarize_runs(run_dirs)
-    if paths["csv"].read_text(encoding="utf-8") != csv_text(rows):
+    table = comparison_table(run_dirs, varied=varied)
+    if paths["csv"].read_text(encoding="utf-8") != csv_text(table.rows, table.columns):
         return None
-    result = Comparison(rows=rows, notes=notes, files=dict(paths))
+    result = _result(table, metric)
+    if _ranking_line(result.ranking) not in paths["md"].read_text(encoding="utf-8"):
+        return None
+    result.files = dict(paths)
     stems = {"comparison_losses": "losses", "comparison_grid": "grid"}
     for png in sorted(out.glob("*.png")):
-        result.files[stems.get(png.stem, png.stem)] = png
+        result.files[stems.get(png.stem, png.stem.removeprefix("comparison_"))] = png
     return result
+
+
+def _ranking_line(ranking: str) -> str:
+    return f"**{ranking[0].upper()}{ranking[1:]}.** Best value of each score column in bold."
 
 
 def compare_runs(
@@ -324,26 +625,46 @@ def compare_runs(
     extra_figures: dict[str, tuple[Any, str]] | None = None,
     log: Callable[[str], None] | None = None,
     reuse: bool = False,
+    rank_by: str = DEFAULT_RANK,
+    varied: Sequence[str] | None = None,
 ) -> Comparison:
-    """Write comparison.csv, comparison.md, the loss bars, the reconstruction grid, any
-    ``extra_figures`` (``{stem: (Figure, caption)}``) and comparison.html into ``out_dir``.
+    """Write comparison.csv, comparison.md, the metric bars, the loss curves of runs that
+    share a loss, the reconstruction grid, any ``extra_figures`` (``{stem: (Figure,
+    caption)}``) and comparison.html into ``out_dir``.
 
-    ``reuse``: keep the comparison already there when it is current (``current_comparison``)."""
-    if reuse and (existing := current_comparison(run_dirs, out_dir)) is not None:
+    Rows stay in the order given; the best value of each score column is marked and the
+    best run by ``rank_by`` (a catalog key of a comparable score) named. ``varied``: the
+    config keys shown after the name (None: found from the runs). ``reuse``: keep the
+    comparison already there when it is current (``current_comparison``)."""
+    metric = catalog.rankable(rank_by)
+    if (
+        reuse
+        and (existing := current_comparison(run_dirs, out_dir, rank_by=rank_by, varied=varied))
+        is not None
+    ):
         if log:
             log(f"comparison in {out_dir} is up to date")
         return existing
-    rows, notes = summarize_runs(run_dirs)
+    table = comparison_table(run_dirs, varied=varied)
+    rows, columns = table.rows, table.columns
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    result = Comparison(rows=rows, notes=notes)
+    result = _result(table, metric)
+    notes = result.notes
 
     figures: list[tuple[str, str]] = []  # (stem, caption)
-    fig = loss_bars(rows, title=f"{title} · test BCE and MSE (pixels in [0, 1])")
+    fig = loss_bars(
+        rows, title=f"{title} · test metrics that mean the same for every run", rank_by=rank_by
+    )
     result.files["losses"] = save_figure(fig, out / "comparison_losses.png")
     figures.append(
-        ("comparison_losses", "Test BCE and MSE of every run, the same definitions for all.")
+        ("comparison_losses", "Test metrics of every run, the same definitions for all.")
     )
+    curves, curve_notes = loss_curve_figures(rows, title=title)
+    notes += curve_notes
+    for stem, curve, caption in curves:
+        result.files[stem.removeprefix("comparison_")] = save_figure(curve, out / f"{stem}.png")
+        figures.append((stem, caption))
     grid, grid_notes = reconstruction_grid(
         {r["name"]: Path(r["run_dir"]) for r in rows}, data=data, n_images=n_images
     )
@@ -357,17 +678,28 @@ def compare_runs(
         result.files[stem] = save_figure(extra, out / f"{stem}.png")
         figures.append((stem, caption))
 
-    columns = table_columns(rows)
-    md = [f"# {title}\n", markdown_table(rows, columns)]
+    best = best_values(rows, columns)
+    md = [
+        f"# {title}\n",
+        markdown_text(rows, columns, best),
+        "\n" + _ranking_line(result.ranking) + "\n",
+    ]
     if notes:
         md.append("\nNotes:\n\n" + "".join(f"- {n}\n" for n in notes))
     md.append("\n" + "".join(f"![{cap}]({stem}.png)\n\n" for stem, cap in figures))
     result.files["csv"] = out / "comparison.csv"
-    atomic_write_text(result.files["csv"], csv_text(rows))
+    atomic_write_text(result.files["csv"], csv_text(rows, columns))
     result.files["md"] = out / "comparison.md"
     atomic_write_text(result.files["md"], "\n".join(md))
     result.files["html"] = render_comparison(
-        out, rows=rows, columns=columns, notes=notes, figures=figures, title=title
+        out,
+        rows=rows,
+        columns=columns,
+        cells=display_rows(rows, columns, best),
+        notes=notes,
+        figures=figures,
+        title=title,
+        ranking=result.ranking,
     )
     if log:
         for note in notes:

@@ -16,8 +16,10 @@ from typing import Any
 
 from aelab.config import RunConfig
 from aelab.errors import ConfigError
+from aelab.metrics import catalog
+from aelab.metrics.catalog import DEFAULT_RANK
 from aelab.presets import load_preset
-from aelab.studies.compare import compare_runs
+from aelab.studies.compare import compare_runs, summary_text
 from aelab.studies.runner import Executor, RunOutcome, raise_failures, run_configs
 
 
@@ -90,8 +92,6 @@ def study_configs(
     """The configs of the study, named by member. ``sets`` apply to every member last;
     then the data section of the first member is given to all, and the epochs and seed
     (default: the first member's) too."""
-    if latent_dim < 1:
-        raise ConfigError(f"latent_dim={latent_dim} is invalid: expected an integer >= 1.")
     chosen = list(STUDY)
     if members is not None:
         known = {m.name for m in STUDY}
@@ -141,7 +141,7 @@ class StudyResult:
     out_dir: Path
     configs: dict[str, RunConfig]
     outcome: RunOutcome
-    comparison: object = None
+    comparison: Any = None  # aelab.studies.compare.Comparison
 
 
 def run_family_study(
@@ -158,20 +158,31 @@ def run_family_study(
     quiet: bool = False,
     log: Callable[[str], None] = print,
     raise_on_failure: bool = True,
+    rank_by: str = DEFAULT_RANK,
 ) -> StudyResult:
-    """Train (or finish) every member into ``out_dir/<member>`` and write the comparison
-    (table, loss bars, reconstruction grid, HTML) into ``out_dir``."""
+    """Train (or finish) every member into ``out_dir/<member>``, write the comparison
+    (table, metric bars, loss curves, reconstruction grid, HTML) into ``out_dir`` and log
+    its table and the best member by ``rank_by``: a metric that means the same for every
+    member (test MSE by default), never the members' own losses, which differ."""
+    catalog.rankable(rank_by)  # a wrong --rank-by fails before any training
     configs = study_configs(
         dataset, latent_dim=latent_dim, epochs=epochs, seed=seed, sets=sets, members=members
     )
     out = Path(out_dir)
     log(f"family study on {dataset}: {len(configs)} models, code size {latent_dim} into {out}")
-    outcome = run_configs(configs, out, jobs=jobs, executor=executor, quiet=quiet, log=log)
+    outcome = run_configs(
+        configs, out, jobs=jobs, executor=executor, quiet=quiet, log=log, rank_by=rank_by
+    )
     result = StudyResult(out, configs, outcome)
     finished = list(outcome.done.values())
     if finished:
         title = f"Family study · {dataset} · code size {latent_dim}"
-        result.comparison = compare_runs(finished, out, title=title, log=log, reuse=True)
+        # The members differ by design (family, regulariser: columns of their own), so no
+        # config key is listed as varied.
+        result.comparison = compare_runs(
+            finished, out, title=title, log=log, reuse=True, rank_by=rank_by, varied=()
+        )
+        log(summary_text(result.comparison))
     if raise_on_failure:
         raise_failures(outcome)
     return result

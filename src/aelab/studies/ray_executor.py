@@ -3,7 +3,7 @@
 The runner (:func:`aelab.studies.runner.run_configs`) decides what each run needs (train,
 resume, retrain, evaluate, skip); :class:`RayExecutor` only executes: every task checks that
 its node can write the run directory, then trains and evaluates the run in the Ray worker
-(:func:`aelab.studies.runner.run_in_process`, as ``--jobs 1`` does) with ``cpus_per_run``
+(:func:`aelab.studies.worker.run_one`, as a ``--jobs N`` subprocess does) with ``cpus_per_run``
 CPUs and ``gpus_per_run`` GPUs reserved, its output kept in ``RUN/train.log``. Workers are
 reused, so torch is imported once per worker, not once per run.
 
@@ -23,12 +23,69 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aelab.data import load_dataset
-from aelab.errors import AelabError, ConfigError
+from aelab.errors import ConfigError
 from aelab.rundir import TRAIN_LOG, now_iso
-from aelab.studies.runner import Log, RunTask, echo, run_in_process, with_threads
+from aelab.studies.runner import Log, RunTask, echo, with_threads
+from aelab.studies.worker import run_one
 
 INSTALL_HINT = "pip install 'aelab[ray]'"
+ADDRESS_FORMS = "ray://HEAD:10001, HEAD:6379 or auto"
+CONNECT_TIMEOUT_S = 3.0  # a head that does not accept a connection in this time is an error
+
+
+def address_endpoint(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``--ray-address`` (None for ``auto``); a one-line ConfigError
+    for any other form."""
+    if address == "auto":
+        return None
+    rest = address.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    host = host.strip("[]")  # [::1]:6379
+    if not sep or not host or "/" in rest or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(
+            f"--ray-address {address!r} is invalid: expected {ADDRESS_FORMS} "
+            "(HEAD a host name or IP, the port a number)."
+        )
+    return host, int(port)
+
+
+def check_head(address: str, timeout: float | None = None) -> None:
+    """A Ray head accepts connections at ``address`` within seconds (ray.init itself
+    retries for minutes)."""
+    endpoint = address_endpoint(address)
+    if endpoint is None:
+        return
+    seconds = CONNECT_TIMEOUT_S if timeout is None else timeout
+    try:
+        socket.create_connection(endpoint, timeout=seconds).close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise ConfigError(
+            f"no Ray head answers at {address} within {seconds:g} s ({reason}); start one "
+            "there (ray start --head) or check --ray-address "
+            f"({ADDRESS_FORMS})."
+        ) from None
+
+
+def check_resources(resources: dict[str, float], cpus: float, gpus: float, where: str) -> None:
+    """A run fits on the cluster: Ray would otherwise hold an infeasible task forever."""
+    have_cpus, have_gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
+    if cpus > have_cpus:
+        raise ConfigError(
+            f"--cpus-per-run {cpus:g} is more than {where} has ({have_cpus:g} CPUs); "
+            f"pass --cpus-per-run {max(have_cpus, 1):g} or less."
+        )
+    if gpus > have_gpus:
+        has = f"{have_gpus:g} GPUs" if have_gpus else "no GPU"
+        fix = (
+            f"pass --gpus-per-run {have_gpus:g} or less"
+            if have_gpus
+            else "leave --gpus-per-run out"
+        )
+        raise ConfigError(
+            f"--gpus-per-run {gpus:g} is more than {where} has ({has}); {fix}, or join a "
+            "cluster with GPUs (--ray-address)."
+        )
 
 
 def import_ray() -> Any:
@@ -47,6 +104,13 @@ def usable_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def local_gpus() -> int:
+    """The GPUs this process sees (torch's count: Ray detects the same devices)."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
 def writable_error(run_dir: Path) -> str | None:
@@ -74,13 +138,7 @@ def run_task(task: RunTask) -> str | None:
         return error
     with output_to(task.run_dir / TRAIN_LOG):
         print(f"# {now_iso()} {task.state} {task.name} on {socket.gethostname()}")
-        try:
-            data = load_dataset(task.cfg.data, seed=task.cfg.train.seed, progress=False)
-            run_in_process(task, data, quiet=False, log=print)
-        except AelabError as exc:
-            print(f"error: {exc}")
-            return str(exc)
-    return None
+        return run_one(task, quiet=False)
 
 
 @contextlib.contextmanager
@@ -134,6 +192,8 @@ class RayExecutor:
             raise ConfigError(
                 f"gpus_per_run={self.gpus_per_run} is invalid: expected a number >= 0."
             )
+        if self.address is not None:
+            address_endpoint(self.address)
 
     def map(self, tasks: Sequence[RunTask]) -> Iterator[tuple[str, str | None]]:
         if not tasks:
@@ -142,6 +202,13 @@ class RayExecutor:
         started = not ray.is_initialized()
         if started:
             self._init(ray)
+        try:
+            where = self.address or "this machine"
+            check_resources(ray.cluster_resources(), self.cpus_per_run, self.gpus_per_run, where)
+        except ConfigError:
+            if started:
+                ray.shutdown()
+            raise
         remote = ray.remote(num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run)(run_task)
         threads = max(1, int(self.cpus_per_run))
         pending = {}
@@ -166,8 +233,16 @@ class RayExecutor:
 
     def _init(self, ray: Any) -> None:
         if self.address is None:
+            # what fits is known before the (slow) local start: say it now
+            check_resources(
+                {"CPU": usable_cpus(), "GPU": local_gpus()},
+                self.cpus_per_run,
+                self.gpus_per_run,
+                "this machine",
+            )
             ray.init(num_cpus=usable_cpus(), include_dashboard=False)
         else:
+            check_head(self.address)
             try:
                 ray.init(address=self.address)
             except ConnectionError as exc:

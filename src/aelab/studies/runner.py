@@ -3,10 +3,11 @@
 ``run_configs`` looks at each run directory once (:func:`run_state`), skips the finished
 ones and hands the rest to an :class:`Executor`, showing one progress bar over them. The
 scheduling lives here only; an executor says *where* the runs happen:
-:class:`LocalExecutor` trains them in this process (``jobs=1``) or as ``python -m aelab
-train`` subprocesses (``jobs > 1``), and ``aelab.studies.ray_executor.RayExecutor`` runs the
-same subprocess as one Ray task per run. Every subprocess writes its output to
-``RUN/train.log`` (:func:`run_subprocess`).
+:class:`LocalExecutor` trains them in this process (``jobs=1``) or as ``python -m
+aelab.studies.worker`` subprocesses (``jobs > 1``), and
+``aelab.studies.ray_executor.RayExecutor`` does each one as a Ray task. Every subprocess
+writes its output to ``RUN/train.log`` (:func:`run_subprocess`). No run starts through the
+``aelab`` command line: the studies do not depend on it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from aelab.config import RunConfig, with_input_shape
 from aelab.data import load_dataset
 from aelab.errors import AelabError, CheckpointError, ConfigError, TrainingError
 from aelab.evaluation.evaluate import evaluate_run
+from aelab.metrics import catalog
+from aelab.metrics.catalog import DEFAULT_RANK, Metric
 from aelab.rundir import (
     CHECKPOINTS,
     CONFIG,
@@ -121,7 +124,7 @@ class Executor(Protocol):
 @dataclass
 class LocalExecutor:
     """Runs on this machine: in this process when ``jobs`` is 1 (each dataset loaded once),
-    else ``jobs`` ``python -m aelab train`` subprocesses at once, each with ``cpu_count //
+    else ``jobs`` ``python -m aelab.studies.worker`` subprocesses at once, each with ``cpu_count //
     jobs`` threads unless the config sets ``train.threads``; each one's output goes to its
     ``RUN/train.log``."""
 
@@ -209,19 +212,19 @@ def run_in_process(task: RunTask, data: Any, *, quiet: bool, log: Log) -> None:
     evaluate_run(task.run_dir, data=data, quiet=quiet)
 
 
-def train_command(config_path: Path, run_dir: Path, state: RunState, cfg: RunConfig) -> list[str]:
-    """The ``aelab train`` command line of one run (it evaluates the run at the end); a
-    resumed run keeps its own config, extended to ``cfg``'s epochs."""
-    head = [sys.executable, "-m", "aelab", "train"]
-    if state is RunState.RESUME:
-        return [*head, "--resume", str(run_dir), "--epochs", str(cfg.train.epochs), "--quiet"]
-    cmd = [*head, "--config", str(config_path), "--out", str(run_dir), "--quiet"]
-    return [*cmd, "--overwrite"] if state is RunState.RETRAIN else cmd
+WORKER = "aelab.studies.worker"  # the module that does one run in a subprocess
+
+
+def worker_command(task: RunTask, config_path: Path) -> list[str]:
+    """The ``python -m aelab.studies.worker`` command line that does ``task`` (its config
+    saved at ``config_path``)."""
+    where = ["--config", str(config_path), "--run-dir", str(task.run_dir)]
+    return [sys.executable, "-m", WORKER, *where, "--state", str(task.state), "--name", task.name]
 
 
 def run_subprocess(task: RunTask) -> str | None:
-    """Do one run with ``python -m aelab train`` (or ``evaluate``), appending its output to
-    ``RUN/train.log``. None on success, else one line: the command's own error line."""
+    """Do one run with ``python -m aelab.studies.worker``, appending its output to
+    ``RUN/train.log``. None on success, else one line: the worker's own error line."""
     task = refreshed(task)
     if task.state is RunState.DONE:
         return None
@@ -230,10 +233,7 @@ def run_subprocess(task: RunTask) -> str | None:
     with tempfile.TemporaryDirectory(prefix="aelab-run-") as tmp:
         config_path = Path(tmp) / "config.toml"
         task.cfg.save(config_path)
-        if task.state is RunState.EVALUATE:
-            cmd = [sys.executable, "-m", "aelab", "evaluate", str(task.run_dir), "--quiet"]
-        else:
-            cmd = train_command(config_path, task.run_dir, task.state, task.cfg)
+        cmd = worker_command(task, config_path)
         with open(log_path, "a", encoding="utf-8") as f:
             f.write(f"# {now_iso()} {' '.join(cmd[1:])}\n")
             f.flush()
@@ -269,11 +269,13 @@ def run_configs(
     quiet: bool = False,
     log: Log = echo,
     executor: Executor | None = None,
+    rank_by: str = DEFAULT_RANK,
 ) -> RunOutcome:
     """Train and evaluate each named config into ``out_dir/<name>``, skipping finished ones.
 
     ``executor`` (default: a :class:`LocalExecutor` of ``jobs``) does the runs. A run that
-    fails with a user-facing error is recorded in ``failed`` and the others go on."""
+    fails with a user-facing error is recorded in ``failed`` and the others go on. The
+    progress names the best run so far by ``rank_by`` (a catalog key)."""
     executor = executor or LocalExecutor(jobs, quiet=quiet, log=log)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -285,7 +287,7 @@ def run_configs(
             log(f"skip {name}: finished and evaluated")
         else:
             todo.append(RunTask(name, cfg, out / name, state))
-    with Progress(len(todo), quiet=quiet, log=log) as progress:
+    with Progress(len(todo), quiet=quiet, log=log, rank_by=rank_by) as progress:
         for name, error in executor.map(todo):
             progress.update(name, out / name, error)
             if error is not None:
@@ -296,12 +298,15 @@ def run_configs(
 
 
 class Progress:
-    """One bar over a batch of runs: runs done/total, the best validation loss so far (read
-    from each finished run's metrics.json) and the ETA. Not on a terminal (or ``quiet``), a
-    plain line per finished run instead (none when ``quiet``)."""
+    """One bar over a batch of runs: runs done/total, the best run so far by ``rank_by`` (a
+    metric that means the same for every run, read from each finished and evaluated run's
+    metrics.json; never the runs' own losses, which differ between families and losses)
+    and the ETA. Not on a terminal (or ``quiet``), a plain line per finished run instead
+    (none when ``quiet``)."""
 
-    def __init__(self, total: int, *, quiet: bool, log: Log) -> None:
+    def __init__(self, total: int, *, quiet: bool, log: Log, rank_by: str = DEFAULT_RANK) -> None:
         self.total, self.quiet, self.log = total, quiet, log
+        self.metric = catalog.rankable(rank_by)
         self.done = 0
         self.best: tuple[float, str] | None = None
         self.start = time.perf_counter()
@@ -317,20 +322,20 @@ class Progress:
 
     def update(self, name: str, run_dir: Path, error: str | None) -> None:
         self.done += 1
-        loss = None if error else best_val_loss(run_dir)
-        if loss is not None and (self.best is None or loss < self.best[0]):
-            self.best = (loss, name)
-        best = f"{self.best[0]:.4g} ({self.best[1]})" if self.best else None
+        value = None if error else rank_value(run_dir, self.metric)
+        if value is not None and (self.best is None or self.metric.better(value, self.best[0])):
+            self.best = (value, name)
+        best = f"{self.metric.label} {self.best[0]:.4g} ({self.best[1]})" if self.best else None
         if self.bar is not None:
             if best:
-                self.bar.set_postfix_str(f"best val loss {best}", refresh=False)
+                self.bar.set_postfix_str(f"best {best}", refresh=False)
             self.bar.update(1)
             return
         if self.quiet:
             return
         line = f"[{self.done}/{self.total}] {name} {'failed' if error else 'finished'}"
         if best:
-            line += f"; best val loss {best}"
+            line += f"; best {best}"
         left = self.total - self.done
         if left:
             eta = (time.perf_counter() - self.start) / self.done * left
@@ -338,10 +343,10 @@ class Progress:
         self.log(line)
 
 
-def best_val_loss(run_dir: Path) -> float | None:
-    """The run's best validation loss from its metrics.json, or None when it has none."""
+def rank_value(run_dir: Path, metric: Metric) -> float | None:
+    """The run's value of ``metric`` from its metrics.json, or None when it has none."""
     try:
-        value = read_metrics(run_dir).get("run", {}).get("best_val_loss")
+        value = catalog.lookup(read_metrics(run_dir), metric)
     except AelabError:
         return None
     return float(value) if isinstance(value, (int, float)) else None

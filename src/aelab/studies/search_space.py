@@ -8,6 +8,8 @@ applied to the base config like ``--set`` overrides, checked the same way.
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,8 @@ from aelab.errors import ConfigError, check, check_choice, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
+
+INT64_MAX = 2**63 - 1  # Optuna and the config store integers as int64
 
 SUGGEST: dict[str, Callable[[Any, SearchParam], Any]] = {
     "int": lambda trial, p: trial.suggest_int(p.key, int(p.low), int(p.high), log=p.log),
@@ -39,28 +43,54 @@ class SearchParam:
     choices: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
+        # Types are checked, never coerced: "false" is not False, true is not 1, "none" is
+        # not ["n", "o", "n", "e"].
         name = f"search {self.key!r}"
-        check("." in self.key, name, self.key, "a dotted config key such as model.latent_dim")
+        check(
+            isinstance(self.key, str) and "." in self.key,
+            name,
+            self.key,
+            "a dotted config key such as model.latent_dim",
+        )
+        check(isinstance(self.type, str), f"{name} type", self.type, "a string")
         check_choice(f"{name} type", self.type, tuple(SUGGEST))
+        check(isinstance(self.log, bool), f"{name} log", self.log, "true or false (a boolean)")
         if self.type == "categorical":
             check(
-                bool(self.choices) and all(isinstance(c, (str, int, float)) for c in self.choices),
+                isinstance(self.choices, tuple)
+                and bool(self.choices)
+                and all(isinstance(c, (str, int, float)) for c in self.choices),
                 f"{name} choices",
-                list(self.choices),
-                "a non-empty list of strings, numbers or booleans",
+                self.choices,
+                'a non-empty list of strings, numbers or booleans, e.g. ["none", "l1"]',
             )
             return
-        check(
-            isinstance(self.low, (int, float)) and isinstance(self.high, (int, float)),
-            f"{name} low/high",
-            (self.low, self.high),
-            "two numbers",
-        )
+        for bound in ("low", "high"):
+            value = getattr(self, bound)
+            check(
+                isinstance(value, (int, float)) and not isinstance(value, bool),
+                f"{name} {bound}",
+                value,
+                "a number (not a boolean or a string)",
+            )
+            finite = abs(value) <= sys.float_info.max  # False for inf and nan
+            check(finite, f"{name} {bound}", value, "a finite number")
+            if self.type == "int":
+                check(float(value).is_integer(), f"{name} {bound}", value, "an integer")
+                check(
+                    abs(value) <= INT64_MAX,
+                    f"{name} {bound}",
+                    value,
+                    f"an integer between -{INT64_MAX} and {INT64_MAX} (int64)",
+                )
         check(self.low < self.high, f"{name} low", self.low, f"a number below high={self.high}")
         check(not self.log or self.low > 0, f"{name} low", self.low, "a number > 0 with log=true")
-        if self.type == "int":
-            whole = float(self.low).is_integer() and float(self.high).is_integer()
-            check(whole, f"{name} low/high", (self.low, self.high), "integers")
+        check(
+            math.isfinite(self.high - self.low),
+            f"{name} low/high",
+            (self.low, self.high),
+            "a range whose width is a finite number",
+        )
         number = int if self.type == "int" else float  # 8 and 8.0 are the same bound
         object.__setattr__(self, "low", number(self.low))
         object.__setattr__(self, "high", number(self.high))
@@ -105,10 +135,16 @@ def search_from_table(table: dict[str, Any]) -> list[SearchParam]:
     """The ``[search]`` table: ``"model.latent_dim" = {type="int", low=8, high=64, log=true}``."""
     known = ("type", "low", "high", "log", "choices")
     params = []
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"[search] must be a table of KEY = {{type=..., ...}}, found {table!r}; e.g. "
+            '[search] "model.latent_dim" = {type="int", low=8, high=64}.'
+        )
     for key, spec in table.items():
         if not isinstance(spec, dict) or "type" not in spec:
             raise ConfigError(
-                f'[search] {key!r} must be a table with a type, e.g. {{type="int", low=8, high=64}}.'
+                f"[search] {key!r} must be a table with a type, found {spec!r}; e.g. "
+                '{type="int", low=8, high=64}.'
             )
         for name in spec:
             if name not in known:
@@ -116,7 +152,13 @@ def search_from_table(table: dict[str, Any]) -> list[SearchParam]:
                     f"[search] {key!r}: unknown field {name!r}; known: {', '.join(known)}."
                     + did_you_mean(name, known)
                 )
-        params.append(SearchParam(key, **{**spec, "choices": tuple(spec.get("choices", ()))}))
+        choices = spec.get("choices", [])
+        if not isinstance(choices, list):
+            raise ConfigError(
+                f"[search] {key!r}: choices={choices!r} is invalid: expected a list such as "
+                f'choices = ["none", "l1"] (a string is one value, not a list of its letters).'
+            )
+        params.append(SearchParam(key, **{**spec, "choices": tuple(choices)}))
     return params
 
 

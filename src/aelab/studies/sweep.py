@@ -19,14 +19,25 @@ from typing import Any
 
 from aelab.config import RunConfig, parse_value
 from aelab.errors import ConfigError
+from aelab.metrics import catalog
+from aelab.metrics.catalog import DEFAULT_RANK
 from aelab.rundir import atomic_write_text
-from aelab.studies.compare import COLUMN_BY_KEY, compare_runs, current_comparison, summarize_run
+from aelab.studies.compare import (
+    SWEEP_MANIFEST,
+    compare_runs,
+    current_comparison,
+    summarize_runs,
+    summary_text,
+)
 from aelab.studies.runner import Executor, Log, RunOutcome, echo, raise_failures, run_configs
 from aelab.viz.comparison import sweep_lines
 
-SWEEP_MANIFEST = "sweep.json"
-# Metrics drawn against the varied value (keys of aelab.studies.compare.COLUMNS).
-SWEEP_METRICS = ("test_mse", "test_bce", "test_ssim", "test_psnr", "l0", "pca_ratio")
+# Drawn against the varied value (catalog keys): the reconstruction and PCA scores that
+# mean the same for every run, and the code's mean L0 (what a sparsity sweep moves).
+SWEEP_METRICS = (
+    *(m.key for m in catalog.scores(comparable=True) if m.section in ("reconstruction", "pca")),
+    catalog.get("l0").key,
+)
 
 
 # --------------------------------------------------------------------------- the grid
@@ -189,6 +200,7 @@ def sweep_figures(
     per combination of the other keys. ``rows`` are comparison rows named like the points."""
 
     by_name = {r["name"]: r for r in rows}
+    headings = {m: catalog.get(m).label for m in metrics}
     figures = {}
     for vary in varies:
         others = [v for v in varies if v.key != vary.key]
@@ -196,7 +208,7 @@ def sweep_figures(
         for combo in itertools.product(*(o.labels for o in others)):
             fixed = dict(zip((o.key for o in others), combo, strict=True))
             label = ", ".join(f"{o.short}={c}" for o, c in zip(others, combo, strict=True))
-            xs, ys = [], {COLUMN_BY_KEY[m].header: [] for m in metrics}
+            xs, ys = [], {heading: [] for heading in headings.values()}
             for text, value in zip(vary.labels, vary.values, strict=True):
                 labels = {**fixed, vary.key: text}
                 row = by_name.get(point_name({v.key: labels[v.key] for v in varies}))
@@ -204,7 +216,7 @@ def sweep_figures(
                     continue
                 xs.append(value if isinstance(value, (int, float)) else text)
                 for m in metrics:
-                    ys[COLUMN_BY_KEY[m].header].append(row.get(m))
+                    ys[headings[m]].append(row.get(m))
             if xs:
                 series[label] = (xs, ys)
         fig = sweep_lines(vary.key, series, title=f"{title} · metrics against {vary.key}")
@@ -224,10 +236,14 @@ def run_sweep(
     quiet: bool = False,
     log: Log = echo,
     raise_on_failure: bool = True,
+    rank_by: str = DEFAULT_RANK,
 ) -> SweepResult:
     """Run (or finish) the sweep into ``out_dir``, then write the comparison and the sweep
-    plots there. Runs that failed are left out of the comparison and listed in the error."""
+    plots there and log its table and the best point by ``rank_by`` (a catalog key of a
+    score that means the same for every run). Runs that failed are left out of the
+    comparison and listed in the error."""
 
+    catalog.rankable(rank_by)  # a wrong --rank-by fails before any training
     if not varies:
         raise ConfigError("a sweep needs at least one --vary key=v1,v2,...")
     out = Path(out_dir)
@@ -242,20 +258,30 @@ def run_sweep(
     }
     atomic_write_text(out / SWEEP_MANIFEST, json.dumps(manifest, indent=2) + "\n")
     log(f"sweep: {len(configs)} runs into {out}")
-    outcome = run_configs(configs, out, jobs=jobs, executor=executor, quiet=quiet, log=log)
+    outcome = run_configs(
+        configs, out, jobs=jobs, executor=executor, quiet=quiet, log=log, rank_by=rank_by
+    )
     result = SweepResult(out, points, outcome)
     finished = list(outcome.done.values())
+    keys = [v.key for v in varies]
     if finished:
-        result.comparison = current_comparison(finished, out)
+        result.comparison = current_comparison(finished, out, rank_by=rank_by, varied=keys)
         if result.comparison is not None:
             log(f"comparison in {out} is up to date")
         else:
-            rows = [summarize_run(d)[0] for d in finished]
+            rows, _ = summarize_runs(finished, varied=keys)
             title = f"Sweep of {manifest['base']}"
             figures = sweep_figures(rows, varies, title=title)
             result.comparison = compare_runs(
-                finished, out, title=title, extra_figures=figures, log=log
+                finished,
+                out,
+                title=title,
+                extra_figures=figures,
+                log=log,
+                rank_by=rank_by,
+                varied=keys,
             )
+        log(summary_text(result.comparison))
     if raise_on_failure:
         raise_failures(outcome)
     return result

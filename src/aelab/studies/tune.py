@@ -1,7 +1,9 @@
 """Hyper-parameter search with Optuna (``aelab tune``).
 
-A search space (:mod:`aelab.studies.search_space`), an objective (any number of
-metrics.json such as ``reconstruction.mse``, or ``val_loss``), TPE sampling seeded per
+A search space (:mod:`aelab.studies.search_space`), an objective (any metric of the
+catalog, :mod:`aelab.metrics.catalog`: a key such as ``test_mse``, an alias such as
+``val_loss`` or a metrics.json path such as ``reconstruction.mse``; its direction by
+default the catalog's), TPE sampling seeded per
 trial (so a resumed search proposes what the uninterrupted one would have), and median
 pruning fed each epoch's validation loss. Every trial is an ordinary run directory ``OUT/trial-0003``
 with its training output in ``train.log``.
@@ -18,6 +20,10 @@ left by a dead worker on another machine fail once their heartbeat is stale.
 At the end: ``best.toml`` (the best trial's config, for ``aelab train --config``),
 ``trials.csv`` and the optimisation-history, intermediate-value and parameter-importance
 plots as PNG.
+
+``AELAB_TUNE_HOLD=N:PATH`` (a test hook) makes the worker announce trial ``N`` by writing
+``PATH`` once the trial is named and its parameters drawn, then hold there, untrained,
+until it is killed: a test kills it at that point instead of racing a poller.
 """
 
 from __future__ import annotations
@@ -38,13 +44,16 @@ import tomli_w
 
 from aelab.config import RunConfig
 from aelab.data import load_dataset
-from aelab.errors import AelabError, ConfigError, TrainingError, check, check_choice, did_you_mean
+from aelab.errors import AelabError, ConfigError, TrainingError, check, check_choice
 from aelab.evaluation.evaluate import evaluate_run
-from aelab.rundir import CONFIG, atomic_write_text
+from aelab.metrics import catalog
+from aelab.rundir import CONFIG, atomic_write_text, read_metrics
 from aelab.studies.search_space import SearchParam, check_space, trial_config
+from aelab.studies.storage import check_storage_url, storage_error
+from aelab.studies.tune_page import write_tune_page
 from aelab.training import train
 from aelab.training.callbacks import Callback
-from aelab.training.trackers import final_metrics, log_finished_run
+from aelab.training.trackers import log_finished_run
 from aelab.viz.save import save_figure
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,8 +63,6 @@ Log = Callable[[str], None]
 INSTALL = "pip install 'aelab[tune]'"
 MANIFEST = "tune.toml"
 STUDY_DB = "study.db"
-# metrics.json keys by their short names
-OBJECTIVE_ALIASES = {"val_loss": "run.best_val_loss"}
 HEARTBEAT_S, GRACE_S = 60, 300
 
 
@@ -64,10 +71,12 @@ HEARTBEAT_S, GRACE_S = 60, 300
 
 @dataclass(frozen=True)
 class TuneConfig:
-    """How the search runs. ``storage`` defaults to ``sqlite:///OUT/study.db``."""
+    """How the search runs. ``objective``: a catalog key, alias or metrics.json path;
+    ``direction``: ``minimize`` or ``maximize``, by default the catalog's for the objective.
+    ``storage`` defaults to ``sqlite:///OUT/study.db``."""
 
     objective: str = "val_loss"
-    direction: str = "minimize"
+    direction: str | None = None
     trials: int = 20
     timeout: float | None = None
     seed: int = 0
@@ -79,31 +88,51 @@ class TuneConfig:
     evaluate: bool = True  # False: trials are trained only; the objective a training number
 
     def __post_init__(self) -> None:
+        metric = objective_metric(self.objective)
+        if self.direction is None:
+            if metric.direction is None:
+                raise ConfigError(
+                    f"objective {self.objective!r} ({metric.key}) is not a score and has no "
+                    "direction; pass --direction minimize or maximize, or optimise a score "
+                    "(see `aelab metrics`)."
+                )
+            object.__setattr__(self, "direction", metric.direction)
         check_choice("direction", self.direction, ("minimize", "maximize"))
         check(self.trials >= 1, "trials", self.trials, "an integer >= 1")
         check(self.timeout is None or self.timeout > 0, "timeout", self.timeout, "seconds > 0")
         check(self.startup_trials >= 0, "startup_trials", self.startup_trials, "an integer >= 0")
         check(self.warmup_epochs >= 0, "warmup_epochs", self.warmup_epochs, "an integer >= 0")
-        key = OBJECTIVE_ALIASES.get(self.objective, self.objective)
         check(
-            self.evaluate or key.startswith("run."),
+            self.evaluate or metric.section == "run",
             "objective",
             self.objective,
-            "val_loss or a run.* number when the trials are not evaluated (--no-eval)",
+            "val_loss or another training number (section run of `aelab metrics`) when the "
+            "trials are not evaluated (--no-eval)",
         )
+
+
+def objective_metric(objective: str) -> catalog.Metric:
+    """The catalog entry of ``objective`` (a key, alias or path): one number of a run."""
+    metric = catalog.get(objective)
+    if metric.is_pattern:
+        raise ConfigError(
+            f"objective {objective!r} names a group of values ({metric.path}), not one number; "
+            "choose one metric of `aelab metrics`."
+        )
+    return metric
 
 
 def objective_value(run_dir: Path, objective: str) -> float:
     """The objective's number in the run's metrics.json."""
-    key = OBJECTIVE_ALIASES.get(objective, objective)
-    numbers = final_metrics(run_dir)
-    if key not in numbers:
+    metric = objective_metric(objective)
+    value = catalog.lookup(read_metrics(run_dir), metric)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        written = catalog.SECTIONS[metric.section].written_by
         raise ConfigError(
-            f"objective {objective!r} is not a number in {run_dir / 'metrics.json'}; use "
-            f"val_loss or one of {', '.join(k for k in numbers if not k.startswith('run.'))}."
-            + did_you_mean(key, numbers)
+            f"objective {objective!r} ({metric.path}) is not a number in "
+            f"{run_dir / 'metrics.json'}; it is written by {written}."
         )
-    return numbers[key]
+    return float(value)
 
 
 class PruningCallback(Callback):
@@ -143,6 +172,20 @@ def output_to(path: Path) -> Iterator[None]:
         contextlib.redirect_stderr(f),
     ):
         yield
+
+
+def hold_if_asked(number: int) -> None:
+    """``AELAB_TUNE_HOLD=N:PATH``: at trial ``N``, write ``PATH`` and wait to be killed
+    (bounded at 10 minutes, then the trial goes on), so a test can SIGKILL a worker at a
+    point it announced."""
+    hold = os.environ.get("AELAB_TUNE_HOLD")
+    if not hold:
+        return
+    at, _, marker = hold.partition(":")
+    if int(at) != number:
+        return
+    Path(marker).write_text(f"{os.getpid()} holds trial {number}\n")
+    time.sleep(600)
 
 
 def pid_alive(pid: int) -> bool:
@@ -266,22 +309,27 @@ class Tuner:
         atomic_write_text(path, text)
 
     def _study(self) -> optuna.Study:
+        from sqlalchemy.exc import SQLAlchemyError
+
         optuna, s = self.optuna, self.settings
         url = s.storage or f"sqlite:///{(self.out / STUDY_DB).resolve()}"
         engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
-        storage = self._storage(url, engine)
+        check_storage_url(url)  # a wrong URL or a damaged file: one line, no retries
         pruner = (
             optuna.pruners.MedianPruner(s.startup_trials, s.warmup_epochs)
             if s.prune
             else optuna.pruners.NopPruner()
         )
-        study = optuna.create_study(
-            storage=storage,
-            study_name=s.study_name,
-            direction=s.direction,
-            pruner=pruner,
-            load_if_exists=True,
-        )
+        try:
+            study = optuna.create_study(
+                storage=self._storage(url, engine),
+                study_name=s.study_name,
+                direction=s.direction,
+                pruner=pruner,
+                load_if_exists=True,
+            )
+        except (ImportError, SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+            raise storage_error(url, exc) from exc
         if study.direction.name.lower() != s.direction:
             raise ConfigError(
                 f"study {s.study_name!r} in {url} was made to {study.direction.name.lower()}, "
@@ -372,6 +420,7 @@ class Tuner:
         run_dir = self.out / f"trial-{trial.number:04d}"
         trial.set_user_attr("run_dir", run_dir.name)
         values = {p.key: p.suggest(trial) for p in self.space}
+        hold_if_asked(trial.number)
         stem = self.base.name or self.base.preset or self.base.model.family
         pruning = PruningCallback(trial, self.settings.direction == "maximize")
         try:
@@ -460,12 +509,16 @@ class Tuner:
     # -- outputs ----------------------------------------------------------------------------
 
     def write_outputs(self) -> TuneResult:
-        """trials.csv, best.toml and the plots (rewritten by each worker as it ends)."""
+        """trials.csv, tune.html, best.toml and the plots (rewritten by each worker as it
+        ends)."""
         result = TuneResult(self.out, self.finished(), None, None)
         frame = self.study.trials_dataframe()
         if not frame.empty:
             result.files["trials"] = self.out / "trials.csv"
             atomic_write_text(result.files["trials"], frame.to_csv(index=False))
+        result.files["page"] = write_tune_page(
+            self.study, self.out, self.settings.objective, log=self.log
+        )
         if not self.count("COMPLETE"):
             self.log("tune: no trial has completed yet; no best.toml")
             return result

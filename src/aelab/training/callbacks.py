@@ -166,6 +166,28 @@ class Callback:
         """Called once when the session ends, however it ends."""
 
 
+def check_callbacks(callbacks: Any) -> list[Callback]:
+    """``callbacks`` as a list of Callback instances; anything else is a ConfigError saying
+    what was expected, raised before any data loads or training starts."""
+    if isinstance(callbacks, Callback) or not isinstance(callbacks, (list, tuple)):
+        raise ConfigError(
+            f"callbacks={callbacks!r:.60} is invalid: expected a list of "
+            "aelab.training.Callback instances, e.g. callbacks=[MyCallback()]."
+        )
+    for i, cb in enumerate(callbacks):
+        if isinstance(cb, Callback):
+            continue
+        if isinstance(cb, type) and issubclass(cb, Callback):
+            found = f"the class {cb.__name__}; pass an instance: {cb.__name__}()"
+        else:
+            found = f"a {type(cb).__name__} ({cb!r:.40})"
+        raise ConfigError(
+            f"callbacks[{i}] is {found}; expected an instance of aelab.training.Callback "
+            "(subclass it and override on_epoch_end and the other hooks you need)."
+        )
+    return list(callbacks)
+
+
 def default_callbacks(config: RunConfig, *, validation: bool, quiet: bool) -> list[Callback]:
     """The built-in callbacks ``config`` asks for, in the order they run."""
     tc = config.train

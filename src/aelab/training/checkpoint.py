@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -356,19 +355,40 @@ def load_state(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"resume state {path} does not exist.")
+    start_over = "delete the run folder's checkpoints/ to start over, or --overwrite"
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (*_LOAD_ERRORS, EOFError, pickle.UnpicklingError) as exc:
+    except MemoryError:
+        raise
+    except Exception as exc:  # the unpickler raises anything on stray bytes
         # not torch's text: it advises weights_only=False, which would run the file's code
         raise CheckpointError(
             f"resume state {path} is corrupt ({type(exc).__name__}: not a readable aelab "
-            "resume state); delete the run folder's checkpoints/ to start over, or --overwrite."
+            f"resume state); {start_over}."
         ) from None
     if not isinstance(state, dict) or state.get("format") not in READABLE_FORMATS:
         raise CheckpointError(
             f"resume state {path} has an unknown format (expected format {STATE_FORMAT})."
         )
+    problem = _state_problem(state)
+    if problem:
+        raise CheckpointError(f"resume state {path} is damaged ({problem}); {start_over}.")
     return state
+
+
+def _state_problem(state: dict[str, Any]) -> str | None:
+    """What the fields every reader relies on lack (None when they are as written)."""
+    epoch = state.get("epoch")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        return f"epoch={epoch!r}, expected an integer >= 0"
+    if not isinstance(state.get("model", {}), dict):
+        return "its model weights are not a mapping of tensors"
+    records = state.get("weights", {})
+    if not isinstance(records, dict) or not all(
+        isinstance(r, dict) and isinstance(r.get("sha256"), str) for r in records.values()
+    ):
+        return "its weights records are not {name: {epoch, sha256}}"
+    return None
 
 
 def rng_state() -> dict[str, Any]:

@@ -10,10 +10,11 @@ parent run (:func:`study_run`), found by the folder, so subprocess runs nest too
 
 - ``tensorboard``: event files in ``RUN_DIR/tb`` (``tensorboard --logdir`` a run or a
   study folder: one line per run).
-- ``mlflow[=URI]``: any tracking URI; by default ``sqlite:///<folder>/mlflow.db`` beside
-  the run directories, with artifacts in ``<folder>/mlartifacts``. SQLite rather than
-  ``./mlruns``: MLflow 3.7 made SQLite its default and keeps the file store in
-  maintenance mode, to be deprecated.
+- ``mlflow[=URI]``: a database (``sqlite:///PATH``, ``postgresql://...``) or a tracking
+  server (``http://HOST:PORT``, which must answer within seconds); by default
+  ``sqlite:///<folder>/mlflow.db`` beside the run directories, with artifacts in
+  ``<folder>/mlartifacts``. Never a folder (``./mlruns``, ``file:``): MLflow 3.7 made
+  SQLite its default and refuses its file store.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
 
 from aelab.config import RunConfig
 from aelab.errors import ConfigError, did_you_mean
@@ -36,6 +38,10 @@ INSTALL = "pip install 'aelab[track]'"
 EXPERIMENT = "aelab"
 # Top-level files of a study folder logged as the parent run's artifacts.
 STUDY_ARTIFACTS = ("*.html", "*.png", "*.csv", "*.md", "*.toml", "*.json")
+
+# MLflow's tracking stores (a database or a server); not "file": MLflow refuses it now
+TRACKING_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks")
+CONNECT_TIMEOUT_S = 5.0  # a tracking server that does not answer in this time is an error
 
 T = TypeVar("T", bound="type[Tracker]")
 _TRACKERS: dict[str, type[Tracker]] = {}
@@ -59,14 +65,16 @@ def list_trackers() -> list[str]:
 
 
 def check_track(specs: Sequence[str]) -> list[str]:
-    """``specs`` when every name is a registered tracker (checked before any data loads)."""
+    """``specs`` when every name is a registered tracker and its target one it takes
+    (checked before any data loads)."""
     for spec in specs:
-        name = spec.partition("=")[0]
+        name, _, target = spec.partition("=")
         if name not in _TRACKERS:
             raise ConfigError(
                 f"train.track: unknown tracker {name!r}; known: {', '.join(list_trackers())}."
                 + did_you_mean(name, _TRACKERS)
             )
+        _TRACKERS[name].check_target(target.strip() or None)
     return list(specs)
 
 
@@ -161,7 +169,12 @@ class Tracker(Callback):
     name: ClassVar[str] = ""
 
     def __init__(self, target: str | None = None) -> None:
+        self.check_target(target)
         self.target = target
+
+    @classmethod
+    def check_target(cls, target: str | None) -> None:
+        """Raise a ConfigError unless this tracker takes ``target`` (no I/O: a syntax check)."""
 
     def prepare(self, run_dir: Path) -> None:
         """Slow set-up (opening a store) before training starts, outside the run's time."""
@@ -185,14 +198,17 @@ class TensorBoardTracker(Tracker):
     in ``RUN_DIR/tb``."""
 
     def __init__(self, target: str | None = None) -> None:
+        super().__init__(target)
+        self.writer_class = require("torch.utils.tensorboard", "tensorboard").SummaryWriter
+        self.writer: Any = None
+
+    @classmethod
+    def check_target(cls, target: str | None) -> None:
         if target:
             raise ConfigError(
                 f"train.track: 'tensorboard={target}' takes no target (it writes into "
                 "RUN_DIR/tb); use 'tensorboard'."
             )
-        super().__init__()
-        self.writer_class = require("torch.utils.tensorboard", "tensorboard").SummaryWriter
-        self.writer: Any = None
 
     def on_train_start(self, trainer: Trainer) -> None:
         self.writer = self.writer_class(log_dir=str(Path(trainer.run_dir) / TB_DIR))
@@ -237,6 +253,47 @@ def sqlite_artifacts(uri: str) -> str | None:
     return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").as_uri()
 
 
+def check_tracking_uri(uri: str) -> None:
+    """A tracking URI MLflow serves: a database (``sqlite:///PATH``, ``postgresql://...``)
+    or a server (``http://HOST:PORT``); not a folder (MLflow refuses its file store)."""
+    scheme = "databricks" if uri == "databricks" else urlsplit(uri).scheme.lower()
+    works = "use sqlite:///PATH/mlflow.db or a tracking server http://HOST:PORT"
+    if scheme in ("", "file") or (len(scheme) == 1 and uri[1:2] == ":"):  # C:\...
+        raise ConfigError(
+            f"train.track: mlflow={uri} is a folder (MLflow's file store, which MLflow "
+            f"refuses now); {works} (`mlflow migrate-filestore` converts an old folder)."
+        )
+    if scheme.partition("+")[0] not in TRACKING_SCHEMES:
+        raise ConfigError(
+            f"train.track: mlflow={uri}: unknown scheme {scheme!r}; expected one of "
+            f"{', '.join(TRACKING_SCHEMES)}: {works}." + did_you_mean(scheme, TRACKING_SCHEMES)
+        )
+    if scheme in ("http", "https") and not urlsplit(uri).hostname:
+        raise ConfigError(f"train.track: mlflow={uri} names no host; {works}.")
+
+
+def check_server(uri: str, timeout: float | None = None) -> None:
+    """A tracking server answers within ``timeout`` seconds (any HTTP answer counts): an
+    unreachable one is one line before training, not minutes of MLflow's retries."""
+    import urllib.error
+    import urllib.request
+
+    url = f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/get-by-name?experiment_name={EXPERIMENT}"
+    seconds = CONNECT_TIMEOUT_S if timeout is None else timeout
+    try:
+        with urllib.request.urlopen(url, timeout=seconds):
+            return
+    except urllib.error.HTTPError:  # it answered (an error status is MLflow's to report)
+        return
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise ConfigError(
+            f"train.track: the MLflow tracking server {uri} did not answer within {seconds:g} s "
+            f"({reason}); start it (mlflow server --host HOST --port PORT), check the address, "
+            "or track to sqlite:///PATH/mlflow.db."
+        ) from None
+
+
 @register_tracker("mlflow")
 class MlflowTracker(Tracker):
     """One MLflow run per run directory (tag ``aelab.run_dir``), in experiment ``aelab``;
@@ -250,6 +307,11 @@ class MlflowTracker(Tracker):
         self.run_id: str | None = None
         self.study_id: str | None = None
 
+    @classmethod
+    def check_target(cls, target: str | None) -> None:
+        if target:
+            check_tracking_uri(target)
+
     # -- store, experiment, runs ------------------------------------------------------
 
     def prepare(self, run_dir: Path) -> None:
@@ -260,6 +322,8 @@ class MlflowTracker(Tracker):
         uri = self.target or default_store(folder)
         if self.client is not None and self.client.tracking_uri == uri:
             return
+        if urlsplit(uri).scheme.lower() in ("http", "https"):
+            check_server(uri)
         client = self.mlflow.MlflowClient(tracking_uri=uri)
         experiment = client.get_experiment_by_name(EXPERIMENT)
         if experiment is None:

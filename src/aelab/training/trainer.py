@@ -40,7 +40,7 @@ from aelab.models.registry import create_model
 from aelab.rundir import claim, merge_metrics, run_lock, run_summary, write_history
 from aelab.training import checkpoint as ckpt
 from aelab.training import distributed as ddp
-from aelab.training.callbacks import Callback, EpochState, default_callbacks
+from aelab.training.callbacks import Callback, EpochState, check_callbacks, default_callbacks
 from aelab.training.device import (
     auto_threads,
     autocast,
@@ -94,6 +94,7 @@ def train(
     ``train.track`` (:mod:`aelab.training.trackers`). Under ``torchrun`` the job is
     data-parallel (see :mod:`aelab.training.distributed`).
     """
+    callbacks = check_callbacks(callbacks)  # before the data loads
     ctx = ddp.context_from_env()
     device = resolve_device(config.train.device, ctx.local_rank)
     started = ddp.setup(ctx, device)
@@ -176,7 +177,7 @@ class Trainer:
         self.precision, self.precision_note = resolve_precision(tc.precision, device)
         validation, quiet = data.val is not None, quiet or not ctx.is_main
         self.callbacks = default_callbacks(config, validation=validation, quiet=quiet)
-        self.callbacks += callbacks
+        self.callbacks += check_callbacks(callbacks)
         self.state = EpochState()
         self.steps_per_epoch = 0
 

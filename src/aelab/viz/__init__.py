@@ -2,10 +2,12 @@
 matplotlib ``Figure``. Nothing here reads a run or writes a file except :func:`save_figure`
 (``aelab.viz.save``), the one place figures are written.
 
-``FIGURES`` names every figure a run can have (the file stem under ``figures/``) with the
-caption the report shows, in the order the report shows them. ``FIGURE_SETS`` are the
-choices of ``train.figures`` / ``--figures``: which of them an evaluation draws. Importing this package does
-not import matplotlib.
+``FIGURES`` names every figure an evaluation can draw (the file stem under ``figures/``)
+with the caption the report shows, in the order the report shows them. ``SECTION_FIGURES``
+does the same for the downstream tasks: {metrics.json section: {stem: caption}} for the
+figures a task writes to ``RUN/<section>/`` (``aelab.reuse.task``). ``FIGURE_SETS`` are the
+choices of ``train.figures`` / ``--figures``: which of them an evaluation draws. Importing
+this package does not import matplotlib.
 """
 
 from __future__ import annotations
@@ -26,6 +28,27 @@ FIGURES: dict[str, str] = {
     "vae_samples": "Images decoded from codes drawn from the prior N(0, I).",
     "vae_interpolation": "Decoded interpolations between the codes of pairs of test images.",
     "top_activating": "For the most used code units, the test images that activate each unit most.",
+}
+
+SECTION_FIGURES: dict[str, dict[str, str]] = {
+    "downstream": {
+        "probe_scores": "Test scores of each probe on the autoencoder's codes, on PCA at the "
+        "code's size and on the raw pixels.",
+    },
+    "cluster": {
+        "codes_by_cluster": "The test codes after IDEC fine-tuning (PCA to 2-D), coloured by "
+        "their cluster.",
+        "codes_by_class": "The same test codes coloured by their class.",
+        "clusters": "The most confident test images of each cluster; the row label gives the "
+        "cluster's size, its most common class and that class's share.",
+    },
+    "anomaly": {
+        "roc": "ROC curves of the autoencoder's anomaly scores for this run's normal class "
+        "(AUROC in the legend); the dashed diagonal is chance.",
+        "extremes": "The test images this run finds most anomalous (highest combined score "
+        "first) and least anomalous (lowest first), each with its score and true class (blue: "
+        "the normal class, orange: an anomaly).",
+    },
 }
 
 # train.figures / --figures: "basic" keeps the two figures a quick look needs and costs

@@ -1,4 +1,5 @@
-"""Training and validation loss per epoch, one panel per loss part."""
+"""Training and validation loss per epoch: one run's loss parts, or several runs sharing
+one loss definition overlaid."""
 
 from __future__ import annotations
 
@@ -51,5 +52,30 @@ def loss_curves(history: Sequence[Mapping[str, Any]], *, title: str) -> Figure:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
             if ax.has_data():
                 ax.legend()
+        fig.suptitle(title)
+    return fig
+
+
+def overlay_loss_curves(
+    histories: Mapping[str, Sequence[Mapping[str, Any]]], *, title: str
+) -> Figure:
+    """The total loss per epoch of several runs on shared axes: one panel for training, one
+    for validation, one line per run (``{run name: history rows}``). Only for runs whose
+    losses share one definition: otherwise the lines do not compare."""
+    with style.context():
+        fig = style.new_figure(7.0, 3.2)
+        axes = fig.subplots(1, 2, squeeze=False)[0]
+        for ax, split in zip(axes, ("train", "val"), strict=True):
+            for name, history in histories.items():
+                values = [_number(row.get(f"{split}_loss")) for row in history]
+                if all(math.isnan(v) for v in values):
+                    continue
+                epochs = [_number(row.get("epoch", i + 1)) for i, row in enumerate(history)]
+                ax.plot(epochs, values, marker="o", markersize=3, label=name)
+            ax.set_title(f"{split} loss")
+            ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+            if ax.has_data():
+                ax.legend(fontsize=7)
         fig.suptitle(title)
     return fig

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from aelab.evaluation.evaluate import reconstruction_metrics
+from aelab.metrics.catalog import section_metrics
 from aelab.metrics.reconstruction import (
-    DEFINITIONS,
     ReconstructionScores,
     image_scores,
     ssim_kernel_size,
@@ -88,8 +88,9 @@ def test_ssim_window_fits_small_images():
 
 
 def test_every_metric_has_a_definition():
+    paths = {m.path: m.definition for m in section_metrics("reconstruction")}
     for key in ("loss", "bce", "mse", "psnr", "ssim"):
-        assert len(DEFINITIONS[key]) > 20
+        assert len(paths[f"reconstruction.{key}"]) > 20
 
 
 @pytest.mark.parametrize("shape", [(7, 1, 28, 28), (5, 3, 12, 10), (3, 1, 8, 8)])

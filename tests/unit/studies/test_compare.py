@@ -12,7 +12,6 @@ import pytest
 
 from aelab.errors import CheckpointError
 from aelab.studies.compare import (
-    COLUMNS,
     _dataset_mismatch,
     compare_runs,
     format_value,
@@ -101,7 +100,11 @@ def test_compare_three_runs(three_runs: list[Path], tmp_path: Path) -> None:
     with open(out / "comparison.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert [r["name"] for r in rows] == ["dense-4", "sparse-8", "conv-8"]
-    assert list(rows[0])[: len(COLUMNS)] == [c.key for c in COLUMNS]
+    # The header: catalog keys, the config keys the runs differ in right after the name,
+    # then the run folder.
+    assert list(rows[0]) == [c.key for c in result.columns] + ["run_dir"]
+    assert list(rows[0])[:3] == ["name", "model.sparsity.kind", "model.sparsity.weight"]
+    assert [r["model.sparsity.kind"] for r in rows] == ["none", "l1", "none"]
     for row, run in zip(rows, three_runs, strict=True):
         metrics = json.loads((run / "metrics.json").read_text())
         assert float(row["test_mse"]) == metrics["reconstruction"]["mse"]
@@ -115,12 +118,14 @@ def test_compare_three_runs(three_runs: list[Path], tmp_path: Path) -> None:
     assert md.count("\n| ") == 3 + 1 and "| dense-4 | " in md
     for stem in ("comparison_losses", "comparison_grid"):
         assert (out / f"{stem}.png").stat().st_size > 1000 and f"({stem}.png)" in md
-    assert not result.notes
+    # Three loss definitions (dense BCE, dense BCE + L1, conv BCE): no test loss column.
+    assert "test_loss" not in rows[0]
+    assert len(result.notes) == 1 and "test loss" in result.notes[0]
     # The page is self-contained: both figures embedded, nothing fetched.
     html = (out / "comparison.html").read_text()
     assert html.count('src="data:image/png;base64,') == 2
     assert not re.search(r'(src|href)="https?:', html)
-    assert "<td>sparse-8</td>" in html
+    assert ">sparse-8</a></td>" in html
 
 
 def test_grid_has_one_row_per_run(three_runs: list[Path], tmp_path: Path) -> None:
@@ -174,11 +179,13 @@ def test_runs_on_different_test_sets_are_said_and_their_columns_marked(
 
     mixed = [n for n in result.notes if "different test sets" in n]
     assert len(mixed) == 1 and len(result.notes) == 1, result.notes
+    # One loss definition: the test loss is shown, and both runs' loss curves share a figure.
+    assert "comparison_loss_curves" in (out / "comparison.md").read_text()
     assert f"all: idx:{idx_dir}, {n_test} test images;" in mixed[0]
     assert f"first-10: idx:{idx_dir}, 10 test images (data.test_limit=10)" in mixed[0]
     md = (out / "comparison.md").read_text()
     header = md.splitlines()[2]
-    for marked in ("test loss †", "test MSE †", "SSIM †", "L0 †", "MSE / PCA †"):
+    for marked in ("test loss †", "test MSE †", "test SSIM †", "L0 †", "MSE / PCA †"):
         assert f"| {marked} |" in header or header.endswith(f"| {marked} |"), marked
     assert "params †" not in header and "run †" not in header
     assert "different test sets" in md and "test MSE †" in (out / "comparison.html").read_text()

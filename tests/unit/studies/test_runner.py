@@ -21,7 +21,8 @@ from aelab.studies.runner import (
     raise_failures,
     run_configs,
     run_state,
-    train_command,
+    run_subprocess,
+    worker_command,
 )
 
 
@@ -117,26 +118,57 @@ def test_scheduler_skips_finished_runs_and_reports_failures(
     raise_failures(run_configs({"old": configs["old"]}, out, executor=RecordingExecutor()))
 
 
-def test_local_executor_and_train_command(base_config, tmp_path: Path) -> None:
+def test_local_executor_starts_the_studies_worker(base_config, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="jobs=0"):
         LocalExecutor(jobs=0)
-    cmd = train_command(tmp_path / "c.toml", tmp_path / "run", RunState.RETRAIN, base_config)
-    assert cmd[1:4] == ["-m", "aelab", "train"] and "--overwrite" in cmd and "--config" in cmd
-    resume = train_command(tmp_path / "c.toml", tmp_path / "run", RunState.RESUME, base_config)
-    assert resume[4:6] == ["--resume", str(tmp_path / "run")] and "--config" not in resume
-    assert resume[resume.index("--epochs") + 1] == str(base_config.train.epochs)
+    task = RunTask("run", base_config, tmp_path / "run", RunState.RESUME)
+    cmd = worker_command(task, tmp_path / "c.toml")
+    assert cmd[1:3] == ["-m", "aelab.studies.worker"]  # not python -m aelab train / evaluate
+    assert cmd[3:] == [
+        *("--config", str(tmp_path / "c.toml"), "--run-dir", str(tmp_path / "run")),
+        *("--state", "resume", "--name", "run"),
+    ]
 
 
-def test_progress_reports_the_best_val_loss_so_far(three_runs) -> None:
-    losses = {d.name: read_metrics(d)["run"]["best_val_loss"] for d in three_runs}
+def test_a_subprocess_run_trains_evaluates_and_logs_through_the_worker(
+    three_runs, base_config, tmp_path: Path
+) -> None:
+    """One run in a ``python -m aelab.studies.worker`` subprocess, as ``--jobs 2`` starts
+    it: trained and evaluated, its output in RUN/train.log, the same numbers as in process;
+    a failing one comes back as its one-line error."""
+    cfg = base_config.override(["model.latent_dim=4"])
+    task = RunTask("dense-4", cfg, tmp_path / "dense-4", RunState.TRAIN)
+    assert run_subprocess(task) is None
+    assert run_state(task.run_dir, cfg) is RunState.DONE
+    log = (task.run_dir / "train.log").read_text(encoding="utf-8")
+    assert log.startswith("# ") and "-m aelab.studies.worker --config" in log.splitlines()[0]
+    in_process = read_metrics(three_runs[0])["reconstruction"]  # dense-4, trained in process
+    assert read_metrics(task.run_dir)["reconstruction"] == in_process
+
+    bad_cfg = cfg.override(["model.input_shape=[3,32,32]"])
+    error = run_subprocess(RunTask("bad", bad_cfg, tmp_path / "bad", RunState.TRAIN))
+    assert error is not None and error.startswith(
+        "error: model.input_shape=[3, 32, 32] does not match the data ([1, 28, 28])"
+    )
+    assert "(exit code 2; log: " in error and "Traceback" not in error
+
+
+@pytest.mark.parametrize(
+    ("rank_by", "label", "pick"), [("test_mse", "test MSE", min), ("test_ssim", "test SSIM", max)]
+)
+def test_progress_reports_the_best_run_so_far_by_rank_by(three_runs, rank_by, label, pick) -> None:
+    """By a metric that means the same for every run (never the runs' own losses), in its
+    direction."""
+    path = {"test_mse": "mse", "test_ssim": "ssim"}[rank_by]
+    scores = {d.name: read_metrics(d)["reconstruction"][path] for d in three_runs}
     lines: list[str] = []
-    with Progress(len(three_runs), quiet=False, log=lines.append) as progress:
+    with Progress(len(three_runs), quiet=False, log=lines.append, rank_by=rank_by) as progress:
         for run_dir in three_runs:
             progress.update(run_dir.name, run_dir, None)
-    best = min(losses, key=losses.get)
+    best = pick(scores, key=scores.get)
     assert (
         lines[-1]
-        == f"[3/3] {three_runs[-1].name} finished; best val loss {losses[best]:.4g} ({best})"
+        == f"[3/3] {three_runs[-1].name} finished; best {label} {scores[best]:.4g} ({best})"
     )
     quiet: list[str] = []
     with Progress(1, quiet=True, log=quiet.append) as progress:

@@ -23,6 +23,36 @@ def test_tune_settings_are_validated():
         TuneConfig(trials=0)
 
 
+def test_objective_is_any_catalog_name_with_its_direction(tmp_path):
+    """Key, alias or path; the direction defaults from the catalog entry, an explicit one
+    wins; names outside the catalog, and numbers with no direction, are refused at once."""
+    import json
+
+    from aelab.studies.tune import objective_value
+
+    assert TuneConfig().direction == "minimize"  # val_loss: the best validation loss
+    assert TuneConfig(objective="test_ssim").direction == "maximize"
+    assert TuneConfig(objective="logreg_acc").direction == "maximize"
+    assert TuneConfig(objective="reconstruction.mse").direction == "minimize"
+    assert TuneConfig(objective="test_ssim", direction="minimize").direction == "minimize"
+    with pytest.raises(ConfigError, match=r"unknown metric 'test_mes'.*Did you mean 'test_mse'"):
+        TuneConfig(objective="test_mes")
+    with pytest.raises(ConfigError, match="not a score.*--direction"):
+        TuneConfig(objective="parameters")
+    assert TuneConfig(objective="parameters", direction="minimize").direction == "minimize"
+    with pytest.raises(ConfigError, match="not evaluated"):
+        TuneConfig(objective="test_mse", evaluate=False)
+
+    run = tmp_path / "run"
+    run.mkdir()
+    metrics = {"run": {"best_val_loss": 0.25}, "reconstruction": {"mse": 0.02, "ssim": 0.5}}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    assert objective_value(run, "test_mse") == 0.02 == objective_value(run, "reconstruction.mse")
+    assert objective_value(run, "val_loss") == 0.25
+    with pytest.raises(ConfigError, match=r"logreg_acc.*aelab probe"):
+        objective_value(run, "logreg_acc")
+
+
 # --------------------------------------------------------------------------- a search
 
 
@@ -98,12 +128,9 @@ def test_an_evaluated_trial_is_scored_by_its_metrics_json(idx_dir, tmp_path):
     result = run_tune(base, space, tmp_path / "ok", settings, quiet=True, log=lambda msg: None)
     mse = read_metrics(tmp_path / "ok" / "trial-0000")["reconstruction"]["mse"]
     assert result.best_value == mse and (tmp_path / "ok" / "trial-0000" / "report.html").exists()
-    # a wrong objective stops the search at the first trial, naming the closest key
-    wrong = TuneConfig(trials=3, objective="run.best_val_los", evaluate=False)
+    # a wrong objective is refused before any trial, naming the closest name
     with pytest.raises(ConfigError, match=r"Did you mean 'run\.best_val_loss'"):
-        run_tune(base, space, tmp_path / "bad", wrong, quiet=True, log=lambda msg: None)
-    bad = optuna.load_study(study_name="aelab-tune", storage=f"sqlite:///{tmp_path}/bad/study.db")
-    assert [t.state.name for t in bad.trials] == ["FAIL"]
+        TuneConfig(trials=3, objective="run.best_val_los", evaluate=False)
 
 
 # --------------------------------------------------------------------------- dead workers
