@@ -140,6 +140,14 @@ _RECON = {
         f"per pixel, {_PIXELS}",
         ".5f",
     ),
+    "mae": (
+        "MAE",
+        "Mean absolute error |p - x| over the pixels of an image (pixels in [0, 1]), "
+        "averaged over images.",
+        False,
+        f"per pixel, {_PIXELS}",
+        ".5f",
+    ),
     "psnr": (
         "PSNR dB",
         "Peak signal-to-noise ratio 10 log10(1 / MSE) in dB per image (data range 1), "

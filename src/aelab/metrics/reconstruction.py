@@ -1,4 +1,4 @@
-"""Reconstruction quality on a split: BCE, MSE, PSNR and SSIM per image, then averaged.
+"""Reconstruction quality on a split: BCE, MSE, MAE, PSNR and SSIM per image, then averaged.
 
 PSNR and SSIM come from torchmetrics (not hand-rolled). Every number is computed per image
 and averaged over the images, so a batch size never changes a result. The wording the
@@ -22,7 +22,7 @@ from aelab.data.splits import is_image
 BCE_EPS = 1e-7  # predictions are clamped to [eps, 1 - eps] before the log, as Keras does
 SSIM_KERNEL = 11  # Gaussian window of SSIM (torchmetrics' default); smaller for tiny images
 # The scores every sample gets (SSIM only for images); catalog entries describe each one.
-SCORES = ("bce", "mse", "psnr")
+SCORES = ("bce", "mse", "mae", "psnr")
 
 
 def ssim_kernel_size(height: int, width: int) -> int:
@@ -34,7 +34,7 @@ def ssim_kernel_size(height: int, width: int) -> int:
 def image_scores(recon: Tensor, target: Tensor) -> dict[str, Tensor]:
     """Per-image scores of ``recon`` against ``target``, both (B, C, H, W) in [0, 1].
 
-    Returns ``{"bce", "mse", "psnr", "ssim"}``, each a float tensor of shape (B,); no
+    Returns ``{"bce", "mse", "mae", "psnr", "ssim"}``, each a float tensor of shape (B,); no
     ``ssim`` for samples that are not images (feature vectors (B, 1, 1, D)).
     """
     from torchmetrics.functional.image import peak_signal_noise_ratio
@@ -45,10 +45,11 @@ def image_scores(recon: Tensor, target: Tensor) -> dict[str, Tensor]:
     p = recon.clamp(BCE_EPS, 1.0 - BCE_EPS)
     bce = F.binary_cross_entropy(p, target, reduction="none").mean(dim=dims)
     mse = (recon - target).pow(2).mean(dim=dims)
+    mae = (recon - target).abs().mean(dim=dims)
     psnr = peak_signal_noise_ratio(recon, target, data_range=1.0, reduction="none", dim=dims)
     if not is_image(tuple(recon.shape[1:])):  # SSIM is defined on images only
-        return {"bce": bce, "mse": mse, "psnr": psnr}
-    return {"bce": bce, "mse": mse, "psnr": psnr, "ssim": per_image_ssim(recon, target)}
+        return {"bce": bce, "mse": mse, "mae": mae, "psnr": psnr}
+    return {"bce": bce, "mse": mse, "mae": mae, "psnr": psnr, "ssim": per_image_ssim(recon, target)}
 
 
 def per_image_ssim(recon: Tensor, target: Tensor) -> Tensor:

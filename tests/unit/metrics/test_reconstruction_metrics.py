@@ -38,7 +38,7 @@ def binary_images(n=6, shape=(1, 8, 8), seed=0):
 def test_identity_reconstruction_is_perfect_and_json_safe():
     images = binary_images()
     out = reconstruction_metrics(Identity(), images, batch_size=4)
-    assert out["mse"] == 0.0
+    assert out["mse"] == 0.0 and out["mae"] == 0.0
     assert out["psnr"] is None and out["psnr_infinite"] is True
     assert out["ssim"] == pytest.approx(1.0, abs=1e-6)
     assert 0 < out["bce"] < 2e-7  # -log(1 - eps): the clamp's floor, in float32
@@ -51,6 +51,7 @@ def test_constant_half_prediction_matches_hand_computation():
     target = torch.from_numpy(binary_images()).float() / 255
     scores = image_scores(torch.full_like(target, 0.5), target)
     assert torch.allclose(scores["mse"], torch.full((6,), 0.25))
+    assert torch.allclose(scores["mae"], torch.full((6,), 0.5))
     assert torch.allclose(scores["psnr"], torch.full((6,), 10 * math.log10(4)), atol=1e-4)
     assert torch.allclose(scores["bce"], torch.full((6,), math.log(2)), atol=1e-6)
 
@@ -89,7 +90,7 @@ def test_ssim_window_fits_small_images():
 
 def test_every_metric_has_a_definition():
     paths = {m.path: m.definition for m in section_metrics("reconstruction")}
-    for key in ("loss", "bce", "mse", "psnr", "ssim"):
+    for key in ("loss", "bce", "mse", "mae", "psnr", "ssim"):
         assert len(paths[f"reconstruction.{key}"]) > 20
 
 
