@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from fakedata import write_idx_dataset  # noqa: E402
+from fakedata import write_idx_dataset
 
 ABORT = "terminate called"
 
@@ -60,6 +60,10 @@ def first_error(stderr: str) -> str:
     return "\n".join(keep[:12])
 
 
+def cold_cache(cold: bool, path: Path) -> dict[str, str]:
+    return {"PYTHONPYCACHEPREFIX": str(path)} if cold else {}
+
+
 def start_load(n: int) -> list[subprocess.Popen[bytes]]:
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
 
@@ -78,8 +82,12 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds per run")
     parser.add_argument("--budget", type=float, default=1500.0, help="seconds in all")
     parser.add_argument("--json", type=Path, help="write the counts here")
+    parser.add_argument(
+        "--cold", action="store_true", help="a fresh bytecode cache per run, as a clean clone"
+    )
     args = parser.parse_args()
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # faulthandler: a rank that aborts prints every thread's Python stack
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1"}
     outcomes: list[str] = []
     seconds: list[float] = []
     tails: list[str] = []
@@ -100,7 +108,7 @@ def main() -> int:
                         capture_output=True,
                         text=True,
                         timeout=min(args.timeout, left),
-                        env=env,
+                        env=env | cold_cache(args.cold, Path(tmp) / f"pycache{i}"),
                         check=False,
                     )
                 except subprocess.TimeoutExpired:

@@ -356,16 +356,6 @@ def _code() -> list[Metric]:
             kind="info",
         ),
         Metric(
-            "kl",
-            "code.kl",
-            "KL",
-            "VAE: total KL(q(z|x) || N(0, I)) per image, averaged over test images.",
-            None,
-            "nats",
-            ".3f",
-            kind="info",
-        ),
-        Metric(
             "active_dims",
             "code.active_dims",
             "active dims",

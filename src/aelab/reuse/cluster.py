@@ -14,7 +14,9 @@ code space from being distorted or collapsing; here L_r is the model's own ``los
 ``cluster_model`` scores, on the TEST split, k-means on the raw pixels, on PCA at the
 code's size, on the frozen codes, and the IDEC assignments; every k-means is fitted on the
 training images (``n_init`` restarts, ``seed``) and assigns the test images, and the frozen
-code's k-means is IDEC's starting point. :class:`ClusterTask` is the downstream task
+code's k-means is IDEC's starting point. With N2D (``aelab.reuse.n2d``) it also scores
+k-means and a Gaussian mixture on the UMAP embedding of the frozen codes (UMAP and mixture
+fitted on the training codes, the test codes placed by UMAP's transform). :class:`ClusterTask` is the downstream task
 (``aelab.reuse.task``): ``cluster_run`` writes ``RUN_DIR/cluster/`` (cluster.json, cluster.md,
 the figures), the "cluster" section of metrics.json and the report. Only the model contract
 is used (``encode``, ``loss``).
@@ -25,7 +27,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +46,15 @@ from aelab.report.tables import markdown_table
 from aelab.reuse.cluster_config import DEFAULT_CONFIG, ClusterConfig
 from aelab.reuse.embed import embed_images
 from aelab.reuse.inference import TrainedModel
+from aelab.reuse.n2d import N2DResult, check_n2d, n2d
 from aelab.reuse.task import TaskContext, TaskResult, run_task, write_result
 from aelab.training.device import auto_threads, cpu_threads
 from aelab.viz.code_map import code_map
 from aelab.viz.grid import image_rows
 
 Status = Callable[[str], None]
-METHODS = ("pixels", "pca", "code", "idec")
+# the methods scored, in table order: baselines, IDEC, then N2D's two steps
+METHODS = ("pixels", "pca", "code", "idec", "umap_kmeans", "n2d")
 EPS = 1e-12
 
 
@@ -59,9 +63,32 @@ def _quiet(_: str) -> None:
 
 
 @dataclass
+class IdecResult:
+    """IDEC's fine-tuning trace and its fine-tuned test codes (N, D), assignments and
+    confidences (test split order)."""
+
+    history: list[dict[str, float]]
+    iterations: int
+    converged: bool
+    changed_vs_code: float
+    test_codes: np.ndarray = field(repr=False)
+    test_assign: np.ndarray = field(repr=False)
+    test_confidence: np.ndarray = field(repr=False)
+
+    def section(self) -> dict[str, Any]:
+        return {
+            "iterations": self.iterations,
+            "converged": self.converged,
+            "changed_vs_code": self.changed_vs_code,
+            "history": self.history,
+        }
+
+
+@dataclass
 class ClusterResult:
-    """Scores per method (``scores[method] = {"nmi", "ari", "acc"}`` on the test split),
-    the fine-tuning trace, and the arrays the figures need (test split order)."""
+    """Scores per method (``scores[method] = {"nmi", "ari", "acc"}`` on the test split, in
+    :data:`METHODS` order, the methods that ran), wall seconds per step, and what IDEC and
+    N2D produced (None when not run)."""
 
     config: ClusterConfig
     n_clusters: int
@@ -69,31 +96,32 @@ class ClusterResult:
     n_test: int
     dims: dict[str, int]
     scores: dict[str, dict[str, float]]
-    history: list[dict[str, float]]
-    iterations: int
-    converged: bool
     seconds: dict[str, float]
-    test_codes: np.ndarray = field(repr=False)
-    test_assign: np.ndarray = field(repr=False)
-    test_confidence: np.ndarray = field(repr=False)
-    changed_vs_code: float = 0.0
+    idec: IdecResult | None = None
+    n2d: N2DResult | None = None
 
     def section(self) -> dict[str, Any]:
-        """The "cluster" section of metrics.json (and cluster.json)."""
-        return {
-            "settings": asdict(self.config) | {"n_clusters": self.n_clusters},
+        """The "cluster" section of metrics.json (and cluster.json); N2D's settings as run
+        go under "umap"."""
+        settings = {
+            f.name: getattr(self.config, f.name)
+            for f in fields(self.config)
+            if f.name not in ("methods", "n2d")
+        }
+        out: dict[str, Any] = {
+            "settings": {"methods": list(self.config.methods)}
+            | settings
+            | {"n_clusters": self.n_clusters},
             "n_fit": self.n_fit,
             "n_test": self.n_test,
             "dims": self.dims,
             "scores": self.scores,
-            "idec": {
-                "iterations": self.iterations,
-                "converged": self.converged,
-                "changed_vs_code": self.changed_vs_code,
-                "history": self.history,
-            },
-            "seconds": self.seconds,
         }
+        if self.idec is not None:
+            out["idec"] = self.idec.section()
+        if self.n2d is not None:
+            out["umap"] = self.n2d.settings
+        return out | {"seconds": self.seconds}
 
 
 # --------------------------------------------------------------------------- DEC pieces
@@ -260,6 +288,8 @@ def cluster_model(
 def _cluster_model(
     model: TrainedModel, data: DatasetSplits, cfg: ClusterConfig, status: Status
 ) -> ClusterResult:
+    if cfg.runs("n2d"):
+        check_n2d(cfg.n2d)  # a missing extra fails before any k-means
     test_y = _labels(data)
     k = n_clusters_of(data, cfg)
     n = len(data.train) if cfg.train_limit <= 0 else min(cfg.train_limit, len(data.train))
@@ -272,6 +302,7 @@ def _cluster_model(
     fit_pca, test_pca = pca_features(fit_pix, test_pix, dim, random_state=cfg.seed)
     fit_codes, test_codes = _embed(model, fit_images), _embed(model, test_images)
     scores, seconds, models = {}, {}, {}
+    dims = {"pixels": fit_pix.shape[1], "pca": fit_pca.shape[1], "code": dim}
     for name, fit_x, test_x in (
         ("pixels", fit_pix, test_pix),
         ("pca", fit_pca, test_pca),
@@ -282,31 +313,58 @@ def _cluster_model(
             status, what, lambda x=fit_x: kmeans(x, k, cfg)
         )
         scores[name] = agreement(test_y, models[name].predict(test_x))
-    code_assign = models["code"].predict(test_codes)
-    (centers, history, converged), seconds["idec"] = _timed(
-        status,
-        f"IDEC fine-tuning on {n:,} images (at most {cfg.max_iter} steps)",
-        lambda: idec(model, fit_images, models["code"].cluster_centers_, cfg, status=status),
-    )
-    test_codes = _embed(model, test_images)
-    q = soft_assign(test_codes, centers, cfg.alpha)
-    assign = q.argmax(1)
-    scores["idec"] = agreement(test_y, assign)
+    n2d_result = None
+    if cfg.runs("n2d"):  # on the frozen codes, before IDEC changes the encoder
+        status(f"N2D on the {dim}-d codes of {n:,} training and {len(test_codes):,} test images")
+        n2d_result = n2d(fit_codes, test_codes, k, cfg.n2d, seed=cfg.seed, status=status)
+        seconds |= n2d_result.seconds
+        scores["umap_kmeans"] = agreement(test_y, n2d_result.kmeans_assign)
+        scores["n2d"] = agreement(test_y, n2d_result.gmm_assign)
+        dims["umap_kmeans"] = dims["n2d"] = n2d_result.settings["umap_dims"]
+    idec_result = None
+    if cfg.runs("idec"):
+        idec_result, seconds["idec"] = _timed(
+            status,
+            f"IDEC fine-tuning on {n:,} images (at most {cfg.max_iter} steps)",
+            lambda: _idec_scored(model, fit_images, test_images, models["code"], cfg, status),
+        )
+        scores["idec"] = agreement(test_y, idec_result.test_assign)
+        dims["idec"] = dim
     return ClusterResult(
         config=cfg,
         n_clusters=k,
         n_fit=n,
         n_test=len(test_images),
-        dims={"pixels": fit_pix.shape[1], "pca": fit_pca.shape[1], "code": dim, "idec": dim},
-        scores=scores,
+        dims={m: dims[m] for m in METHODS if m in dims},
+        scores={m: scores[m] for m in METHODS if m in scores},
+        seconds={key: round(value, 2) for key, value in seconds.items()},
+        idec=idec_result,
+        n2d=n2d_result,
+    )
+
+
+def _idec_scored(
+    model: TrainedModel,
+    fit_images: np.ndarray,
+    test_images: np.ndarray,
+    start: KMeans,
+    cfg: ClusterConfig,
+    status: Status,
+) -> IdecResult:
+    """IDEC from the frozen code's k-means ``start``, then the test images assigned."""
+    code_assign = start.predict(_embed(model, test_images))
+    centers, history, converged = idec(model, fit_images, start.cluster_centers_, cfg, status=status)
+    test_codes = _embed(model, test_images)
+    q = soft_assign(test_codes, centers, cfg.alpha)
+    assign = q.argmax(1)
+    return IdecResult(
         history=history,
         iterations=int(history[-1]["step"]),
         converged=converged,
-        seconds={key: round(value, 2) for key, value in seconds.items()},
+        changed_vs_code=changed_fraction(code_assign, assign),
         test_codes=test_codes,
         test_assign=assign,
         test_confidence=q.max(1),
-        changed_vs_code=changed_fraction(code_assign, assign),
     )
 
 

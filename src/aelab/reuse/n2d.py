@@ -18,13 +18,16 @@ umap-learn is an optional extra: ``pip install 'aelab[umap]'``.
 from __future__ import annotations
 
 import importlib.util
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from aelab.errors import ConfigError, check
+from aelab.errors import ConfigError, check, check_choice
 
+Status = Callable[[str], None]
 UMAP_EXTRA = "umap-learn is not installed: N2D needs it; pip install 'aelab[umap]'."
 
 
@@ -55,16 +58,37 @@ class N2DConfig:
         )
 
 
+def _quiet(_: str) -> None:
+    pass
+
+
+def umap_version() -> str:
+    """The installed umap-learn's version (recorded beside the settings it ran with)."""
+    from importlib.metadata import version
+
+    return version("umap-learn")
+
+
 def require_umap() -> None:
     """Raise a one-line ConfigError naming the extra when umap-learn is missing."""
     if importlib.util.find_spec("umap") is None:
         raise ConfigError(UMAP_EXTRA)
 
 
+def check_n2d(cfg: N2DConfig) -> None:
+    """Fail fast, before any expensive step: the extra is installed and ``cfg.metric`` is a
+    distance umap-learn knows."""
+    require_umap()
+    from umap.distances import named_distances
+
+    check_choice("umap_metric", cfg.metric, tuple(named_distances))
+
+
 @dataclass
 class N2DResult:
     """UMAP embeddings of the fit and test codes, the mixture's and k-means' test
-    assignments, the mixture's confidence per test point, and seconds per step."""
+    assignments, the mixture's confidence per test point, seconds per step, and the
+    settings as run (``umap_dims`` resolved, the seed, umap-learn's version)."""
 
     fit_embedding: np.ndarray
     test_embedding: np.ndarray
@@ -83,6 +107,7 @@ def umap_embedding(
     *,
     seed: int,
     verbose: bool = False,
+    status: Status = _quiet,
 ) -> tuple[np.ndarray, np.ndarray]:
     """UMAP fitted on ``fit_codes`` (N, D); returns (fit embedding, test embedding)."""
     require_umap()
@@ -97,8 +122,18 @@ def umap_embedding(
         n_jobs=1,  # a seeded UMAP is single-threaded anyway; saying so keeps it quiet
         verbose=verbose,
     )
+    status(
+        f"UMAP: nearest-neighbour graph and layout of {len(fit_codes):,} training codes "
+        f"({n_components} dimensions, n_neighbors {cfg.n_neighbors}, min_dist "
+        f"{cfg.min_dist:g}, {cfg.metric}) ..."
+    )
+    start = time.perf_counter()
     fit = reducer.fit_transform(np.asarray(fit_codes, dtype=np.float32))
+    status(f"UMAP fit: {time.perf_counter() - start:.1f}s")
+    status(f"UMAP: placing {len(test_codes):,} test codes (transform) ...")
+    start = time.perf_counter()
     test = reducer.transform(np.asarray(test_codes, dtype=np.float32))
+    status(f"UMAP transform: {time.perf_counter() - start:.1f}s")
     return fit.astype(np.float32), test.astype(np.float32)
 
 
@@ -109,15 +144,14 @@ def n2d(
     cfg: N2DConfig = N2DConfig(),
     *,
     seed: int = 0,
-    status=lambda _: None,
+    status: Status = _quiet,
 ) -> N2DResult:
     """UMAP of the codes, then a Gaussian mixture and k-means on the embedding; both fitted
-    on ``fit_codes`` and applied to ``test_codes``."""
-    import time
-
+    on ``fit_codes`` (N, D) and applied to ``test_codes`` (M, D)."""
     from sklearn.cluster import KMeans
     from sklearn.mixture import GaussianMixture
 
+    require_umap()
     if n_clusters < 2:
         raise ConfigError(f"N2D needs at least 2 clusters, got {n_clusters}.")
     if len(fit_codes) <= cfg.n_neighbors:
@@ -127,15 +161,13 @@ def n2d(
         )
     dims = cfg.n_components or n_clusters
     seconds: dict[str, float] = {}
-    status(
-        f"UMAP of {len(fit_codes):,} codes to {dims} dimensions "
-        f"(n_neighbors {cfg.n_neighbors}, min_dist {cfg.min_dist:g}, {cfg.metric}) ..."
-    )
     start = time.perf_counter()
-    fit_emb, test_emb = umap_embedding(fit_codes, test_codes, dims, cfg, seed=seed)
+    fit_emb, test_emb = umap_embedding(fit_codes, test_codes, dims, cfg, seed=seed, status=status)
     seconds["umap"] = round(time.perf_counter() - start, 2)
-    status(f"UMAP: {seconds['umap']:.1f}s")
-    status(f"Gaussian mixture ({n_clusters} components, {cfg.covariance}) ...")
+    status(
+        f"Gaussian mixture on the embedding ({n_clusters} components, {cfg.covariance} "
+        f"covariance, {cfg.n_init} fit{'s' if cfg.n_init > 1 else ''}) ..."
+    )
     start = time.perf_counter()
     gmm = GaussianMixture(
         n_components=n_clusters,
@@ -145,10 +177,16 @@ def n2d(
     ).fit(fit_emb)
     proba = gmm.predict_proba(test_emb)
     seconds["gmm"] = round(time.perf_counter() - start, 2)
-    status(f"Gaussian mixture: {seconds['gmm']:.1f}s")
+    status(
+        f"Gaussian mixture: {seconds['gmm']:.1f}s"
+        + ("" if gmm.converged_ else " (did not converge within its iterations)")
+    )
+    n_init = max(cfg.n_init, 10)
+    status(f"k-means on the embedding ({n_clusters} clusters, {n_init} restarts) ...")
     start = time.perf_counter()
-    km = KMeans(n_clusters=n_clusters, n_init=max(cfg.n_init, 10), random_state=seed).fit(fit_emb)
+    km = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=seed).fit(fit_emb)
     seconds["kmeans_umap"] = round(time.perf_counter() - start, 2)
+    status(f"k-means on the embedding: {seconds['kmeans_umap']:.1f}s")
     return N2DResult(
         fit_embedding=fit_emb,
         test_embedding=test_emb,
@@ -156,16 +194,26 @@ def n2d(
         kmeans_assign=km.predict(test_emb),
         confidence=proba.max(1),
         seconds=seconds,
-        settings={
-            "n_neighbors": cfg.n_neighbors,
-            "min_dist": cfg.min_dist,
-            "metric": cfg.metric,
-            "n_components": dims,
-            "n_init": cfg.n_init,
-            "covariance": cfg.covariance,
+        settings={  # named as aelab cluster's flags (--umap-neighbors, ...)
+            "umap_neighbors": cfg.n_neighbors,
+            "umap_min_dist": cfg.min_dist,
+            "umap_metric": cfg.metric,
+            "umap_dims": dims,
+            "gmm_covariance": cfg.covariance,
+            "gmm_n_init": cfg.n_init,
             "seed": seed,
+            "umap_learn": umap_version(),
         },
     )
 
 
-__all__ = ["UMAP_EXTRA", "N2DConfig", "N2DResult", "n2d", "require_umap", "umap_embedding"]
+__all__ = [
+    "UMAP_EXTRA",
+    "N2DConfig",
+    "N2DResult",
+    "check_n2d",
+    "n2d",
+    "require_umap",
+    "umap_embedding",
+    "umap_version",
+]

@@ -153,10 +153,10 @@ def _read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def loss_definition(model: ModelConfig) -> str:
-    """The definition of a run's own loss, as text (``dense: bce (mean) + l1 × 1e-05``):
+    """The definition of a run's own loss, as text (``dense bce (mean) + l1 × 1e-05``):
     runs with the same text have test and validation losses that compare. Input noise is
     left out: the test loss is computed without corruption."""
-    text = f"{model.family}: {model.loss} ({model.reduction})"
+    text = f"{model.family} {model.loss} ({model.reduction})"
     sparsity = model.sparsity
     if sparsity.kind == "l1":
         text += f" + l1 × {sparsity.weight:g}"

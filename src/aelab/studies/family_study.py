@@ -8,7 +8,6 @@ data section, the epochs, the seed and the code size of every member with the sa
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,15 +117,15 @@ def study_configs(
         configs[member.name] = cfg
     if not configs:
         return configs
-    data = next(iter(configs.values())).data
-    first = next(iter(configs.values())).train
+    first = next(iter(configs.values()))
+    # every member trains on the first member's data, epochs and seed: one set of values
+    shared = {f"data.{key}": value for key, value in first.to_dict()["data"].items()}
+    shared["train.epochs"] = epochs or first.train.epochs
+    shared["train.seed"] = seed if seed is not None else first.train.seed
     out = {}
     for name, cfg in configs.items():
-        train = dataclasses.replace(
-            cfg.train, epochs=epochs or first.epochs, seed=seed if seed is not None else first.seed
-        )
-        out[name] = dataclasses.replace(
-            cfg, name=f"study-{name}", data=data, train=train, description=_describe(name, cfg)
+        out[name] = cfg.with_values(
+            {**shared, "name": f"study-{name}", "description": _describe(name, cfg)}
         )
     return out
 

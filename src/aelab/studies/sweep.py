@@ -8,7 +8,6 @@ typed values applied to the base config. Resumable: the runs go through
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import re
@@ -150,8 +149,9 @@ def point_config(
     if epochs is not None:
         merged["train.epochs"] = epochs
     merged.update(values)
-    cfg = base.with_values(merged)
-    return dataclasses.replace(cfg, name=name or cfg.name)
+    if name:
+        merged["name"] = name
+    return base.with_values(merged)
 
 
 # --------------------------------------------------------------------------- the sweep

@@ -36,7 +36,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -427,7 +427,7 @@ class Tuner:
             with output_to(run_dir / "train.log"):
                 print(f"# trial {trial.number}: {values}", flush=True)
                 cfg = trial_config(self.base, self.space, values)
-                cfg = replace(cfg, name=f"{stem}-{run_dir.name}")
+                cfg = cfg.with_values({"name": f"{stem}-{run_dir.name}"})
                 data = self.data(cfg)
                 train(cfg, run_dir, data=data, overwrite=True, callbacks=[pruning])
                 if pruning.pruned_at is not None:

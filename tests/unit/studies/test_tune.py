@@ -37,7 +37,7 @@ def test_objective_is_any_catalog_name_with_its_direction(tmp_path):
     assert TuneConfig(objective="test_ssim", direction="minimize").direction == "minimize"
     with pytest.raises(ConfigError, match=r"unknown metric 'test_mes'.*Did you mean 'test_mse'"):
         TuneConfig(objective="test_mes")
-    with pytest.raises(ConfigError, match="not a score.*--direction"):
+    with pytest.raises(ConfigError, match=r"not a score.*--direction"):
         TuneConfig(objective="parameters")
     assert TuneConfig(objective="parameters", direction="minimize").direction == "minimize"
     with pytest.raises(ConfigError, match="not evaluated"):
