@@ -11,8 +11,9 @@ encoded before the clock starts, so the clients' own JSON encoding is not timed)
 ``--requests`` requests are done or ``--max-seconds`` pass. Every response is checked: 200,
 one score per image, scores equal to the in-process ones (max |diff| reported) and the same
 decisions. Beside each level, the same batches scored in-process (``Detector.score`` in
-this one process, sequentially, as the server is one process) give the reference figure;
-the ratio is served / in-process images/s.
+this one process, one batch per call, sequentially, as the server is one process; a pass
+just before and one just after the level) give the reference figure; the ratio is served /
+in-process images/s.
 
 Without RUN, a run is trained first: ``aelab anomaly --preset r1-fashion-sparse
 --normal-class 0 --set data.validation=split --epochs 5 --save-runs`` on the real
@@ -244,14 +245,25 @@ def markdown(report: dict) -> str:
             "",
             f"Run served: `{report['run']}` ({report['source']}); detector score "
             f"`{report['score']}`, threshold {report['threshold']:.4f}. Each request: "
-            f"{report['batch']} test images as JSON (`{{\"images\": (N, 1, 28, 28) floats}}`, "
+            f'{report["batch"]} test images as JSON (`{{"images": (N, 1, 28, 28) floats}}`, '
             f"{report['body_kb']:.0f} kB per body, encoded before timing); each level sends "
             f"at most {report['requests']} requests and stops after {report['max_seconds']:.0f} "
             f"s; server micro-batch window {report['batch_window_ms']:g} ms. In-process: "
             "`Detector.score` on the same batches, one after another, in one process (as the "
-            "server is one process), measured just before each level.",
+            "server is one process), on the first "
+            f"{report['in_process_images']:,} of the same images, measured just before and "
+            "just after each level (their mean is the reference; both are in the JSON).",
             "",
             *rows,
+            "",
+            "For context (not the target): the same in-process images scored in ONE call "
+            "(no per-call overhead, as the server's micro-batches approach) ran at "
+            + ", ".join(f"{lv['in_process_one_call_images_per_s']:,.0f}" for lv in report["levels"])
+            + " images/s beside the levels above, in order. The per-call cost of a small "
+            "batch (the code distance's nearest-neighbour search and the model's thread "
+            "pools, wasteful on a busy machine) is what the server's micro-batches amortise: "
+            "concurrent requests are computed as one batch, so served throughput can exceed "
+            "the one-batch-per-call in-process figure.",
             "",
             f"Served scores against in-process ones: max |diff| "
             f"{report['max_abs_score_diff']:.2e} over every response, decisions identical.",
@@ -271,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=32, help="images per request")
     parser.add_argument("--requests", type=int, default=320, help="requests per level (cap)")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="per level (cap)")
+    parser.add_argument(
+        "--in-process-batches", type=int, default=64, help="batches per in-process pass"
+    )
     parser.add_argument("--batch-window-ms", type=float, default=5.0)
     parser.add_argument("--work-dir", default="runs/serve-bench", help="for a trained run")
     parser.add_argument("--out-dir", default=str(RESULTS))
@@ -301,8 +316,9 @@ def main(argv: list[str] | None = None) -> int:
         with httpx.Client(base_url=url, timeout=60) as http:  # warm the server's path
             for body in bodies[:4]:
                 http.post("/v1/score", content=body, headers={"content-type": "application/json"})
+        sample = batches[: args.in_process_batches]
         for clients in args.levels:
-            local = in_process(model, detector, batches[: args.requests])
+            before = in_process(model, detector, sample)["images_per_s"]
             served = load_level(
                 url,
                 bodies,
@@ -312,14 +328,20 @@ def main(argv: list[str] | None = None) -> int:
                 requests=args.requests,
                 max_seconds=args.max_seconds,
             )
-            served["in_process_images_per_s"] = local["images_per_s"]
-            served["ratio"] = served["images_per_s"] / local["images_per_s"]
+            after = in_process(model, detector, sample)["images_per_s"]
+            served["in_process_passes_images_per_s"] = [before, after]
+            served["in_process_images_per_s"] = (before + after) / 2
+            served["ratio"] = served["images_per_s"] / served["in_process_images_per_s"]
+            served["in_process_one_call_images_per_s"] = in_process(
+                model, detector, [np.concatenate(sample)]
+            )["images_per_s"]
             levels.append(served)
             print(
                 f"{clients:3d} clients: {served['requests_ok']} ok, "
                 f"{served['requests_failed']} failed, p50 {served['p50_ms']:.1f} ms, "
                 f"p99 {served['p99_ms']:.1f} ms, {served['images_per_s']:,.0f} images/s "
-                f"(in-process {local['images_per_s']:,.0f}; ratio {served['ratio']:.2f})",
+                f"(in-process {before:,.0f} before, {after:,.0f} after; "
+                f"ratio {served['ratio']:.2f})",
                 flush=True,
             )
     finally:
@@ -332,9 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     elif target["requests_failed"] == 0 and target["ratio"] >= TARGET_RATIO:
         verdict = f"met (ratio {target['ratio']:.2f}, 0 failed)"
     else:
-        verdict = (
-            f"not met (ratio {target['ratio']:.2f}, {target['requests_failed']} failed)"
-        )
+        verdict = f"not met (ratio {target['ratio']:.2f}, {target['requests_failed']} failed)"
     report = {
         "command": "python benchmarks/serve_bench.py " + " ".join(argv or sys.argv[1:]),
         "machine": load_start,
@@ -349,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         "requests": args.requests,
         "max_seconds": args.max_seconds,
         "batch_window_ms": args.batch_window_ms,
+        "in_process_images": sum(len(b) for b in batches[: args.in_process_batches]),
         "max_abs_score_diff": max(lv["max_abs_score_diff"] for lv in levels),
         "levels": levels,
         "verdict": verdict,

@@ -3,7 +3,7 @@ matches a one-process run of the same config.
 
 Why they agree: ``train.batch_size`` is the global batch; rank r takes positions r, r+2,
 ... of each epoch's permutation, so the two ranks' half-batches of step k are exactly the
-one-process batch k, and DDP averages their gradients (equal halves: the full-batch
+one-process batch k, and their gradients are averaged (equal halves: the full-batch
 mean). Only the order of floating-point sums differs, so the losses agree to ~1e-6;
 the test allows a relative 1e-4.
 """
@@ -24,20 +24,28 @@ pytestmark = pytest.mark.integration
 TOLERANCE = 1e-4  # relative, on every epoch's train and validation loss
 
 
-def aelab_train(out, idx_dir, nproc: int):
-    args = [
+def train_args(out, idx_dir) -> list[str]:
+    return [
         "train", "--preset", "r4-fc", "--dataset", f"idx:{idx_dir}",
         "--epochs", "3", "--batch-size", "32", "--lr", "0.003",
         "--set", "data.validation=split", "--set", "data.val_size=64",
         "--set", "train.threads=1",
         "--out", str(out), "--no-eval", "--quiet",
     ]  # fmt: skip
+
+
+def torchrun(nproc: int) -> list[str]:
+    return [
+        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        f"--nproc_per_node={nproc}",
+    ]  # fmt: skip
+
+
+def aelab_train(out, idx_dir, nproc: int):
+    args = train_args(out, idx_dir)
     launcher = [sys.executable, "-m", "aelab"]
     if nproc > 1:
-        launcher = [
-            sys.executable, "-m", "torch.distributed.run", "--standalone",
-            f"--nproc_per_node={nproc}", "-m", "aelab",
-        ]  # fmt: skip
+        launcher = [*torchrun(nproc), "-m", "aelab"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [*launcher, *args], capture_output=True, text=True, timeout=300, env=env, check=False
@@ -62,3 +70,38 @@ def test_two_processes_match_one(tmp_path):
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(
         p.name for p in (tmp_path / "one").iterdir()
     )
+
+
+# Run by each rank: `aelab train` as the CLI runs it, then the names of the threads left.
+AFTER_TRAIN = """
+import os, sys
+from aelab.cli.main import main
+code = main(sys.argv[1:])
+names = sorted(open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task"))
+print(f"rank {os.environ['RANK']} threads after train: {names}", flush=True)
+sys.exit(code)
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux /proc")
+def test_ranks_leave_no_backend_thread_running_after_train(tmp_path):
+    """Issue 25: with DistributedDataParallel the gloo backend outlived
+    destroy_process_group (DDP leaked references to the group), so every rank exited with
+    gloo's worker and socket threads running, where a loaded machine saw a rank abort.
+    After `aelab train` returns, each rank is back to its main thread."""
+    idx_dir = tmp_path / "idx"
+    write_idx_dataset(idx_dir, n_train=128, n_test=16, shape=(8, 8), classes=4)
+    script = tmp_path / "after_train.py"
+    script.write_text(AFTER_TRAIN)
+    args = train_args(tmp_path / "run", idx_dir)
+    args[args.index("3")] = "1"  # --epochs 1: the teardown is what is tested
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [*torchrun(2), str(script), *args],
+        capture_output=True, text=True, timeout=300, env=env, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    lines = [line for line in proc.stdout.splitlines() if "threads after train" in line]
+    assert len(lines) == 2, proc.stdout
+    for line in lines:
+        assert "gloo" not in line, line  # gloo_tcp_loop, pt_gloo_runloop

@@ -88,7 +88,23 @@ SKIP: dict[str, str | None] = {
     "mlflow ui --backend-store-uri sqlite:///runs/mlflow.db": (
         "starts a web server; tests/unit/training/test_trackers.py reads the store back"
     ),
+    # "Ship a detector": the client side of `aelab serve`, which does not run here (SERVERS)
+    "python -c 'import json; from aelab.data import load_dataset; t = load_dataset("
+    '"fashion-mnist").test; x = [*t.images[t.labels == 1][:2], *t.images[t.labels == 9][:2]]; '
+    "print(json.dumps({\"images\": [(i / 255).tolist() for i in x]}))' '>' batch.json": (
+        "writes the request body for the curl example below; tests/integration/"
+        "test_serve_cli.py sends the same kind of JSON to a live `aelab serve`"
+    ),
+    "curl -s http://127.0.0.1:8000/health": "needs `aelab serve` running (see SERVERS)",
+    "curl -s -H 'content-type: application/json' --data @batch.json "
+    "http://127.0.0.1:8000/v1/score": "needs `aelab serve` running (see SERVERS)",
 }
+# Every `aelab serve` and `aelab explore` example starts a server that runs until stopped.
+SERVERS = ("serve", "explore")
+SERVER = (
+    "starts a server that runs until stopped; tests/integration/test_serve_cli.py starts "
+    "`aelab serve` on a free port, sends requests and stops it with SIGTERM"
+)
 
 
 # --------------------------------------------------------------------------- extraction
@@ -274,6 +290,7 @@ PREREQUISITES: dict[str, Callable[[], None]] = {
 # The order the documents run in: producers of run directories before their readers.
 ORDER = [
     "presets",
+    "metrics",
     "data",
     "train",
     "README.md",
@@ -288,6 +305,8 @@ ORDER = [
     "family_study",
     "anomaly",
     "cluster",
+    "serve",
+    "explore",
 ]
 
 
@@ -353,7 +372,9 @@ def _trains_many(command: str) -> bool:
     ],
 )
 def test_documented_command_runs(origin: str, command: str, workspace: Workspace, capsys) -> None:
-    reason = SKIP.get(command)
+    reason = SKIP.get(command) or (
+        SERVER if command.split()[:2] in [["aelab", name] for name in SERVERS] else None
+    )
     if reason:
         pytest.skip(reason)
     argv = [os.path.expanduser(w) for w in shlex.split(command)[1:]]

@@ -32,6 +32,7 @@ SUBCOMMANDS: dict[str, str] = {
     "embed": "embed",
     "evaluate": "evaluate",
     "export": "export",
+    "explore": "explore",
     "family-study": "family_study",
     "metrics": "metrics",
     "presets": "presets",

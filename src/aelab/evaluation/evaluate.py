@@ -24,6 +24,7 @@ from aelab.config import RunConfig
 from aelab.data import load_dataset
 from aelab.data.splits import DatasetSplits, is_image
 from aelab.errors import DataError, check_choice
+from aelab.evaluation.code_map import PROJECTIONS, build_code_map
 from aelab.layers.noise import CORRUPTIONS
 from aelab.metrics import baselines, code, reconstruction
 from aelab.models.apply import (
@@ -35,6 +36,7 @@ from aelab.models.apply import (
 )
 from aelab.models.base import Autoencoder
 from aelab.report import render_report
+from aelab.report.interactive import write_code_map
 from aelab.report.render import run_name
 from aelab.report.tables import format_number
 from aelab.rundir import merge_metrics, read_history, read_metrics, run_lock
@@ -313,6 +315,34 @@ def write_figures(
     return written
 
 
+def write_map_data(
+    inputs: FigureInputs,
+    run_dir: str | Path,
+    projection: str = "pca",
+    *,
+    log: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Store what the interactive code map needs under ``run_dir/figures/code_map/``
+    (2-D points, codes, per-image errors, labels and the thumbnail sprite sheets; the
+    report and ``aelab explore`` read them); returns the files written."""
+    if log is not None and projection != "pca":
+        log(f"{projection} map of {len(inputs.codes):,} test codes ...")
+    data = build_code_map(
+        inputs.model,
+        inputs.images,
+        inputs.labels,
+        inputs.codes,
+        class_names=inputs.class_names,
+        projection=projection,
+        thumbnails=is_image(tuple(inputs.model.config.input_shape)),
+        batch_size=inputs.config.train.eval_batch_size,
+        device=inputs.device,
+        seed=inputs.seed,
+    )
+    folder = write_code_map(run_dir, data)
+    return sorted(folder.iterdir())
+
+
 # --------------------------------------------------------------------------- the run
 
 
@@ -368,18 +398,25 @@ def evaluate_run(
     checkpoint: str = "best",
     figures: str | None = None,
     model: Autoencoder | None = None,
+    map_projection: str = "pca",
 ) -> dict[str, Any]:
     """Evaluate the run in ``run_dir`` on its test split; write metrics, figures and report.
 
     ``figures``: which figures to draw (``aelab.viz.FIGURE_SETS``: all, basic, none); None
     takes the run's ``train.figures``. ``model``: the model to load the checkpoint into
-    (needed for a run of your own modules, see :func:`aelab.training.load_run`). Returns
+    (needed for a run of your own modules, see :func:`aelab.training.load_run`).
+    ``map_projection``: the 2-D projection of the interactive code map (pca, umap with the
+    ``aelab[umap]`` extra, tsne), stored under ``figures/code_map/`` with the figure set
+    "all" (:func:`write_map_data`). Returns
     ``{"reconstruction", "code", "pca"}`` (as merged into metrics.json, JSON-safe) plus
     ``"figures"`` (written paths) and ``"report"``. Holds the run's lock throughout: a run
     being trained is refused (its weights are moving).
     """
     with run_lock(run_dir, "evaluating"):
-        return _evaluate_run(run_dir, data, tsne, device, quiet, checkpoint, figures, model)
+        check_choice("map_projection", map_projection, PROJECTIONS)
+        return _evaluate_run(
+            run_dir, data, tsne, device, quiet, checkpoint, figures, model, map_projection
+        )
 
 
 def _evaluate_run(
@@ -391,6 +428,7 @@ def _evaluate_run(
     checkpoint: str,
     figures: str | None,
     model: Autoencoder | None,
+    map_projection: str = "pca",
 ) -> dict[str, Any]:
     run_dir = Path(run_dir)
     device = str(resolve_device(device))
@@ -433,9 +471,10 @@ def _evaluate_run(
             device=device,
             seed=config.train.seed,
         )
-        written = write_figures(
-            inputs, run_dir / "figures", figures=figures or config.train.figures, log=log
-        )
+        figure_set = figures or config.train.figures
+        written = write_figures(inputs, run_dir / "figures", figures=figure_set, log=log)
+        if "code_map" in FIGURE_SETS[figure_set]:
+            write_map_data(inputs, run_dir, map_projection, log=log)
     report = render_report(run_dir)
     rec, pca = sections["reconstruction"], sections["pca"]
     log(

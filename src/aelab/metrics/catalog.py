@@ -574,8 +574,10 @@ def _cluster() -> list[Metric]:
         Metric(
             "cluster_umap_setting",
             "cluster.umap.*",
-            "UMAP setting",
-            "A UMAP setting of the N2D step as run.",
+            "N2D setting",
+            "A setting of the N2D step as run: UMAP's, then the Gaussian mixture's, named as "
+            "`aelab cluster`'s flags (--umap-neighbors, ...), with the seed and umap-learn's "
+            "version.",
             kind="setting",
         ),
     ]

@@ -10,7 +10,9 @@ evaluation's are those of ``RUN/figures/``. A section the catalog does not know 
 plugin) is a table of its values, marked so.
 
 The page is self-contained: figures are embedded as base64 PNG, the CSS is inline and
-nothing is fetched from the network, so it can be mailed or archived as one file.
+nothing is fetched from the network, so it can be mailed or archived as one file. The
+interactive code map and loss curves (Bokeh, BokehJS inlined) read the files the evaluation
+stored under ``RUN/figures/code_map/`` (:mod:`aelab.report.interactive`).
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ import jinja2
 from aelab.config import load_toml
 from aelab.errors import CheckpointError
 from aelab.metrics.catalog import SECTIONS, Metric, by_path, leaves, lookup
+from aelab.report.interactive import interactive_figures
 from aelab.report.tables import format_number, format_value
-from aelab.rundir import CONFIG, atomic_write_text, read_metrics, run_lock
+from aelab.rundir import CONFIG, atomic_write_text, read_history, read_metrics, run_lock
 from aelab.viz import FIGURES, SECTION_FIGURES
 
 REPORT = "report.html"
@@ -294,6 +297,7 @@ def render_report(run_dir: str | Path) -> Path:
         sections=[_section(metrics, s, run_dir) for s in section_order(metrics)],
         last=[_section(metrics, s, run_dir) for s in LAST if s in metrics],
         figures=_figures(run_dir / "figures", FIGURES),
+        interactive=interactive_figures(run_dir, read_history(run_dir), name),
     )
     path = run_dir / REPORT
     with run_lock(run_dir, "writing the report of"):

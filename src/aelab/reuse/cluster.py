@@ -49,6 +49,7 @@ from aelab.reuse.inference import TrainedModel
 from aelab.reuse.n2d import N2DResult, check_n2d, n2d
 from aelab.reuse.task import TaskContext, TaskResult, run_task, write_result
 from aelab.training.device import auto_threads, cpu_threads
+from aelab.viz import SECTION_FIGURES
 from aelab.viz.code_map import code_map
 from aelab.viz.grid import image_rows
 
@@ -102,14 +103,14 @@ class ClusterResult:
 
     def section(self) -> dict[str, Any]:
         """The "cluster" section of metrics.json (and cluster.json); N2D's settings as run
-        go under "umap"."""
+        (the embedding size resolved, umap-learn's version) go under "umap"."""
         settings = {
             f.name: getattr(self.config, f.name)
             for f in fields(self.config)
             if f.name not in ("methods", "n2d")
         }
         out: dict[str, Any] = {
-            "settings": {"methods": list(self.config.methods)}
+            "settings": {"methods": ", ".join(self.config.methods)}  # text: the report shows it
             | settings
             | {"n_clusters": self.n_clusters},
             "n_fit": self.n_fit,
@@ -119,8 +120,8 @@ class ClusterResult:
         }
         if self.idec is not None:
             out["idec"] = self.idec.section()
-        if self.n2d is not None:
-            out["umap"] = self.n2d.settings
+        if self.n2d is not None:  # its seed is the settings' seed
+            out["umap"] = {k: v for k, v in self.n2d.settings.items() if k != "seed"}
         return out | {"seconds": self.seconds}
 
 
@@ -323,10 +324,12 @@ def _cluster_model(
         dims["umap_kmeans"] = dims["n2d"] = n2d_result.settings["umap_dims"]
     idec_result = None
     if cfg.runs("idec"):
+        code_assign = models["code"].predict(test_codes)
+        centers = models["code"].cluster_centers_
         idec_result, seconds["idec"] = _timed(
             status,
             f"IDEC fine-tuning on {n:,} images (at most {cfg.max_iter} steps)",
-            lambda: _idec_scored(model, fit_images, test_images, models["code"], cfg, status),
+            lambda: _idec_scored(model, fit_images, test_images, code_assign, centers, cfg, status),
         )
         scores["idec"] = agreement(test_y, idec_result.test_assign)
         dims["idec"] = dim
@@ -347,13 +350,14 @@ def _idec_scored(
     model: TrainedModel,
     fit_images: np.ndarray,
     test_images: np.ndarray,
-    start: KMeans,
+    code_assign: np.ndarray,
+    centers: np.ndarray,
     cfg: ClusterConfig,
     status: Status,
 ) -> IdecResult:
-    """IDEC from the frozen code's k-means ``start``, then the test images assigned."""
-    code_assign = start.predict(_embed(model, test_images))
-    centers, history, converged = idec(model, fit_images, start.cluster_centers_, cfg, status=status)
+    """IDEC from the frozen code's k-means ``centers`` (whose test assignments are
+    ``code_assign``), then the test images assigned by the fine-tuned model."""
+    centers, history, converged = idec(model, fit_images, centers, cfg, status=status)
     test_codes = _embed(model, test_images)
     q = soft_assign(test_codes, centers, cfg.alpha)
     assign = q.argmax(1)
@@ -375,12 +379,17 @@ LABELS = {
     "pca": "k-means: PCA",
     "code": "k-means: frozen code",
     "idec": "IDEC: fine-tuned code",
+    "umap_kmeans": "k-means: UMAP of the code",
+    "n2d": "N2D: mixture on UMAP of the code",
 }
 
 
 def table_rows(result: ClusterResult) -> list[dict[str, Any]]:
-    """One row per method: its name, feature size and test NMI, ARI and accuracy."""
-    return [{"method": LABELS[m], "dim": result.dims[m], **result.scores[m]} for m in METHODS]
+    """One row per method run: its name, feature size and test NMI, ARI and accuracy."""
+    return [
+        {"method": LABELS[m], "dim": result.dims[m], **scores}
+        for m, scores in result.scores.items()
+    ]
 
 
 def to_markdown(result: ClusterResult, *, title: str = "") -> str:
@@ -394,31 +403,44 @@ def to_markdown(result: ClusterResult, *, title: str = "") -> str:
     notes = (
         f"\n{result.n_clusters} clusters; every k-means fitted on {result.n_fit:,} training "
         f"images ({c.n_init} restarts, seed {c.seed}) and scored on {result.n_test:,} test "
-        f"images. IDEC: gamma {c.gamma}, Adam lr {c.lr}, batch {c.batch_size}, target every "
-        f"{c.update_interval} steps, tol {c.tol}; {result.iterations} steps "
-        f"({'converged' if result.converged else 'stopped at max_iter'}), "
-        f"{result.changed_vs_code:.1%} of test images changed cluster.\n"
+        "images."
     )
-    return "\n".join(head) + markdown_table(table_rows(result), columns) + notes
+    if (i := result.idec) is not None:
+        notes += (
+            f" IDEC: gamma {c.gamma}, Adam lr {c.lr}, batch {c.batch_size}, target every "
+            f"{c.update_interval} steps, tol {c.tol}; {i.iterations} steps "
+            f"({'converged' if i.converged else 'stopped at max_iter'}), "
+            f"{i.changed_vs_code:.1%} of test images changed cluster."
+        )
+    if result.n2d is not None:
+        u, sec = result.n2d.settings, result.n2d.seconds
+        notes += (
+            f" N2D (McConville et al.): UMAP of the frozen codes to {u['umap_dims']} dimensions "
+            f"(n_neighbors {u['umap_neighbors']}, min_dist {u['umap_min_dist']:g}, "
+            f"{u['umap_metric']}, seed {u['seed']}, umap-learn {u['umap_learn']}) fitted on the "
+            "training codes, the test codes placed by its transform; a Gaussian mixture "
+            f"({u['gmm_covariance']} covariance, {u['gmm_n_init']} fit"
+            f"{'s' if u['gmm_n_init'] > 1 else ''}) and k-means on that embedding. Wall time: "
+            f"UMAP {sec['umap']:.1f}s, mixture {sec['gmm']:.1f}s."
+        )
+    return "\n".join(head) + markdown_table(table_rows(result), columns) + notes + "\n"
 
 
-def cluster_figures(
-    result: ClusterResult, data: DatasetSplits, *, per_cluster: int = 12, title: str = ""
-):
-    """{file stem: Figure}: the fine-tuned test codes (PCA to 2-D) coloured by cluster and
-    by class, and the ``per_cluster`` most confident test images of every cluster.
-    ``title``: what the figure titles start with (run · dataset)."""
-
-    def titled(what: str) -> str:
-        return f"{title} · {what}" if title else what
-
-    points = PCA(n_components=2, random_state=0).fit_transform(result.test_codes)
+def _cluster_rows(
+    data: DatasetSplits,
+    assign: np.ndarray,
+    confidence: np.ndarray,
+    n_clusters: int,
+    per_cluster: int,
+) -> tuple[list[np.ndarray], list[str]]:
+    """The ``per_cluster`` most confident test images of each cluster, and each row's label
+    (size, most common class and its share)."""
     labels = _labels(data)
     names = list(data.classes or ())
     rows, row_labels = [], []
-    for c in range(result.n_clusters):
-        members = np.flatnonzero(result.test_assign == c)
-        best = members[np.argsort(-result.test_confidence[members])[:per_cluster]]
+    for c in range(n_clusters):
+        members = np.flatnonzero(assign == c)
+        best = members[np.argsort(-confidence[members])[:per_cluster]]
         rows.append(data.test.images[best])
         if len(members):
             top = np.bincount(labels[members]).argmax()
@@ -427,30 +449,87 @@ def cluster_figures(
             row_labels.append(f"#{c} ({len(members)})\n{share:.0%} {top_name}")
         else:
             row_labels.append(f"#{c} (0)")
-    return {
-        "codes_by_cluster": code_map(
-            points, result.test_assign, title=titled("IDEC codes (test, PCA) by cluster")
-        ),
-        "codes_by_class": code_map(
-            points,
-            labels,
-            title=titled("IDEC codes (test, PCA) by class"),
-            class_names=names or None,
-        ),
-        "clusters": image_rows(
-            rows, title=titled("most confident test images per cluster"), row_labels=row_labels
-        ),
-    }
+    return rows, row_labels
 
 
-def cluster_output(result: ClusterResult, data: DatasetSplits, *, run_name: str) -> TaskResult:
+def cluster_figures(
+    result: ClusterResult, data: DatasetSplits, *, per_cluster: int = 12, title: str = ""
+):
+    """{file stem: Figure}. IDEC: the fine-tuned test codes (PCA to 2-D) coloured by
+    cluster and by class, and the ``per_cluster`` most confident test images of every
+    cluster. N2D: the test codes' UMAP embedding (its first 2 dimensions) coloured by N2D
+    cluster and by class, and N2D's most confident images per cluster. ``title``: what the
+    figure titles start with (run · dataset)."""
+
+    def titled(what: str) -> str:
+        return f"{title} · {what}" if title else what
+
+    labels = _labels(data)
+    names = list(data.classes or ()) or None
+    figures = {}
+    if (i := result.idec) is not None:
+        points = PCA(n_components=2, random_state=0).fit_transform(i.test_codes)
+        rows, row_labels = _cluster_rows(
+            data, i.test_assign, i.test_confidence, result.n_clusters, per_cluster
+        )
+        figures |= {
+            "codes_by_cluster": code_map(
+                points, i.test_assign, title=titled("IDEC codes (test, PCA) by cluster")
+            ),
+            "codes_by_class": code_map(
+                points, labels, title=titled("IDEC codes (test, PCA) by class"), class_names=names
+            ),
+            "clusters": image_rows(
+                rows, title=titled("most confident test images per cluster"), row_labels=row_labels
+            ),
+        }
+    if (r := result.n2d) is not None:
+        if r.test_embedding.shape[1] >= 2:  # --umap-dims 1 has no plane to draw
+            points = r.test_embedding[:, :2]
+            figures |= {
+                "n2d_by_cluster": code_map(
+                    points,
+                    r.gmm_assign,
+                    title=titled("UMAP of the codes (test) by N2D cluster"),
+                    axis_name="UMAP",
+                ),
+                "n2d_by_class": code_map(
+                    points,
+                    labels,
+                    title=titled("UMAP of the codes (test) by class"),
+                    class_names=names,
+                    axis_name="UMAP",
+                ),
+            }
+        rows, row_labels = _cluster_rows(
+            data, r.gmm_assign, r.confidence, result.n_clusters, per_cluster
+        )
+        figures["n2d_clusters"] = image_rows(
+            rows, title=titled("most confident test images per N2D cluster"), row_labels=row_labels
+        )
+    return figures
+
+
+def cluster_output(
+    result: ClusterResult, data: DatasetSplits, *, run_name: str, folder: Path | None = None
+) -> TaskResult:
     """The task's output: the "cluster" section, the figures, and cluster.json / cluster.md
-    (the section and the table, for readers of RUN/cluster/)."""
+    (the section and the table, for readers of RUN/cluster/). ``folder``: RUN/cluster/,
+    whose figures of methods not run this time are removed when the figures are drawn (a
+    report never shows IDEC's figures beside an N2D-only section)."""
     section = result.section()
     title = f"clustering {data.name} · {run_name}"
+
+    def figures():
+        drawn = cluster_figures(result, data, title=f"{run_name} · {data.name}")
+        if folder is not None:
+            for stem in set(SECTION_FIGURES["cluster"]) - set(drawn):
+                (folder / f"{stem}.png").unlink(missing_ok=True)
+        return drawn
+
     return TaskResult(
         section,
-        figures=lambda: cluster_figures(result, data, title=f"{run_name} · {data.name}"),
+        figures=figures,
         files={
             "cluster.json": json.dumps(section, indent=2) + "\n",
             "cluster.md": to_markdown(result, title=title),
@@ -466,17 +545,25 @@ class ClusterTask:
     section = "cluster"
 
     def __init__(self, config: ClusterConfig = DEFAULT_CONFIG) -> None:
+        if config.runs("n2d"):
+            check_n2d(config.n2d)  # before the run and its data are loaded
         self.config = config
 
     def compute(self, context: TaskContext) -> TaskResult:
         result = cluster_model(context.model, context.data, self.config, status=context.log)
-        return cluster_output(result, context.data, run_name=context.run_dir.name)
+        return cluster_output(
+            result,
+            context.data,
+            run_name=context.run_dir.name,
+            folder=context.run_dir / self.section,
+        )
 
 
 def write_cluster(run_dir: str | Path, result: ClusterResult, data: DatasetSplits) -> Path:
     """RUN_DIR/cluster/{cluster.json, cluster.md, *.png}, metrics.json's "cluster" and the
     report."""
-    output = cluster_output(result, data, run_name=Path(run_dir).name)
+    folder = Path(run_dir) / ClusterTask.section
+    output = cluster_output(result, data, run_name=Path(run_dir).name, folder=folder)
     return write_result(run_dir, ClusterTask.section, output)
 
 
@@ -493,9 +580,10 @@ def cluster_run(
     """Cluster the test split of the run in ``run_dir`` (its own dataset, or ``dataset``);
     with ``write``, write RUN_DIR/cluster/, merge the "cluster" section into metrics.json
     and re-render the report. The run's checkpoint is not changed."""
+    task = ClusterTask(cfg)  # a missing extra fails here, before anything is loaded
     status("loading the run and its data")
     output = run_task(
-        ClusterTask(cfg), run_dir, dataset=dataset, checkpoint=checkpoint, device=device,
+        task, run_dir, dataset=dataset, checkpoint=checkpoint, device=device,
         write=write, progress=False, log=status,
     )  # fmt: skip
     return output.detail

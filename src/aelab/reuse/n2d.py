@@ -31,6 +31,18 @@ Status = Callable[[str], None]
 UMAP_EXTRA = "umap-learn is not installed: N2D needs it; pip install 'aelab[umap]'."
 
 
+# N2DConfig field -> the name its value is recorded under (the "umap" part of the cluster
+# section), which is also the flag of `aelab cluster` that sets it (--umap-neighbors)
+SETTING_NAMES = {
+    "n_neighbors": "umap_neighbors",
+    "min_dist": "umap_min_dist",
+    "metric": "umap_metric",
+    "n_components": "umap_dims",
+    "n_init": "gmm_n_init",
+    "covariance": "gmm_covariance",
+}
+
+
 @dataclass(frozen=True)
 class N2DConfig:
     """UMAP and mixture settings of N2D (the paper's values by default).
@@ -56,6 +68,10 @@ class N2DConfig:
             self.covariance,
             "full, tied, diag or spherical",
         )
+
+    def recorded(self) -> dict[str, Any]:
+        """The settings under their recorded names (:data:`SETTING_NAMES`)."""
+        return {name: getattr(self, field) for field, name in SETTING_NAMES.items()}
 
 
 def _quiet(_: str) -> None:
@@ -194,20 +210,12 @@ def n2d(
         kmeans_assign=km.predict(test_emb),
         confidence=proba.max(1),
         seconds=seconds,
-        settings={  # named as aelab cluster's flags (--umap-neighbors, ...)
-            "umap_neighbors": cfg.n_neighbors,
-            "umap_min_dist": cfg.min_dist,
-            "umap_metric": cfg.metric,
-            "umap_dims": dims,
-            "gmm_covariance": cfg.covariance,
-            "gmm_n_init": cfg.n_init,
-            "seed": seed,
-            "umap_learn": umap_version(),
-        },
+        settings=cfg.recorded() | {"umap_dims": dims, "seed": seed, "umap_learn": umap_version()},
     )
 
 
 __all__ = [
+    "SETTING_NAMES",
     "UMAP_EXTRA",
     "N2DConfig",
     "N2DResult",

@@ -1,12 +1,19 @@
-"""Data-parallel training with torch.distributed (DDP), launched by ``torchrun``.
+"""Data-parallel training with torch.distributed, launched by ``torchrun``.
 
 ``torchrun --nproc_per_node=N -m aelab train ...`` sets RANK/WORLD_SIZE/LOCAL_RANK; this
-module reads them, starts the process group (gloo on CPU, nccl on CUDA) and wraps the
-loss in DistributedDataParallel. Without those variables everything is single-process.
+module reads them, starts the process group (gloo on CPU, nccl on CUDA), gives every rank
+rank 0's weights (:func:`wrap`) and averages the gradients after each backward
+(:func:`average_gradients`). Without those variables everything is single-process.
 
-DDP synchronises gradients only for what runs through the wrapped module's ``forward``,
-so the trainer wraps :class:`LossModule` (whose forward *is* the model's loss), not the
-autoencoder itself.
+Why not ``DistributedDataParallel``: with torch 2.13 constructing it leaks references to
+its process group (measured: ten references no Python object holds), so
+``destroy_process_group`` never freed the gloo backend and every rank went through
+interpreter shutdown and ``exit()`` with gloo's two worker threads and its socket thread
+still running, beside a peer closing its sockets at the same moment: the window in which
+a rank aborted under load ("terminate called without an active exception", issue 25).
+Plain collectives leave nothing behind: :func:`teardown` joins those threads while the
+interpreter is whole. For aelab's small models one all-reduce of the flattened gradients per step is
+what DDP did anyway (a single bucket), without the overlap that only large models need.
 """
 
 from __future__ import annotations
@@ -63,7 +70,16 @@ def setup(ctx: DistContext, device: torch.device) -> bool:
 
 
 def teardown(started: bool) -> None:
-    if started and dist.is_initialized():
+    """Leave together, then free the group (its backend threads joined here, not at exit).
+
+    The barrier keeps a rank that finished first from closing its connections while
+    another is still inside a collective or still tearing down its own group.
+    """
+    if not (started and dist.is_initialized()):
+        return
+    try:
+        dist.barrier()
+    finally:
         dist.destroy_process_group()
 
 
@@ -100,11 +116,52 @@ class LossModule(nn.Module):
         return out.total, values.detach()
 
 
-def wrap(module: LossModule, ctx: DistContext, device: torch.device) -> nn.Module:
-    """DDP around the loss module when distributed; the module itself otherwise."""
+def wrap(module: LossModule, ctx: DistContext) -> nn.Module:
+    """The loss module, every rank starting from rank 0's parameters and buffers; while
+    training, rank 0's buffers are broadcast before each forward (as DDP's
+    ``broadcast_buffers``). Single-process: the module itself."""
     if not ctx.enabled:
         return module
-    from torch.nn.parallel import DistributedDataParallel
+    with torch.no_grad():
+        for t in [*module.parameters(), *module.buffers()]:
+            dist.broadcast(t, src=0)
+    return BroadcastBuffers(module) if any(True for _ in module.buffers()) else module
 
-    ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(module, device_ids=ids)
+
+class BroadcastBuffers(nn.Module):
+    """Rank 0's buffers (e.g. dead-unit counters) on every rank before each training
+    forward, so every rank's loss sees the same state."""
+
+    def __init__(self, module: LossModule) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        if self.module.model.training:
+            with torch.no_grad():
+                for b in self.module.buffers():
+                    dist.broadcast(b, src=0)
+        return self.module(x)
+
+
+def average_gradients(model: nn.Module, ctx: DistContext) -> None:
+    """Replace every parameter's gradient by its mean over the ranks (one all-reduce per
+    dtype of the flattened gradients). A parameter without a gradient counts as zeros,
+    so every rank reduces the same layout. Identity when single-process."""
+    if not ctx.enabled:
+        return
+    groups: dict[torch.dtype, list[nn.Parameter]] = {}
+    for p in model.parameters():
+        if p.requires_grad:
+            groups.setdefault(p.dtype, []).append(p)
+    for params in groups.values():
+        flat = torch.cat(
+            [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params]
+        )
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        flat /= ctx.world_size
+        for p, g in zip(params, flat.split([p.numel() for p in params]), strict=True):
+            if p.grad is None:
+                p.grad = g.view_as(p).clone()
+            else:
+                p.grad.copy_(g.view_as(p))

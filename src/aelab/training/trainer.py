@@ -218,10 +218,10 @@ class Trainer:
         model = self.given_model or create_model(self.config.model)
         self.model = model.to(self.device)
         self.part_names = probe_part_names(self.model, self.device)
-        if self.ctx.rank:  # ranks share the init (DDP broadcasts it) but not the noise
+        if self.ctx.rank:  # ranks share the init (ddp.wrap broadcasts it) but not the noise
             torch.manual_seed(tc.seed + 7919 * self.ctx.rank)
         self.loss_module = ddp.LossModule(self.model)
-        self.loss_fn: nn.Module = ddp.wrap(self.loss_module, self.ctx, self.device)
+        self.loss_fn: nn.Module = ddp.wrap(self.loss_module, self.ctx)
         if tc.compile:
             self.loss_fn = torch.compile(self.loss_fn)
         self.optimizer = build_optimizer(self.model, self.config)
@@ -353,10 +353,12 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             if self.scaler is not None:
                 self.scaler.scale(total).backward()
+                ddp.average_gradients(self.model, self.ctx)
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
             else:
                 total.backward()
+                ddp.average_gradients(self.model, self.ctx)
                 self.optimizer.step()
             full = meter.add(values, x.shape[0])
             window = meter.flush(epoch, step, steps or step) if full or last else None

@@ -41,6 +41,11 @@ SECTION_FIGURES: dict[str, dict[str, str]] = {
         "codes_by_class": "The same test codes coloured by their class.",
         "clusters": "The most confident test images of each cluster; the row label gives the "
         "cluster's size, its most common class and that class's share.",
+        "n2d_by_cluster": "N2D: the test codes' UMAP embedding (its first two dimensions), "
+        "coloured by the Gaussian mixture's cluster.",
+        "n2d_by_class": "The same UMAP embedding coloured by class.",
+        "n2d_clusters": "The test images N2D's mixture assigns most confidently to each "
+        "cluster; row labels as above.",
     },
     "anomaly": {
         "roc": "ROC curves of the autoencoder's anomaly scores for this run's normal class "

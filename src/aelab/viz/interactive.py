@@ -136,10 +136,13 @@ def code_map_figure(
     height: int = 560,
     tap: str | None = None,
     selected_panel: bool = True,
+    marks: str | None = None,
 ) -> Any:
     """The 2-D code map: hover shows the image, its reconstruction, label and error; a
     Select colours by each of ``data.values``; box/lasso select lists the selected images.
-    ``tap``: JavaScript run on a click with ``x`` and ``y`` (map coordinates) in scope."""
+    ``tap``: JavaScript run on a click with ``x`` and ``y`` (map coordinates) in scope;
+    ``marks``: the name of an empty data source (``x``, ``y``, ``colour``) drawn as crosses on
+    top, for a page to mark positions in (BokehJS ``get_model_by_name``)."""
     from bokeh.events import Tap
     from bokeh.layouts import column, row
     from bokeh.models import (
@@ -164,12 +167,14 @@ def code_map_figure(
     }
     if data.layout is not None:
         source["pos"] = data.layout.positions()
+    keys = {name: "label" if name == CLASS_COLOUR else f"c_{name}" for name in data.values}
     for name, values in data.values.items():
-        key = f"c_{name}"
+        if name == CLASS_COLOUR:
+            continue  # the class is the label column, not a second copy of it
         if name in data.categorical:
-            source[key] = [str(v) for v in values]
+            source[keys[name]] = [str(v) for v in values]
         else:
-            source[key] = np.asarray(values, dtype=np.float32)
+            source[keys[name]] = np.asarray(values, dtype=np.float32)
     cds = ColumnDataSource(source)
     tips = ""
     if data.layout is not None:
@@ -192,7 +197,7 @@ def code_map_figure(
     renderers, bars = [], []
     size = 6 if n <= 2000 else 4
     for i, (name, values) in enumerate(data.values.items()):
-        key = f"c_{name}"
+        key = keys[name]
         if name in data.categorical:
             factors = sorted(set(source[key]), key=lambda s: (len(s), s))
             colour = factor_cmap(key, _palette(len(factors)), factors)
@@ -220,6 +225,9 @@ def code_map_figure(
         renderers.append(r)
         bars.append(bar)
     fig.add_tools(HoverTool(renderers=renderers, tooltips=tooltip))
+    if marks:
+        marked = ColumnDataSource({"x": [], "y": [], "colour": []}, name=marks)
+        fig.scatter("x", "y", source=marked, marker="x", size=16, line_width=3, color="colour")
     fig.toolbar.autohide = False
     names = list(data.values)
     select = Select(title="colour by", value=names[0], options=names, width=220)

@@ -242,6 +242,24 @@ def image_from_upload(data: bytes, channels: int) -> np.ndarray:
 # --------------------------------------------------------------------------- the app
 
 
+def add_error_handlers(app: FastAPI) -> None:
+    """Answer every bad request of ``app`` with a 4xx ``{"error": "..."}`` (shared with
+    ``aelab explore``'s app, :mod:`aelab.web.explore`)."""
+
+    @app.exception_handler(RequestError)
+    async def _bad_request(request: Request, exc: RequestError) -> JSONResponse:
+        return _error(exc.status, exc.message)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(422, f"invalid request: {exc.errors()}")
+
+
+
 @dataclass
 class Served:
     """What the app serves: the run's model, its detector (None without detector.json)."""
@@ -306,17 +324,7 @@ def create_app(
     app.state.batchers = batchers
     app.add_middleware(BodyLimit, max_bytes=max_body)
 
-    @app.exception_handler(RequestError)
-    async def _bad_request(request: Request, exc: RequestError) -> JSONResponse:
-        return _error(exc.status, exc.message)
-
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail))
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error(422, f"invalid request: {exc.errors()}")
+    add_error_handlers(app)
 
     async def read_images(request: Request) -> np.ndarray:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -390,4 +398,4 @@ def create_app(
     return app
 
 
-__all__ = ["MAX_BODY", "BodyLimit", "MicroBatcher", "Served", "create_app"]
+__all__ = ["MAX_BODY", "BodyLimit", "MicroBatcher", "Served", "add_error_handlers", "create_app"]

@@ -41,6 +41,6 @@ def test_a_broken_header_quotes_numpy_on_one_line(tmp_path: Path):
     path = tmp_path / "bad.npy"
     header = "{'descr': '|u1',\n 'shape': (2, 6, 6)}".ljust(117) + "\n"
     path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
-    with pytest.raises(DataError, match="not a readable .npy array") as info:
+    with pytest.raises(DataError, match=r"not a readable \.npy array") as info:
         read_npy(path)
     assert "\n" not in str(info.value)

@@ -11,7 +11,7 @@ import pytest
 from aelab.errors import ConfigError
 from aelab.metrics.clustering import agreement
 from aelab.reuse import n2d as n2d_module
-from aelab.reuse.n2d import N2DConfig, n2d
+from aelab.reuse.n2d import N2DConfig, check_n2d, n2d
 
 pytest.importorskip("umap", reason="umap-learn (aelab[umap]) is not installed")
 # numba compiles UMAP on first use (tens of seconds): one worker pays it once
@@ -35,7 +35,8 @@ def test_n2d_recovers_well_separated_blobs_on_held_out_points() -> None:
     assert agreement(test_y, result.kmeans_assign)["nmi"] > 0.95
     assert result.test_embedding.shape == (300, 5)  # embedding size = clusters by default
     assert set(result.seconds) == {"umap", "gmm", "kmeans_umap"}
-    assert result.settings["n_neighbors"] == 15 and result.settings["min_dist"] == 0.0
+    assert result.settings["umap_neighbors"] == 15 and result.settings["umap_min_dist"] == 0.0
+    assert result.settings["umap_dims"] == 5 and result.settings["umap_learn"]
 
 
 def test_n2d_is_deterministic_for_a_seed() -> None:
@@ -64,3 +65,21 @@ def test_settings_are_checked() -> None:
         N2DConfig(n_neighbors=1)
     with pytest.raises(ConfigError, match="covariance"):
         N2DConfig(covariance="round")
+    with pytest.raises(ConfigError, match=r"umap_metric='euclidian'.*Did you mean 'euclidean'"):
+        check_n2d(N2DConfig(metric="euclidian"))
+    check_n2d(N2DConfig(metric="cosine"))
+
+
+def test_status_names_each_long_step() -> None:
+    lines: list[str] = []
+    n2d(*blobs(120, k=3)[:1], blobs(30, k=3)[0], 3, N2DConfig(n_init=2), status=lines.append)
+    text = "\n".join(lines)
+    for step in (
+        "nearest-neighbour graph",
+        "UMAP fit:",
+        "placing 30 test codes",
+        "UMAP transform:",
+    ):
+        assert step in text, text
+    assert "Gaussian mixture on the embedding (3 components, full covariance, 2 fits)" in text
+    assert "k-means on the embedding:" in text

@@ -13,7 +13,7 @@ import pytest
 
 from aelab.config import RunConfig
 from aelab.errors import ConfigError
-from aelab.training import train, trackers
+from aelab.training import trackers, train
 from aelab.training.callbacks import Callback
 from aelab.training.trackers import check_track
 from fakedata import tiny_splits
