@@ -22,12 +22,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-import aelab
-from aelab.config import DataConfig
-from aelab.reuse.export import export_onnx
-from aelab.reuse.inference import TrainedModel
-from aelab.reuse.probe import format_table, probe_model
-from aelab.viz.reconstructions import reconstruction_grid
+import aelab  # public names only: aelab.__all__
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--dataset", default="fashion-mnist", help="any aelab dataset name")
@@ -42,7 +37,7 @@ args.out.mkdir(parents=True, exist_ok=True)
 
 # %%
 data = aelab.load_dataset(
-    DataConfig(dataset=args.dataset, validation="split", val_size=args.val_size), seed=0
+    aelab.DataConfig(dataset=args.dataset, validation="split", val_size=args.val_size), seed=0
 )
 C, H, W = data.shape
 print(
@@ -91,11 +86,16 @@ ax.legend()
 fig.savefig(args.out / "history.png", dpi=100, bbox_inches="tight")
 
 # %%
-trained = TrainedModel(run.model, run.config)
+trained = aelab.TrainedModel(run.model, run.config)
 images = data.test.images[:8]
-grid = reconstruction_grid(
-    images, trained.reconstruct(images), title="test images / reconstructions"
-)
+pixels = trained.reconstruct(images)
+grid, axes = plt.subplots(2, len(images), figsize=(len(images), 2.2))
+for i, (original, rebuilt) in enumerate(zip(images, pixels, strict=True)):
+    axes[0, i].imshow(original.transpose(1, 2, 0).squeeze(), cmap="gray")
+    axes[1, i].imshow(rebuilt.transpose(1, 2, 0).squeeze(), cmap="gray", vmin=0, vmax=1)
+for ax in axes.flat:
+    ax.axis("off")
+grid.suptitle("test images / reconstructions")
 grid.savefig(args.out / "reconstructions.png", dpi=100, bbox_inches="tight")
 print(f"test MSE {run.metrics['reconstruction']['mse']:.4f} "
       f"(PCA with {run.model.latent_dim} components: {run.metrics['pca']['mse']:.4f})")  # fmt: skip
@@ -104,12 +104,13 @@ print(f"test MSE {run.metrics['reconstruction']['mse']:.4f} "
 # ## Are the codes useful? Linear, k-NN and k-means probes against PCA and raw pixels
 
 # %%
-probes = probe_model(trained, data, train_limit=2000)
-print(format_table(probes))
+probes = trained.probe(data, train_limit=2000)  # representation -> probe -> score
+for representation, scores in probes.items():
+    print(f"{representation:<12}" + "  ".join(f"{k} {v:.3f}" for k, v in scores.items()))
 
 # %% [markdown]
 # ## Export the encoder to ONNX (dynamic batch axis)
 
 # %%
-path = export_onnx(run.model, "encoder", args.out / "encoder.onnx")
+path = trained.export(args.out / "encoder.onnx", part="encoder")  # or aelab.export(run_dir, ...)
 print(f"ONNX encoder: {path} ({path.stat().st_size:,} bytes)")

@@ -16,17 +16,15 @@ Run: ``python examples/own_data.py [--n 4000] [--epochs 15]``.
 from __future__ import annotations
 
 import argparse
+import tempfile
 
 import numpy as np
 import torch
+from sklearn.metrics import roc_auc_score
 from torch import nn
 from torch.utils.data import Dataset
 
-from aelab.config import DataConfig, RunConfig, TrainConfig
-from aelab.metrics.anomaly import auroc
-from aelab.models.modules import from_modules
-from aelab.reuse.inference import TrainedModel
-from aelab.training import train
+import aelab  # public names only: aelab.__all__
 
 LENGTH = 128
 
@@ -94,15 +92,20 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)  # the user's modules initialise from the global RNG
-    model = from_modules(*signal_modules(), input_shape=(1, 1, LENGTH), loss="mse")
-    config = RunConfig(
+    model = aelab.Autoencoder.from_modules(
+        *signal_modules(), input_shape=(1, 1, LENGTH), loss="mse"
+    )
+    config = aelab.RunConfig(
         name="signals",
-        data=DataConfig(validation="split"),
+        data=aelab.DataConfig(validation="split"),
         model=model.config,
-        train=TrainConfig(epochs=args.epochs, batch_size=64, lr=2e-3, seed=args.seed),
+        train=aelab.TrainConfig(epochs=args.epochs, batch_size=64, lr=2e-3, seed=args.seed),
     )
     data = SignalDataset(args.n, seed=args.seed)
-    result = train(config, None, data=data, model=model, quiet=True)
+    with tempfile.TemporaryDirectory() as out:  # the run's files are not needed afterwards
+        result = aelab.train(
+            config, model=model, data=data, out=out, evaluate=False, progress=False
+        )
     last = result.history[-1]
     print(
         f"trained {result.model.describe()} on {args.n} signals of {LENGTH} samples "
@@ -114,12 +117,12 @@ def main() -> None:
     rng = np.random.default_rng(args.seed + 1)
     normal = sines(500, rng)
     spiked = add_spikes(sines(500, rng), rng)
-    model = TrainedModel(result.model, result.config)
+    model = aelab.TrainedModel(result.model, result.config)
     scores = model.score(np.concatenate([normal, spiked]))
     is_anomaly = np.r_[np.zeros(len(normal), bool), np.ones(len(spiked), bool)]
     print(
         f"reconstruction MSE: normal {scores[~is_anomaly].mean():.5f}, spiked "
-        f"{scores[is_anomaly].mean():.5f}; AUROC (spiked = anomaly) {auroc(scores, is_anomaly):.3f}"
+        f"{scores[is_anomaly].mean():.5f}; AUROC (spiked = anomaly) {roc_auc_score(is_anomaly, scores):.3f}"
     )
 
 

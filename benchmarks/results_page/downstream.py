@@ -41,6 +41,16 @@ def run(ctx: Context, done: Mapping[str, Any]) -> tuple[list[str], None]:
         lines += ["", *readme_note([caption, *table])]
     else:
         lines.append(f"One-class anomaly detection: no `{report}` (run `downstream_bench.py`).\n")
+    calibration = ctx.results / "anomaly_calibration.md"  # calibration_bench.py (issue 23)
+    if calibration.exists():
+        text = calibration.read_text(encoding="utf-8")
+        lines += [
+            "",
+            "### One-class detectors: calibrated thresholds (target FPR 5%)\n",
+            f"Collected from [`{rel}/anomaly_calibration.md`]({rel}/anomaly_calibration.md), "
+            "written by `benchmarks/calibration_bench.py` from `aelab anomaly --fpr 0.05` runs.\n",
+            *(ln for ln in text.splitlines() if not ln.startswith("# ")),
+        ]
     clusters = ctx.results / "cluster.md"
     if clusters.exists():
         text = clusters.read_text(encoding="utf-8").replace("](cluster/", f"]({rel}/cluster/")

@@ -19,8 +19,6 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from aelab import data as data_package
 from aelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from aelab.data.sources import SOURCES
@@ -30,9 +28,13 @@ from aelab.evaluation.evaluate import evaluate_run
 from aelab.models import Autoencoder, autoencoder, create_model
 from aelab.models.base import check_input_shape
 from aelab.presets import load_preset
+from aelab.reuse import inference
+from aelab.reuse.detector import Detector
+from aelab.reuse.embed import run_data
 from aelab.reuse.inference import html_table
+from aelab.reuse.probe import probe_model
 from aelab.rundir import default_run_dir, read_metrics
-from aelab.training import Callback
+from aelab.training import Callback, History
 from aelab.training import train as train_loop
 from aelab.training.callbacks import check_callbacks
 
@@ -87,26 +89,27 @@ class Run:
     """A finished run, as :func:`train` returns it.
 
     ``model``: the trained :class:`Autoencoder` (eval mode, the last epoch's weights unless
-    ``train.restore_best``); ``history``: column -> (epochs,) numpy array (``epoch``,
-    ``train_loss``, ``val_loss``, ...; ``pandas.DataFrame(run.history)`` if you like);
+    ``train.restore_best``); ``history``: a :class:`~aelab.training.History`, one row per
+    epoch (``run.history[-1]["val_loss"]``) read by column too (``run.history["val_loss"]``,
+    an (epochs,) array; ``pandas.DataFrame(run.history)`` if you like), the same shape
+    :func:`aelab.training.train` returns;
     ``metrics``: metrics.json as a dict (``run``, and after evaluation ``reconstruction``,
     ``code``, ``pca``); ``run_dir``: where everything was written.
     """
 
     model: Autoencoder
     config: RunConfig
-    history: dict[str, np.ndarray]
+    history: History
     metrics: dict[str, Any]
     run_dir: Path
     status: str
 
     def _summary(self) -> dict[str, str]:
         rows = {"model": self.model.describe(), "status": self.status}
-        epochs = self.history.get("epoch")
-        if epochs is not None and len(epochs):
-            rows["epochs"] = str(int(epochs[-1]))
+        if "epoch" in self.history:
+            rows["epochs"] = str(int(self.history[-1]["epoch"]))
         for column in ("train_loss", "val_loss"):
-            if column in self.history and len(self.history[column]):
+            if column in self.history:
                 rows[column] = f"{float(self.history[column][-1]):.4f}"
         rec = self.metrics.get("reconstruction", {})
         for metric in ("mse", "bce", "ssim"):
@@ -120,13 +123,6 @@ class Run:
 
     def _repr_html_(self) -> str:
         return html_table("Run", self._summary())
-
-
-def _history_columns(rows: list[dict[str, float]]) -> dict[str, np.ndarray]:
-    columns: list[str] = []
-    for row in rows:
-        columns += [k for k in row if k not in columns]
-    return {k: np.array([row.get(k, np.nan) for row in rows], dtype=float) for k in columns}
 
 
 _TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
@@ -233,11 +229,104 @@ def train(
     return Run(
         model=result.model,
         config=result.config,
-        history=_history_columns(result.history),
+        history=result.history,
         metrics=read_metrics(run_dir),
         run_dir=run_dir,
         status=result.status,
     )
 
 
-__all__ = ["KNOWN_SHAPES", "Run", "autoencoder", "build_model", "dataset_shape", "train"]
+# --------------------------------------------------------------------------- the other commands
+
+
+class TrainedModel(inference.TrainedModel):
+    """A trained autoencoder, as :func:`load` returns it: ``encode``, ``decode``,
+    ``reconstruct``, ``score`` and ``sample`` (numpy or tensors in, numpy out; see
+    :class:`aelab.reuse.inference.TrainedModel`) plus the run's uses, ``probe`` and ``export``."""
+
+    def probe(
+        self,
+        data: DatasetSplits | None = None,
+        *,
+        train_limit: int = 0,
+        random_state: int = 0,
+        progress: bool = False,
+        cache: bool = True,
+    ) -> dict[str, dict[str, float]]:
+        """Linear, k-NN and k-means probes of the codes against PCA and raw pixels
+        (representation -> probe -> score), fitted on ``data``'s train split and scored on its
+        test split; ``data`` defaults to the run's dataset, split as in training. Writes
+        nothing (:func:`aelab.probe` on the run directory also records the result)."""
+        if data is None:
+            if self.config is None:
+                raise ConfigError(
+                    "probe() needs data=: this model has no run config to read its dataset "
+                    "from; pass the splits of aelab.load_dataset(...)."
+                )
+            data = run_data(self.config, progress=progress)
+        return probe_model(
+            self, data, train_limit=train_limit, random_state=random_state, progress=progress,
+            cache=cache,
+        )  # fmt: skip
+
+    def export(
+        self, path: str | Path, *, format: str = "onnx", part: str = "full", detector: Any = None
+    ) -> Path:
+        """Write ``part`` ("encoder" | "decoder" | "full" | "scorer") to ``path`` as ONNX or
+        TorchScript; the scorer's calibrated detector is read from the run when not given."""
+        if part == "scorer" and detector is None and self.run_dir is not None:
+            detector = Detector.load(self.run_dir)
+        return super().export(path, format=format, part=part, detector=detector)
+
+
+def load(
+    run_dir: str | Path,
+    *,
+    checkpoint: str = "best",
+    device: str = "cpu",
+    batch_size: int = 1024,
+    model: Autoencoder | None = None,
+) -> TrainedModel:
+    """Load the ``checkpoint`` ("best" falls back to "last") of the run in ``run_dir``.
+
+    ``model``: load the weights into this model (required for a run of your own modules,
+    ``Autoencoder.from_modules``: pass one built from the same modules)."""
+    loaded = inference.load(
+        run_dir, checkpoint=checkpoint, device=device, batch_size=batch_size, model=model
+    )
+    return TrainedModel(
+        loaded.model, loaded.config, device=device, batch_size=batch_size, run_dir=run_dir
+    )
+
+
+def export(
+    run: str | Path | inference.TrainedModel | Autoencoder,
+    path: str | Path,
+    *,
+    format: str = "onnx",
+    part: str = "full",
+    checkpoint: str = "best",
+) -> Path:
+    """``aelab export``: write ``part`` ("encoder" | "decoder" | "full" | "scorer") of a run
+    (its directory, a loaded model or an :class:`Autoencoder`) to ``path`` as ONNX or
+    TorchScript; the scorer needs the run's detector.json (a run directory or ``load``)."""
+    if isinstance(run, Autoencoder):
+        run = TrainedModel(run)
+    elif not isinstance(run, inference.TrainedModel):
+        run = load(run, checkpoint=checkpoint)
+    elif not isinstance(run, TrainedModel):
+        run = TrainedModel(run.model, run.config, device=run.device, run_dir=run.run_dir)
+    return run.export(path, format=format, part=part)
+
+
+__all__ = [
+    "KNOWN_SHAPES",
+    "Run",
+    "TrainedModel",
+    "autoencoder",
+    "build_model",
+    "dataset_shape",
+    "export",
+    "load",
+    "train",
+]

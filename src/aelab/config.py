@@ -25,7 +25,7 @@ import tomli_w
 
 from aelab.atomic import atomic_write_text
 from aelab.data.config import DataConfig
-from aelab.errors import ConfigError, check, check_choice, did_you_mean
+from aelab.errors import ConfigError, check, check_choice, check_numbers, did_you_mean
 from aelab.layers.noise import NoiseConfig
 from aelab.layers.sparsity import SparsityConfig
 from aelab.models.base import ModelConfig
@@ -71,6 +71,7 @@ class TrainConfig:
     figures: str = "all"
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         check(self.epochs >= 1, "epochs", self.epochs, "an integer >= 1")
         check(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
         check(self.lr > 0, "lr", self.lr, "a learning rate > 0")
@@ -114,6 +115,8 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
+        if self.name is not None:
+            check_run_name(self.name)
         if type(self.model) is ModelConfig:
             # The base class carries only the shared fields: resolve the family's own config
             # class so a default-built RunConfig equals its TOML round trip.
@@ -155,6 +158,19 @@ class RunConfig:
     def with_values(self, values: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> RunConfig:
         """Set values by dotted path (``{"model.latent_dim": 16}``): see :func:`set_values`."""
         return set_values(self, values)
+
+
+def check_run_name(name: Any) -> None:
+    """A run name is one path component (it names the run's folder under runs/): a string,
+    not empty, without ``/``, ``\\`` or NUL and not ``.`` or ``..``."""
+    check(
+        isinstance(name, str)
+        and name.strip() not in ("", ".", "..")
+        and not any(c in name for c in "/\\\0"),
+        "name",
+        name,
+        "a run name that is one folder name (no /, \\, NUL, '.' or '..'), e.g. r1-quick",
+    )
 
 
 def with_input_shape(config: RunConfig, shape: tuple[int, int, int]) -> RunConfig:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import sys
 import warnings
 from collections.abc import Iterable
@@ -65,6 +66,29 @@ def check(ok: bool, name: str, value: Any, allowed: str) -> None:
     """Raise a ConfigError naming the field, the value and the allowed range unless ``ok``."""
     if not ok:
         raise ConfigError(f"{name}={value!r} is invalid: expected {allowed}.")
+
+
+INT64_MAX = 2**63 - 1
+
+
+def check_numbers(config: Any) -> None:
+    """Every integer in dataclass ``config`` (its fields and the items of its tuple fields)
+    fits in 64 bits and every float is finite: the bounds every numeric field shares, so
+    ``latent_dim=1e30`` or ``lr=inf`` is a ConfigError, not a traceback or a NaN loss."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, bool):
+                continue
+            if isinstance(item, int):
+                check(
+                    -INT64_MAX - 1 <= item <= INT64_MAX,
+                    f.name,
+                    value,
+                    f"an integer that fits in 64 bits (at most {INT64_MAX:,})",
+                )
+            elif isinstance(item, float):
+                check(math.isfinite(item), f.name, value, "a finite number")
 
 
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:

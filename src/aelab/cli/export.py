@@ -35,16 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aelab.reuse.export import export
-    from aelab.training import load_run
+    from aelab.api import export
 
-    model, _ = load_run(args.run, checkpoint=args.checkpoint, device="cpu")
-    detector = None
-    if args.part == "scorer":
-        from aelab.reuse.detector import Detector
-
-        detector = Detector.load(args.run)
-    path = export(model, args.out, format=args.format, part=args.part, detector=detector)
+    path = export(
+        args.run, args.out, format=args.format, part=args.part, checkpoint=args.checkpoint
+    )
     log.info(f"wrote {args.part} ({args.format}) to {path}")
     return 0
 

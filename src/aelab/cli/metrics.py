@@ -35,14 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aelab.metrics.catalog import METRICS
+    from aelab.metrics.catalog import select
 
-    chosen = [
-        m
-        for m in METRICS
-        if (args.section is None or m.section == args.section)
-        and (not args.rankable or (m.comparable and m.higher_is_better is not None))
-    ]
+    chosen = select(args.section, rankable=args.rankable)
     if args.json:
         print_json([m.to_dict() for m in chosen])
         return 0

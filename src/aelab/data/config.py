@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aelab.errors import check, check_choice
+from aelab.errors import check, check_choice, check_numbers
+
+MAX_IMAGE_SIDE = 4096  # data.image_size: larger images are not what an autoencoder lab trains
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class DataConfig:
     mmap: bool = False
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         check(
             bool(self.dataset), "dataset", self.dataset, "a dataset name or folder:/npy:/npz: path"
         )
@@ -40,12 +43,25 @@ class DataConfig:
         check(self.train_limit >= 0, "train_limit", self.train_limit, "an integer >= 0 (0 = all)")
         check(self.val_limit >= 0, "val_limit", self.val_limit, "an integer >= 0 (0 = all)")
         check(self.test_limit >= 0, "test_limit", self.test_limit, "an integer >= 0 (0 = all)")
+        # image_size and mode resize and convert the images of a folder: source as they are
+        # read; every other source has its own fixed shape, so there they would be ignored
+        resized = self.dataset.startswith("folder:")
+        for name in ("image_size", "mode"):
+            check(
+                resized or getattr(self, name) is None,
+                name,
+                getattr(self, name),
+                f"no value for dataset {self.dataset!r} (it applies to folder: datasets only, "
+                "whose images it resizes or converts); remove it",
+            )
         if self.image_size is not None:
             check(
-                len(self.image_size) == 2 and min(self.image_size) > 0,
+                len(self.image_size) == 2
+                and 1 <= min(self.image_size)
+                and max(self.image_size) <= MAX_IMAGE_SIDE,
                 "image_size",
                 self.image_size,
-                "[height, width] with both > 0",
+                f"[height, width], each from 1 to {MAX_IMAGE_SIDE:,} pixels",
             )
         if self.mode is not None:
             check_choice("mode", self.mode, ("L", "RGB"))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from aelab.errors import check, check_choice
+from aelab.errors import check, check_choice, check_numbers
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class NoiseConfig:
     level: float = 0.0
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         check_choice("kind", self.kind, ("none", "gaussian", "mask", "saltpepper"))
         check(self.level >= 0, "level", self.level, "a number >= 0")
         if self.kind in ("mask", "saltpepper"):

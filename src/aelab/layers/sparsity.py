@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from aelab.errors import check, check_choice
+from aelab.errors import check, check_choice, check_numbers
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class SparsityConfig:
     aux_weight: float = 1.0 / 32
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         check_choice("kind", self.kind, ("none", "l1", "kl", "topk"))
         check(self.weight >= 0, "weight", self.weight, "a number >= 0")
         check(0 < self.rho < 1, "rho", self.rho, "a target rate strictly between 0 and 1")

@@ -788,6 +788,22 @@ def scores(*, comparable: bool | None = None) -> list[Metric]:
     ]
 
 
+def select(section: str | None = None, *, rankable: bool = False) -> list[Metric]:
+    """``aelab metrics`` (``aelab.metrics_catalog``): the catalog, only ``section``'s entries,
+    with ``rankable`` only the scores that compare across runs (what ``rank_by`` accepts)."""
+    if section is not None and section not in SECTIONS:
+        raise ConfigError(
+            f"metrics section {section!r} is unknown; expected one of {', '.join(SECTIONS)}."
+            + did_you_mean(section, tuple(SECTIONS))
+        )
+    return [
+        m
+        for m in METRICS
+        if (section is None or m.section == section)
+        and (not rankable or (m.comparable and m.higher_is_better is not None))
+    ]
+
+
 def to_json() -> list[dict[str, Any]]:
     """The catalog as JSON-ready dicts (``aelab metrics --json``)."""
     return [m.to_dict() for m in METRICS]

@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from aelab.errors import ConfigError, DataError, check, check_choice, warn
+from aelab.errors import ConfigError, DataError, check, check_choice, check_numbers, warn
 from aelab.layers.activations import check_activation
 from aelab.layers.fused_bce import bce_with_logits_sum
 from aelab.layers.init import init_weights
@@ -103,6 +103,7 @@ class ModelConfig:
     noise: NoiseConfig = field(default_factory=NoiseConfig)
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         check(self.latent_dim >= 1, "latent_dim", self.latent_dim, "an integer >= 1")
         check_choice("loss", self.loss, ("bce", "mse"))
         check_choice("reduction", self.reduction, ("mean", "sum"))

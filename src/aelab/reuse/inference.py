@@ -254,6 +254,28 @@ class TrainedModel:
 
         return self._map(error, self.as_images(x), as_tensor)
 
+    # -- generate and export -------------------------------------------------------------
+
+    def sample(
+        self, n: int, *, seed: int | None = None, as_tensor: bool = False
+    ) -> np.ndarray | Tensor:
+        """``n`` new images (n, C, H, W) float32 in [0, 1] decoded from the prior (generative
+        families, the VAE); ``seed`` makes them repeatable."""
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        with torch.no_grad():
+            out = self.model.sample(n, generator=generator).float()
+        return out if as_tensor else out.cpu().numpy()
+
+    def export(
+        self, path: str | Path, *, format: str = "onnx", part: str = "full", detector: Any = None
+    ) -> Path:
+        """Write ``part`` ("encoder" | "decoder" | "full" | "scorer") to ``path`` as ONNX or
+        TorchScript (``format``); the scorer needs the run's calibrated ``detector``
+        (``aelab.load(run_dir).export(..., part="scorer")`` reads it from the run)."""
+        from aelab.reuse.export import export
+
+        return export(self.model, path, format=format, part=part, detector=detector)
+
 
 def load(
     run_dir: str | Path,

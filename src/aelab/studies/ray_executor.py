@@ -25,7 +25,7 @@ from typing import Any
 
 from aelab.errors import ConfigError
 from aelab.rundir import TRAIN_LOG, now_iso
-from aelab.studies.runner import Log, RunTask, echo, with_threads
+from aelab.studies.runner import Log, RunTask, echo, open_log, with_threads
 from aelab.studies.worker import run_one
 
 INSTALL_HINT = "pip install 'aelab[ray]'"
@@ -148,7 +148,7 @@ def output_to(path: Path) -> Iterator[None]:
     sys.stdout.flush()
     sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
-    with open(path, "a", encoding="utf-8") as f:
+    with open_log(path) as f:
         os.dup2(f.fileno(), 1)
         os.dup2(f.fileno(), 2)
         try:

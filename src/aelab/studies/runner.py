@@ -13,6 +13,7 @@ writes its output to ``RUN/train.log`` (:func:`run_subprocess`). No run starts t
 from __future__ import annotations
 
 import enum
+import errno
 import os
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from tqdm import tqdm
 
@@ -46,6 +47,22 @@ from aelab.training import train
 from aelab.training.checkpoint import STATE_FILE
 
 Log = Callable[[str], None]
+
+
+def open_log(path: Path) -> IO[str]:
+    """``path`` (a run's ``train.log``) opened to append, never through a symlink: a link
+    planted there is refused as the checkpoints' paths are, not followed."""
+    try:
+        fd = os.open(
+            path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
+        )
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise CheckpointError(
+                f"{path} is a symbolic link; aelab writes logs only to plain files: remove it."
+            ) from None
+        raise
+    return os.fdopen(fd, "a", encoding="utf-8")
 
 
 def echo(msg: str) -> None:
@@ -234,7 +251,7 @@ def run_subprocess(task: RunTask) -> str | None:
         config_path = Path(tmp) / "config.toml"
         task.cfg.save(config_path)
         cmd = worker_command(task, config_path)
-        with open(log_path, "a", encoding="utf-8") as f:
+        with open_log(log_path) as f:
             f.write(f"# {now_iso()} {' '.join(cmd[1:])}\n")
             f.flush()
             proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=False)

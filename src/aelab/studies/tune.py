@@ -48,6 +48,7 @@ from aelab.errors import AelabError, ConfigError, TrainingError, check, check_ch
 from aelab.evaluation.evaluate import evaluate_run
 from aelab.metrics import catalog
 from aelab.rundir import CONFIG, atomic_write_text, read_metrics
+from aelab.studies.runner import open_log
 from aelab.studies.search_space import SearchParam, check_space, trial_config
 from aelab.studies.storage import check_storage_url, storage_error
 from aelab.studies.tune_page import write_tune_page
@@ -167,7 +168,7 @@ def output_to(path: Path) -> Iterator[None]:
     """Send stdout and stderr (the trainer's progress, the evaluation) to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with (
-        open(path, "a", encoding="utf-8") as f,
+        open_log(path) as f,
         contextlib.redirect_stdout(f),
         contextlib.redirect_stderr(f),
     ):

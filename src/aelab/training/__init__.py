@@ -7,6 +7,7 @@
 
 from aelab.training.callbacks import Callback
 from aelab.training.checkpoint import load_run
+from aelab.training.history import History
 from aelab.training.trainer import Trainer, TrainResult, train
 
-__all__ = ["Callback", "TrainResult", "Trainer", "load_run", "train"]
+__all__ = ["Callback", "History", "TrainResult", "Trainer", "load_run", "train"]

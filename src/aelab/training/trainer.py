@@ -49,6 +49,7 @@ from aelab.training.device import (
     resolve_precision,
     tune_cpu_allocator,
 )
+from aelab.training.history import History
 from aelab.training.meter import LossMeter, named, probe_part_names
 from aelab.training.optim import build_optimizer, build_scheduler, match_param_layouts
 from aelab.training.trackers import create_trackers
@@ -60,7 +61,7 @@ class TrainResult:
 
     model: Autoencoder
     config: RunConfig
-    history: list[dict[str, float]]
+    history: History
     run_dir: Path | None
     wall_time_s: float
     images_per_s: float
@@ -414,7 +415,7 @@ class Trainer:
         return TrainResult(
             model=self.model,
             config=self.config,
-            history=s.history,
+            history=History(s.history),
             run_dir=self.run_dir,
             wall_time_s=s.wall_time_s,
             images_per_s=images_per_s,
