@@ -166,11 +166,25 @@ def _only(split: Split, label: int) -> Split:
     return Split(split.images[keep], np.asarray(split.labels)[keep])
 
 
+CALIBRATION_SHARE = 0.1  # normal training images held out when validation = the test split
+
+
 def one_class_data(data: DatasetSplits, normal_class: int) -> DatasetSplits:
     """``data`` with train (and validation) reduced to ``normal_class``; test untouched, so
-    the other classes in it are the anomalies."""
+    the other classes in it are the anomalies.
+
+    The validation images standardise the combined score and calibrate the detector's
+    threshold, so they must not be test images: a config that validates on the test split
+    (R1's ``data.validation = "test"``, as its reference did) gets, instead, the last
+    ``CALIBRATION_SHARE`` of the normal class's training images held out."""
     train = _only(data.train, normal_class)
     val = _only(data.val, normal_class) if data.val is not None else None
+    if data.val is not None and np.shares_memory(data.val.images, data.test.images):
+        held = max(1, round(len(train) * CALIBRATION_SHARE))
+        if len(train) > held:
+            train, val = train.take(slice(0, len(train) - held)), train.take(slice(-held, None))
+        else:
+            val = None
     for name, split in (("training", train), ("validation", val)):
         if split is not None and not len(split):
             raise DataError(

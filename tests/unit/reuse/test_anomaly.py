@@ -108,3 +108,14 @@ def test_protocol_on_planted_structure(tiny_data, tmp_path):
         assert f"AUROC ({name})" in table and f"{name}_auroc" in payload["mean"]
         assert payload["mean"][f"{name}_auroc"] > 0.6, payload["mean"]
         assert payload["classes"][0][f"{name}_seconds"] >= 0
+
+
+def test_a_validation_split_that_is_the_test_split_is_never_used_to_calibrate(tiny_data) -> None:
+    """R1 validates on the test split; the one-class protocol then holds out a tenth of the
+    normal training images instead, so no test image standardises or calibrates a score."""
+    leaky = dataclasses.replace(tiny_data, val=tiny_data.test)
+    sub = one_class_data(leaky, 2)
+    normal = one_class_data(dataclasses.replace(tiny_data, val=None), 2).train
+    assert not np.shares_memory(sub.val.images, tiny_data.test.images)
+    assert len(sub.val) == round(len(normal) * 0.1) and len(sub.train) + len(sub.val) == len(normal)
+    np.testing.assert_array_equal(np.concatenate([sub.train.images, sub.val.images]), normal.images)
