@@ -43,8 +43,10 @@ CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shi
 
 
 def read_idx(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    images = gzip.open(folder / "t10k-images-idx3-ubyte.gz").read()
-    labels = gzip.open(folder / "t10k-labels-idx1-ubyte.gz").read()
+    with gzip.open(folder / "t10k-images-idx3-ubyte.gz") as f:
+        images = f.read()
+    with gzip.open(folder / "t10k-labels-idx1-ubyte.gz") as f:
+        labels = f.read()
     x = np.frombuffer(images, np.uint8, offset=16).reshape(-1, 1, 28, 28)
     return x, np.frombuffer(labels, np.uint8, offset=8).astype(np.int64)
 
@@ -70,7 +72,9 @@ def make_report(folder: Path, images, labels, codes, recon) -> tuple[Path, float
     folder.mkdir(parents=True)
     RunConfig(name=f"bench-{len(images)}").save(folder / "config.toml")
     merge_metrics(folder, "run", {"name": f"bench-{len(images)}", "latent_dim": 32})
-    rows = ["epoch,train_loss,val_loss"] + [f"{e},{0.3 / e:.5f},{0.31 / e:.5f}" for e in range(1, 51)]
+    rows = ["epoch,train_loss,val_loss"] + [
+        f"{e},{0.3 / e:.5f},{0.31 / e:.5f}" for e in range(1, 51)
+    ]
     (folder / "history.csv").write_text("\n".join(rows) + "\n")
     start = time.perf_counter()
     layout = SpriteLayout.for_images(len(images), 28, 28)
@@ -85,7 +89,10 @@ def make_report(folder: Path, images, labels, codes, recon) -> tuple[Path, float
         projection="PCA",
         image_shape=(1, 28, 28),
         class_names=CLASSES,
-        sprites={"originals": sprite_sheet(images, layout), "reconstructions": sprite_sheet(recon, layout)},
+        sprites={
+            "originals": sprite_sheet(images, layout),
+            "reconstructions": sprite_sheet(recon, layout),
+        },
     )
     write_code_map(folder, data)
     report = render_report(folder)
@@ -125,11 +132,10 @@ def decode_latency(images: np.ndarray, labels: np.ndarray, n: int) -> dict[str, 
     from fastapi.testclient import TestClient
 
     from aelab.api import build_model
-    from aelab.evaluation.code_map import build_code_map
+    from aelab.evaluation.code_map import build_code_map, fit_projection
     from aelab.presets import load_preset
     from aelab.reuse.inference import TrainedModel
     from aelab.web.explore import ExploredRun, _principal, create_explore_app
-    from aelab.evaluation.code_map import fit_projection
 
     torch.manual_seed(0)
     config = load_preset("r1-fashion-sparse")
@@ -139,7 +145,9 @@ def decode_latency(images: np.ndarray, labels: np.ndarray, n: int) -> dict[str, 
     data = build_code_map(model, images, labels, codes, class_names=CLASSES)
     fitted = fit_projection(codes, "pca")
     mean, directions, spread = _principal(codes.astype(np.float64), 8)
-    run = ExploredRun("r1-untrained", Path("."), trained, None, data, fitted, images, mean, directions, spread)
+    run = ExploredRun(
+        "r1-untrained", Path("."), trained, None, data, fitted, images, mean, directions, spread
+    )
     rng = np.random.default_rng(0)
     lo, hi = data.points.min(0), data.points.max(0)
     clicks = rng.uniform(lo, hi, size=(n + 20, 2))
@@ -160,7 +168,10 @@ def decode_latency(images: np.ndarray, labels: np.ndarray, n: int) -> dict[str, 
             bare.append(time.perf_counter() - t)
 
     def stats(v: list[float]) -> dict[str, float]:
-        return {"median_ms": 1000 * float(np.median(v)), "p99_ms": 1000 * float(np.quantile(v, 0.99))}
+        return {
+            "median_ms": 1000 * float(np.median(v)),
+            "p99_ms": 1000 * float(np.quantile(v, 0.99)),
+        }
 
     return {
         "model": "r1-fashion-sparse preset, untrained (dense 784-32-784, 50,992 parameters)",
@@ -196,7 +207,10 @@ def main(argv: list[str] | None = None) -> int:
             entry = {
                 "points": n,
                 "page_mb": report.stat().st_size / 1e6,
-                "sprites_mb": sum((folder / f"{k}.png").stat().st_size for k in ("originals", "reconstructions")) / 1e6,
+                "sprites_mb": sum(
+                    (folder / f"{k}.png").stat().st_size for k in ("originals", "reconstructions")
+                )
+                / 1e6,
                 "points_npz_mb": (folder / "points.npz").stat().st_size / 1e6,
                 "write_seconds": seconds,
                 **load_times(report, args.loads),

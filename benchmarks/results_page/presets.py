@@ -21,7 +21,7 @@ from .protocol import cap_exempt
 
 TITLE = "## 1. Reproductions of the reference presets"
 PART_TITLES = {dataset: f"### {name}" for dataset, name in DATASET_NAMES.items()}
-KERAS_R1 = {"test_bce": 0.2846, "test_mse": 0.0130}  # REFERENCE-SYSTEMS.md, R1 (quoted)
+KERAS_R1 = {"test_bce": 0.2846, "test_mse": 0.0130}  # docs/reference-systems.md, R1 (quoted)
 R4 = ("r4-fc", "r4-cnn", "r4-sparse", "r4-rnn", "r4-vae")
 COLUMNS = [
     text_column("name", "preset"),
@@ -83,7 +83,7 @@ def reproduce_dataset(ctx: Context, dataset: str, names: list[str]) -> tuple[lis
     lines, note = [table], []
     if r1 := rows.get("r1-fashion-sparse"):
         keras = [
-            "\n**R1 beside the Keras reference** (Keras figures quoted from REFERENCE-SYSTEMS.md):\n",
+            "\n**R1 beside the Keras reference** (Keras figures quoted from docs/reference-systems.md, R1):\n",
             "| metric | aelab | Keras (reference) | difference |\n|---|---:|---:|---:|",
         ]
         for key, theirs in KERAS_R1.items():  # quoted to 4 decimals: so are the differences

@@ -40,6 +40,8 @@ else:  # pragma: no cover
 
 # --------------------------------------------------------------------------- sections
 
+MAX_SEED = 2**32 - 1  # NumPy's legacy seeds and scikit-learn's random_state: one range for all
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -75,6 +77,7 @@ class TrainConfig:
         check(self.epochs >= 1, "epochs", self.epochs, "an integer >= 1")
         check(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
         check(self.lr > 0, "lr", self.lr, "a learning rate > 0")
+        check(0 <= self.seed <= MAX_SEED, "seed", self.seed, f"an integer from 0 to {MAX_SEED:,}")
         check_choice("optimizer", self.optimizer, ("adam", "adamw", "sgd"))
         check(self.weight_decay >= 0, "weight_decay", self.weight_decay, "a number >= 0")
         check_choice("schedule", self.schedule, ("none", "cosine", "step"))

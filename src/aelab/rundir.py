@@ -213,6 +213,15 @@ def holds_run(run_dir: str | Path) -> bool:
 def claim(run_dir: Path, config: RunConfig, *, overwrite: bool) -> None:
     """Make ``run_dir`` the home of a new run: refuse a folder holding another run (unless
     ``overwrite``) or foreign files, clear the old run's files, write config.toml."""
+    check_claim(run_dir, overwrite=overwrite)
+    clear_run(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.save(run_dir / CONFIG)
+
+
+def check_claim(run_dir: Path, *, overwrite: bool) -> None:
+    """Refuse ``run_dir`` for a new run when it holds another run (unless ``overwrite``)
+    or foreign files; writes nothing (``aelab train`` asks before loading any data)."""
     if holds_run(run_dir) and not overwrite:
         raise CheckpointError(
             f"{run_dir} already holds a run; pass --resume {run_dir} to continue it, "
@@ -228,9 +237,6 @@ def claim(run_dir: Path, config: RunConfig, *, overwrite: bool) -> None:
             f"{run_dir} exists and is not empty (and is not a run directory); "
             "choose another --out, or --overwrite to write the run into it."
         )
-    clear_run(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config.save(run_dir / CONFIG)
 
 
 _HELD: dict[Path, int] = {}  # run folders this process has locked -> nesting depth

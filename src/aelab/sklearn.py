@@ -55,8 +55,29 @@ from aelab.training import train
 _BATCH = 4096  # inference batch size: codes and reconstructions are computed in chunks
 
 
+def image_rows(X) -> tuple[object, tuple[int, int, int] | None]:
+    """Images (N, C, H, W) / (N, H, W) (what ``aelab.load_dataset`` gives) -> rows
+    (N, C*H*W) and their (C, H, W); other input unchanged (validate_data checks it)."""
+    shape = getattr(X, "shape", None)
+    if shape is None or len(shape) not in (3, 4):
+        return X, None
+    image = (1, *shape[1:]) if len(shape) == 3 else tuple(shape[1:])
+    return np.asarray(X).reshape(shape[0], -1), tuple(int(s) for s in image)
+
+
+def check_image_shape(image_shape: tuple[int, ...] | None, fitted: tuple[int, ...]) -> None:
+    """Images given after fit must have the (C, H, W) the estimator was fitted on."""
+    if image_shape is not None and tuple(image_shape) != tuple(fitted):
+        raise ValueError(
+            f"X holds images of shape {image_shape}; the estimator was fitted on {tuple(fitted)}."
+        )
+
+
 class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Learn a ``latent_dim``-dimensional code of the features with an aelab autoencoder.
+
+    X is rows (n_samples, n_features) or images (N, C, H, W) / (N, H, W), such as
+    ``aelab.load_dataset(...).train.images``; images are taken as rows laid out as those images.
 
     Parameters
     ----------
@@ -80,7 +101,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     epochs, batch_size, lr : training length, batch size and Adam learning rate.
     image_shape : tuple (C, H, W) or None, default=None
         How a row of X is laid out as an image (C*H*W must equal n_features); None means
-        (1, 1, n_features), fine for the dense and vae families.
+        the shape of the images X holds, or (1, 1, n_features) for rows (fine for the dense
+        and vae families).
     device : str, default="cpu"
         "cpu", "cuda", "cuda:N" or "auto".
     random_state : int, RandomState instance or None, default=None
@@ -94,10 +116,12 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         The trained model (eval mode, on ``device``).
     config_ : aelab.config.RunConfig
         The configuration it was trained with.
-    history_ : list of dict
-        One row per epoch (training losses).
+    history_ : aelab.History
+        One row per epoch (training losses); ``history_["train_loss"]`` reads a column.
     data_min_, data_max_ : ndarray of shape (n_features_in_,)
         Per-feature training range used to scale features to [0, 1].
+    input_shape_ : tuple (C, H, W)
+        How a row is laid out as an image.
     n_features_in_ : int
     feature_names_in_ : ndarray of str, when X has string column names.
     """
@@ -156,10 +180,19 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
     # -- configuration ---------------------------------------------------------------
 
-    def _input_shape(self, n_features: int) -> tuple[int, int, int]:
+    def _input_shape(
+        self, n_features: int, images: tuple[int, int, int] | None = None
+    ) -> tuple[int, int, int]:
+        """The (C, H, W) a row is laid out as: ``image_shape``, else the shape of the images
+        X held (``images``), else (1, 1, n_features)."""
         if self.image_shape is None:
-            return (1, 1, n_features)
+            return images or (1, 1, n_features)
         shape = tuple(int(s) for s in self.image_shape)
+        if images is not None and shape != images:
+            raise ConfigError(
+                f"image_shape={self.image_shape!r} does not match the images in X, "
+                f"{images}; pass image_shape=None or images of that shape."
+            )
         if len(shape) != 3 or min(shape) < 1 or int(np.prod(shape)) != n_features:
             raise ConfigError(
                 f"image_shape={self.image_shape!r} is invalid: expected (channels, height, "
@@ -167,13 +200,15 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             )
         return shape  # type: ignore[return-value]
 
-    def _run_config(self, n_features: int, seed: int) -> RunConfig:
+    def _run_config(
+        self, n_features: int, seed: int, images: tuple[int, int, int] | None = None
+    ) -> RunConfig:
         model_cls = config_class(self.family)
         names = {f.name for f in dataclasses.fields(model_cls)}
         model: dict = {
             "family": self.family,
             "latent_dim": int(self.latent_dim),
-            "input_shape": self._input_shape(n_features),
+            "input_shape": self._input_shape(n_features, images),
         }
         if "hidden" in names and isinstance(model_cls.hidden, tuple):
             model["hidden"] = tuple(int(h) for h in self.hidden)
@@ -214,14 +249,16 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     # -- the estimator API -------------------------------------------------------------
 
     def fit(self, X, y=None):
-        """Train on X (n_samples, n_features); ``y`` is ignored."""
+        """Train on X: rows (n_samples, n_features) or images (N, C, H, W) / (N, H, W), then
+        laid out as those images; ``y`` is ignored."""
         self._validate_params()
+        X, images = image_rows(X)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=True)
 
         self.data_min_ = X.min(axis=0).astype(np.float64)
         self.data_max_ = X.max(axis=0).astype(np.float64)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        config = self._run_config(X.shape[1], seed)
+        config = self._run_config(X.shape[1], seed, images)
         self.input_shape_ = tuple(config.model.input_shape)
         pixels = (
             np.rint(self._scale(X) * 255.0).astype(np.uint8).reshape(len(X), *self.input_shape_)
@@ -243,10 +280,16 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         batches = row_batches(U, _BATCH, next(model.parameters()).device, dtype)
         return map_batches(lambda batch: fn(model, batch), batches).cpu().numpy()
 
-    def transform(self, X):
-        """Codes (n_samples, latent_dim), in the dtype of X."""
+    def _validated(self, X) -> np.ndarray:
+        """X (rows, or images of the fitted shape) as validated rows."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X, images = image_rows(X)
+        check_image_shape(images, self.input_shape_)
+        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+
+    def transform(self, X):
+        """Codes (n_samples, latent_dim), in the dtype of X (integer pixels give float64)."""
+        X = self._validated(X)
         U = self._scale(X).reshape(len(X), *self.input_shape_)
         return self._map(U, lambda model, x: model.encode(x))
 
@@ -266,8 +309,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     def score_samples(self, X):
         """Negative mean squared reconstruction error per sample (n_samples,), measured on
         the [0, 1]-scaled features (what the model was trained on): higher = more typical."""
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = self._validated(X)
         U = self._scale(X).reshape(len(X), *self.input_shape_)
 
         def error(model, x: torch.Tensor) -> torch.Tensor:
@@ -372,16 +414,6 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    @staticmethod
-    def _rows(X) -> tuple[object, tuple[int, int, int] | None]:
-        """Images (N, C, H, W) / (N, H, W) -> rows (N, C*H*W) and their (C, H, W); other
-        input unchanged (validate_data checks it)."""
-        shape = getattr(X, "shape", None)
-        if shape is None or len(shape) not in (3, 4):
-            return X, None
-        image = (1, *shape[1:]) if len(shape) == 3 else tuple(shape[1:])
-        return np.asarray(X).reshape(shape[0], -1), tuple(int(s) for s in image)
-
     def _parts(self, X) -> dict[str, np.ndarray]:
         """The raw scores (reconstruction MSE, code distance) of validated rows X, in float64
         (the transformer computes float64 rows with a float64 model: batch-independent)."""
@@ -398,7 +430,7 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         from aelab.reuse.detector import code_distance, fit_detector
 
         self._validate_params()
-        X, image_shape = self._rows(X)
+        X, image_shape = image_rows(X)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=True)
         n = len(X)
         if n < 2:
@@ -447,12 +479,8 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
 
     def _validated(self, X) -> np.ndarray:
         check_is_fitted(self)
-        X, image_shape = self._rows(X)
-        if image_shape is not None and image_shape != tuple(self.input_shape_):
-            raise ValueError(
-                f"X holds images of shape {image_shape}; the detector was fitted on "
-                f"{tuple(self.input_shape_)}."
-            )
+        X, image_shape = image_rows(X)
+        check_image_shape(image_shape, self.input_shape_)
         return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
 
     def score_samples(self, X):

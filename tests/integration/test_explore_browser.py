@@ -28,9 +28,14 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 START_TIMEOUT = 90.0
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
+)
 if not Path(CHROMIUM).exists():
-    pytest.skip(f"no system Chromium at {CHROMIUM} (Debian: apt-get install chromium)", allow_module_level=True)
+    pytest.skip(
+        f"no system Chromium at {CHROMIUM} (Debian: apt-get install chromium)",
+        allow_module_level=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +89,9 @@ def test_report_map_hover_shows_the_image_offline(explored, browser, tmp_path):
     assert hover_until_tip(page, "#code-map"), "no tooltip appeared over the map"
     tile = page.locator(".aelab-tip div[title=originals]").first
     # the thumbnail is the sprite sheet shown through the CSS custom property
-    assert tile.evaluate("e => getComputedStyle(e).backgroundImage").startswith('url("data:image/png;base64,')
+    assert tile.evaluate("e => getComputedStyle(e).backgroundImage").startswith(
+        'url("data:image/png;base64,'
+    )
     assert tile.bounding_box()["width"] > 20
     page.screenshot(path=str(tmp_path / "report-map-hover.png"))
     assert all(u.startswith(("file:", "data:")) for u in requests), requests
@@ -95,7 +102,10 @@ def test_report_map_hover_shows_the_image_offline(explored, browser, tmp_path):
 def test_explore_click_slider_upload(explored, browser, tmp_path):
     data, run = explored
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+    }
     before = sorted(p.relative_to(run) for p in run.rglob("*"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "aelab", "explore", str(run), "--port", str(port),
@@ -119,12 +129,13 @@ def test_explore_click_slider_upload(explored, browser, tmp_path):
         # a click on the map decodes that position (far positions may all decode to the
         # decoder's bias image, so several positions, at least two different images)
         box = page.locator("#run-0 canvas").first.bounding_box()
-        page.screenshot(path="/tmp/dbg-test.png"); print("BOX", box, repr(page.inner_text("#point-0")))
         decoded = []
         for fx, fy in ((0.45, 0.5), (0.3, 0.7), (0.6, 0.4), (0.9, 0.2)):
             text = page.inner_text("#point-0")
             page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
-            page.wait_for_function(f"document.getElementById('point-0').textContent !== {text!r}")
+            page.wait_for_function(
+                "t => document.getElementById('point-0').textContent !== t", arg=text, polling=100
+            )
             decoded.append(page.get_attribute("#decoded-0", "src"))
         assert all(src.startswith("data:image/png;base64,") for src in decoded)
         assert len(set(decoded)) >= 2, "every click decoded the same image"
@@ -132,7 +143,9 @@ def test_explore_click_slider_upload(explored, browser, tmp_path):
         recon = page.get_attribute("#recon-0", "src")
         page.focus("#slider-0-0")
         page.keyboard.press("End")
-        page.wait_for_function(f"document.getElementById('recon-0').src !== {recon!r}")
+        page.wait_for_function(
+            "s => document.getElementById('recon-0').src !== s", arg=recon, polling=100
+        )
         # an upload shows a score
         good = png_file(tmp_path / "good.png", data.test.images[3, 0])
         page.set_input_files("#upload", str(good))
@@ -145,14 +158,19 @@ def test_explore_click_slider_upload(explored, browser, tmp_path):
         if os.environ.get("AELAB_SCREENSHOTS"):
             shutil.copy(tmp_path / "explore.png", ROOT / "docs/images/explore.png")
         # a bad upload shows an error; the next good one works and clears it
-        page.set_input_files("#upload", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}])
+        page.set_input_files(
+            "#upload", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}]
+        )
         page.wait_for_selector("#error.shown")
         assert "PNG or JPEG" in page.inner_text("#error")
         page.evaluate("document.getElementById('upload-0').textContent = ''")
         big = Image.fromarray(data.test.images[5, 0]).resize((60, 60))
         buffer = io.BytesIO()
         big.save(buffer, format="JPEG")
-        page.set_input_files("#upload", files=[{"name": "big.jpg", "mimeType": "image/jpeg", "buffer": buffer.getvalue()}])
+        page.set_input_files(
+            "#upload",
+            files=[{"name": "big.jpg", "mimeType": "image/jpeg", "buffer": buffer.getvalue()}],
+        )
         page.wait_for_selector("#score-0")
         assert "resized from 60x60" in page.inner_text("#upload-0")
         assert not page.locator("#error.shown").count()

@@ -46,9 +46,9 @@ def isolated(tmp_path, monkeypatch):
 def test_train_small_run_then_resume_to_more_epochs(idx_dir, tmp_path, capsys):
     out = tmp_path / "run"
     args = [*SMALL, "--dataset", f"idx:{idx_dir}", "--out", str(out), "--no-eval", "--seed", "3"]
-    assert main(["train", *args]) == 0
+    assert main(["train", *args, "-v"]) == 0
     printed = capsys.readouterr().out
-    assert "[model]" in printed and "input_shape" in printed  # the resolved config
+    assert "[model]" in printed and "input_shape" in printed  # the resolved config, with -v
     assert "epoch 2/2" in printed  # plain progress lines (not a terminal)
     cfg = RunConfig.load(out / "config.toml")
     assert cfg.model.input_shape == (1, 8, 8) and cfg.train.seed == 3

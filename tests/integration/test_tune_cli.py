@@ -148,3 +148,33 @@ def test_a_rerun_that_finds_the_study_complete_rewrites_tune_html(idx_dir, tmp_p
     assert main(args) == 0  # the study is complete: no trial trained
     assert page.read_text().count("<td>complete</td>") == 2
     assert len(trials(out)) == 2
+
+
+def test_a_deleted_trial_folder_is_reported_and_the_search_goes_on(idx_dir, tmp_path, capsys):
+    """The best trial's folder deleted by hand: a re-run asking for more trials warns once
+    (one line naming the folder), trains the rest and writes best.toml from the trial's
+    values."""
+    import shutil
+
+    from aelab.cli.main import main
+    from aelab.config import RunConfig
+
+    out = tmp_path / "tune"
+    args = [*tune(idx_dir, out)[3:], "--epochs", "1"]
+    assert main([*args, "--trials", "2"]) == 0
+    storage = f"sqlite:///{out / 'study.db'}"
+    first = optuna.load_study(study_name="aelab-tune", storage=storage).best_trial
+    folder = out / first.user_attrs["run_dir"]
+    expected = RunConfig.load(folder / "config.toml")
+    shutil.rmtree(folder)
+    capsys.readouterr()
+    assert main([*args, "--trials", "3"]) == 0
+    err = capsys.readouterr().err
+    warned = [line for line in err.splitlines() if "missing" in line]
+    assert len(warned) == 1 and folder.name in warned[0]
+    assert len(states(out, "COMPLETE")) == 3
+    rebuilt = RunConfig.load(out / "best.toml")
+    now = optuna.load_study(study_name="aelab-tune", storage=storage).best_trial
+    if now.number == first.number:  # the deleted trial is still the best
+        assert rebuilt.model.latent_dim == expected.model.latent_dim
+        assert rebuilt.train.lr == expected.train.lr and rebuilt.name == expected.name

@@ -31,7 +31,7 @@ def test_build_model_from_a_preset_name():
 
 
 def test_dataset_shape_follows_resizing_and_mode():
-    assert dataset_shape(DataConfig(dataset="mnist", image_size=(32, 32), mode="RGB")) == (
+    assert dataset_shape(DataConfig(dataset="folder:/x", image_size=(32, 32), mode="RGB")) == (
         3,
         32,
         32,

@@ -101,7 +101,7 @@ def test_train_wrapped_modules_in_place_and_evaluate(data, tmp_path):
     )
     assert run.model is model and not torch.equal(before, encoder[1].weight)
     assert run.config.model.family == "modules" and run.metrics["code"]["mean_l0"] <= 3
-    assert {"train_sparsity", "val_loss"} <= set(run.history)
+    assert {"train_sparsity", "val_loss"} <= set(run.history.columns)
     with pytest.raises(ConfigError, match=r"wraps your own nn\.Modules"):
         aelab.load(run.run_dir)
     with pytest.raises(ConfigError, match="cannot change a model passed with model="):

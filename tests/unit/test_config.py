@@ -145,4 +145,6 @@ def test_set_values_unknown_keys_suggest_and_ranges_come_from_the_dataclass():
     with pytest.raises(ConfigError) as info:
         set_values(RunConfig(), {"model.latent_dim": "0", "train.epochs": "2"})
     # one line naming the field, its value and the range, as ModelConfig.__post_init__ says it
-    assert str(info.value) == "model.latent_dim=0 is invalid: expected an integer >= 1."
+    assert str(info.value) == (
+        "model.latent_dim=0 is invalid: expected an integer from 1 to 1,048,576."
+    )

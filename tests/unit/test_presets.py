@@ -180,3 +180,14 @@ def test_docs_presets_md_is_generated_from_the_presets():
     assert page.read_text(encoding="utf-8") == text, (
         "docs/presets.md is stale: run `aelab presets --markdown > docs/presets.md`"
     )
+
+
+def test_cli_show_toml_is_a_config_file_as_is(capsys, tmp_path):
+    # `aelab presets show NAME --toml > f.toml` then `aelab train --config f.toml`: the
+    # summary is TOML comments, the file loads to the preset's (overridden) config
+    assert main(["presets", "show", "r3-mnist-deep", "--toml", "--set", "model.latent_dim=16"]) == 0
+    path = tmp_path / "f.toml"
+    path.write_text(capsys.readouterr().out)
+    loaded = RunConfig.load(path)
+    assert loaded == load_preset("r3-mnist-deep").with_values({"model.latent_dim": 16})
+    assert "# Total params:" in path.read_text()

@@ -102,7 +102,8 @@ def test_loaded_model_samples_probes_and_exports(tmp_path) -> None:
     assert isinstance(model, aelab.TrainedModel)
 
     a, b = model.sample(5, seed=1), model.sample(5, seed=1)
-    assert a.shape == (5, 1, 28, 28) and a.dtype == np.float32 and (0 <= a).all() and (a <= 1).all()
+    assert a.shape == (5, 1, 28, 28) and a.dtype == np.float32
+    assert (a >= 0).all() and (a <= 1).all()
     np.testing.assert_array_equal(a, b)
 
     probes = model.probe(splits, cache=False)
@@ -116,3 +117,11 @@ def test_loaded_model_samples_probes_and_exports(tmp_path) -> None:
     torch.testing.assert_close(torch.jit.load(str(path))(x), expected)
     again = aelab.export(run.run_dir, tmp_path / "enc2.pt", format="torchscript", part="encoder")
     torch.testing.assert_close(torch.jit.load(str(again))(x), expected)
+
+
+def test_metrics_catalog_is_what_aelab_metrics_lists() -> None:
+    rankable = aelab.metrics_catalog(rankable=True)
+    assert rankable and all(m.comparable and m.direction for m in rankable)
+    assert {m.section for m in aelab.metrics_catalog("cluster")} == {"cluster"}
+    with pytest.raises(aelab.ConfigError, match=r"section 'clustr' is unknown.*cluster"):
+        aelab.metrics_catalog("clustr")

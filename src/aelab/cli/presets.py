@@ -22,7 +22,7 @@ EPILOG = """examples:
   aelab presets --json
   aelab presets --markdown    # every preset: provenance, layers, training (docs/presets.md)
   aelab presets show r1-fashion-sparse
-  aelab presets show r4-cnn --toml
+  aelab presets show r4-cnn --toml   # a config file: > my.toml; aelab train --config my.toml
   aelab presets show r3-mnist-deep --set model.latent_dim=16
 """
 
@@ -42,7 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     show.add_argument("name", metavar="NAME", help="preset name (see `aelab presets`)")
     add_set_option(show, "preset")
-    show.add_argument("--toml", action="store_true", help="also print the resolved config TOML")
+    show.add_argument(
+        "--toml",
+        action="store_true",
+        help="print the resolved config as a TOML file (the summary as comments): "
+        "`> my-run.toml`, then `aelab train --config my-run.toml`",
+    )
 
 
 def _row(name: str) -> dict[str, Any]:
@@ -187,14 +192,16 @@ def _show(args: argparse.Namespace) -> int:
     cfg = load_preset(args.name)
     if args.sets:
         cfg = cfg.override(args.sets)
-    if cfg.description:
-        print(cfg.description)
-        print()
-    print(summary(build_model(cfg), args.name))
-    print(_training(cfg))
-    if args.toml:
-        print()
-        print(cfg.to_toml(), end="")
+    parts = [cfg.description, ""] if cfg.description else []
+    text = "\n".join([*parts, summary(build_model(cfg), args.name), _training(cfg)])
+    if not args.toml:
+        print(text)
+        return 0
+    # a config file as is (`> f.toml`, then `aelab train --config f.toml`): the summary
+    # becomes TOML comments above the resolved config
+    print("\n".join(f"# {line}".rstrip() for line in text.splitlines()))
+    print()
+    print(cfg.to_toml(), end="")
     return 0
 
 

@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from aelab.config import with_input_shape
-    from aelab.rundir import default_run_dir
+    from aelab.rundir import check_claim, default_run_dir
     from aelab.training import train
     from aelab.training.distributed import context_from_env
 
@@ -61,13 +61,23 @@ def run(args: argparse.Namespace) -> int:
 
         raise ConfigError("--resume RUN_DIR continues in RUN_DIR; leave out --out.")
     run_dir = Path(args.resume or args.out or default_run_dir(cfg))
+    if args.resume:
+        note = nothing_to_do(run_dir, cfg, evaluate=not args.no_eval)
+        if note is not None:
+            log.info(note)
+            return 0
+    elif main_rank:
+        check_claim(run_dir, overwrite=args.overwrite)
 
     from aelab.data import load_dataset
 
+    # everything is checked (the config above, the data here) before anything is printed
     data = load_dataset(cfg.data, seed=cfg.train.seed, progress=show)
     cfg = with_input_shape(cfg, data.shape)
     if show:
-        print(f"# run directory: {run_dir}\n{cfg.to_toml()}", flush=True)
+        print(f"# run directory: {run_dir}", flush=True)
+        if getattr(args, "verbose", False):  # the full resolved config, as config.toml will hold it
+            print(cfg.to_toml(), flush=True)
     result = train(
         cfg,
         run_dir,
@@ -86,6 +96,34 @@ def run(args: argparse.Namespace) -> int:
         log_finished_run(result.run_dir, cfg.train.track)
     log.info(f"run: {result.run_dir}")
     return 0
+
+
+def nothing_to_do(run_dir: Path, cfg, *, evaluate: bool) -> str | None:
+    """The one line ``--resume`` answers for a run with nothing left to do (finished its
+    ``train.epochs`` or stopped early, and evaluated unless ``evaluate`` is off); None when
+    there is work. Nothing in the run is read beyond its config and metrics.json, nothing
+    written (not even the config of ``--figures none``)."""
+    from aelab.errors import AelabError
+    from aelab.rundir import FINISHED, read_metrics, saved_config
+
+    saved_config(run_dir, cfg)  # the same run, or the one-line difference
+    try:
+        metrics = read_metrics(run_dir)
+    except AelabError:
+        return None  # no readable summary: the trainer reports what it finds
+    run = metrics.get("run") if isinstance(metrics.get("run"), dict) else {}
+    status, done = run.get("status"), run.get("epochs_completed")
+    if status not in FINISHED or not isinstance(done, int):
+        return None
+    if status == "completed" and cfg.train.epochs > done:
+        return None  # more epochs asked: train on
+    if evaluate and "reconstruction" not in metrics:
+        return None  # trained with --no-eval: the evaluation is left to do
+    if status == "completed":
+        more = f"use --epochs {done + 1} or more to train on"
+    else:
+        more = f"it {status.replace('_', ' ')}; train a new run to train longer"
+    return f"nothing to do: {run_dir} finished {done} epochs ({more})"
 
 
 def evaluate(run_dir: Path, data, *, quiet: bool) -> None:

@@ -57,7 +57,7 @@ class DataConfig:
         if self.image_size is not None:
             check(
                 len(self.image_size) == 2
-                and 1 <= min(self.image_size)
+                and min(self.image_size) >= 1
                 and max(self.image_size) <= MAX_IMAGE_SIDE,
                 "image_size",
                 self.image_size,

@@ -79,6 +79,21 @@ def check_input_shape(value: Any) -> None:
     )
 
 
+MAX_WIDTH = 1 << 20  # the widest layer or code a config may ask for (latent_dim, hidden, channels)
+
+
+def check_widths(name: str, value: int | tuple[int, ...]) -> None:
+    """``value`` (a layer width or a tuple of them) is from 1 to MAX_WIDTH: a width beyond
+    that is a typo, and past int64 torch fails with an overflow deep inside a layer."""
+    widths = value if isinstance(value, tuple) else (value,)
+    check(
+        all(1 <= w <= MAX_WIDTH for w in widths),
+        name,
+        list(value) if isinstance(value, tuple) else value,
+        f"{'layer sizes' if isinstance(value, tuple) else 'an integer'} from 1 to {MAX_WIDTH:,}",
+    )
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Fields every family shares. Families subclass this with their own fields.
@@ -104,7 +119,7 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         check_numbers(self)
-        check(self.latent_dim >= 1, "latent_dim", self.latent_dim, "an integer >= 1")
+        check_widths("latent_dim", self.latent_dim)
         check_choice("loss", self.loss, ("bce", "mse"))
         check_choice("reduction", self.reduction, ("mean", "sum"))
         check_choice("init", self.init, ("torch", "keras"))

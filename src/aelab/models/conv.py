@@ -18,7 +18,14 @@ from torch import nn
 
 from aelab.errors import check, check_choice
 from aelab.layers.activations import check_activation, make_activation
-from aelab.models.base import Autoencoder, ModelConfig, check_code, code_activation, image_shape
+from aelab.models.base import (
+    Autoencoder,
+    ModelConfig,
+    check_code,
+    check_widths,
+    code_activation,
+    image_shape,
+)
 from aelab.models.registry import register_model
 
 
@@ -64,7 +71,7 @@ def check_conv_geometry(
 ) -> None:
     """Checks shared with the convolutional VAE: the kernel fits, the size halves evenly."""
     check(len(channels) >= 1, "channels", list(channels), "at least one block, e.g. [32, 64]")
-    check(min(channels) >= 1, "channels", list(channels), "feature map counts >= 1")
+    check_widths("channels", tuple(channels))
     check(kernel >= 1 and kernel % 2 == 1, "kernel", kernel, "an odd size >= 1 (3, 5, ...)")
     check_choice("downsample", downsample, ("stride", "pool"))
     check_choice("upsample", upsample, ("transpose", "upsample"))

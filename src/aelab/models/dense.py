@@ -15,9 +15,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from aelab.errors import check
 from aelab.layers.activations import check_activation, make_activation
-from aelab.models.base import Autoencoder, ModelConfig, check_code, code_activation
+from aelab.models.base import (
+    Autoencoder,
+    ModelConfig,
+    check_code,
+    check_widths,
+    code_activation,
+)
 from aelab.models.registry import register_model
 
 
@@ -35,7 +40,7 @@ class DenseConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check(all(h >= 1 for h in self.hidden), "hidden", list(self.hidden), "layer sizes >= 1")
+        check_widths("hidden", self.hidden)
         check_activation("activation", self.activation)
         check_code(self, self.code_activation)
 

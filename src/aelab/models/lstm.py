@@ -17,7 +17,13 @@ from torch import Tensor, nn
 
 from aelab.errors import check, check_choice
 from aelab.layers.activations import make_activation
-from aelab.models.base import Autoencoder, ModelConfig, check_code, code_activation
+from aelab.models.base import (
+    Autoencoder,
+    ModelConfig,
+    check_code,
+    check_widths,
+    code_activation,
+)
 from aelab.models.registry import register_model
 
 
@@ -35,7 +41,7 @@ class LSTMConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check(self.hidden >= 1, "hidden", self.hidden, "an integer >= 1")
+        check_widths("hidden", self.hidden)
         check_choice("latent", self.latent, ("hidden", "linear"))
         check_choice("output", self.output, ("linear", "lstm"))
         check_code(self, self.code_activation)

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from aelab.errors import check, check_choice
 from aelab.layers.activations import check_activation, make_activation
-from aelab.models.base import Autoencoder, LossOutput, ModelConfig, code_stats
+from aelab.models.base import Autoencoder, LossOutput, ModelConfig, check_widths, code_stats
 from aelab.models.conv import check_conv_geometry, code_shape, conv_decoder, conv_encoder
 from aelab.models.dense import mlp
 from aelab.models.registry import register_model
@@ -44,7 +44,7 @@ class VAEConfig(ModelConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_choice("encoder", self.encoder, ("dense", "conv"))
-        check(all(h >= 1 for h in self.hidden), "hidden", list(self.hidden), "layer sizes >= 1")
+        check_widths("hidden", self.hidden)
         check_activation("activation", self.activation)
         check(self.beta >= 0, "beta", self.beta, "a KL weight >= 0")
         check(

@@ -182,7 +182,7 @@ def map_columns(data: CodeMapData) -> Any:
     """``data`` as :class:`aelab.viz.interactive.MapColumns`."""
     from aelab.viz.interactive import MapColumns, SpriteLayout
 
-    c, h, w = data.image_shape
+    _, h, w = data.image_shape
     layout = SpriteLayout.for_images(len(data), h, w) if data.sprites else None
     return MapColumns(
         points=data.points,
@@ -206,7 +206,9 @@ class Interactive:
     divs: dict[str, str]
 
 
-def interactive_figures(run_dir: str | Path, history: list[dict[str, Any]], name: str) -> Interactive | None:
+def interactive_figures(
+    run_dir: str | Path, history: list[dict[str, Any]], name: str
+) -> Interactive | None:
     """The interactive figures of ``run_dir`` (code map, loss curves) ready to embed; None
     when it has neither stored map data nor a history."""
     from bokeh.embed import components

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +56,7 @@ from aelab.reuse.detector import SCORES, calibrate, code_distance, threshold_met
 from aelab.reuse.inference import TrainedModel
 from aelab.reuse.task import TaskContext, TaskResult, run_task
 from aelab.rundir import atomic_write_text
-from aelab.training import train
+from aelab.training import Callback, train
 from aelab.viz.anomaly_extremes import anomaly_extremes
 from aelab.viz.roc import roc_curves
 from aelab.viz.save import save_figure
@@ -388,6 +390,27 @@ def _scores_csv(result: ClassResult, test: Split) -> str:
     return csv_table(rows, ["index", "label", *SCORES])
 
 
+class ClassProgress(Callback):
+    """A status line on stderr after every epoch of one class's training, so a protocol of
+    ten classes is never silent for minutes: ``class 3 (Dress): epoch 2/10 train_loss ...``."""
+
+    def __init__(self, label: str, epochs: int) -> None:
+        self.label, self.epochs, self.start = label, epochs, time.perf_counter()
+
+    def on_epoch_end(self, trainer, epoch: int, logs: dict[str, float]) -> None:
+        losses = "  ".join(
+            f"{k} {logs[k]:.4f}"
+            for k in ("train_loss", "val_loss")
+            if isinstance(logs.get(k), float) and math.isfinite(logs[k])
+        )
+        took = time.perf_counter() - self.start
+        print(
+            f"{self.label}: epoch {epoch}/{self.epochs}  {losses}  ({took:.1f}s)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def one_class(
     config: RunConfig,
     data: DatasetSplits,
@@ -406,7 +429,14 @@ def one_class(
     detector calibrated at ``fpr``)."""
     sub = one_class_data(data, normal_class)
     start = time.perf_counter()
-    result = train(config, run_dir, data=sub, quiet=quiet, overwrite=run_dir is not None)
+    progress = []
+    if not quiet:  # one line per epoch, prefixed with the class, not the trainer's own bar
+        names = data.classes or ()
+        name = f" ({names[normal_class]})" if normal_class < len(names) else ""
+        progress = [ClassProgress(f"class {normal_class}{name}", config.train.epochs)]
+    result = train(
+        config, run_dir, data=sub, quiet=True, overwrite=run_dir is not None, callbacks=progress
+    )
     seconds = time.perf_counter() - start
     if run_dir is None:
         model = TrainedModel(result.model, result.config, device=device)
@@ -571,8 +601,8 @@ def run_protocol(
     for c in chosen:
         run_dir = Path(out_dir) / f"class-{c}" if save_runs and out_dir is not None else None
         r = one_class(
-            config, data, c, run_dir=run_dir, code_score=code_score, k=k, device=device, quiet=True,
-            fpr=fpr,
+            config, data, c, run_dir=run_dir, code_score=code_score, k=k, device=device,
+            quiet=quiet, fpr=fpr,
         )  # fmt: skip
         results.append(r)
         if not quiet:

@@ -168,6 +168,9 @@ def _timed(status: Status, what: str, fn: Callable[[], Any]) -> tuple[Any, float
 # --------------------------------------------------------------------------- IDEC
 
 
+STATUS_SECONDS = 10.0  # IDEC reports its step at least this often between target updates
+
+
 def _embed(model: TrainedModel, images: np.ndarray) -> np.ndarray:
     """Codes (N, D) in eval mode, the model left in the mode it was in."""
 
@@ -200,7 +203,7 @@ def idec(
     previous: np.ndarray | None = None
     p_all = torch.empty(0)
     kl_sum = rec_sum = 0.0
-    start = time.perf_counter()
+    start = last_line = time.perf_counter()
     for step in range(cfg.max_iter + 1):
         if step % cfg.update_interval == 0 or step == cfg.max_iter:
             q = soft_assign(_embed(model, images), mu.detach().cpu().numpy(), cfg.alpha)
@@ -222,6 +225,7 @@ def idec(
                 + (f", KL {row['kl']:.4f}, L_r {row['reconstruction']:.4f}" if done else "")
                 + f" ({time.perf_counter() - start:.0f}s)"
             )
+            last_line = time.perf_counter()
             if previous is not None and changed < cfg.tol:
                 converged = True
                 break
@@ -244,6 +248,13 @@ def idec(
         net.eval()
         kl_sum += float(kl.detach())
         rec_sum += float(reconstruction.detach())
+        if time.perf_counter() - last_line >= STATUS_SECONDS:  # never silent for long
+            since = step + 1 - history[-1]["step"]
+            status(
+                f"IDEC step {step + 1}/{cfg.max_iter}: KL {kl_sum / since:.4f}, "
+                f"L_r {rec_sum / since:.4f} ({time.perf_counter() - start:.0f}s)"
+            )
+            last_line = time.perf_counter()
     return mu.detach().cpu().numpy(), history, converged
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import socket
 import sys
@@ -53,9 +54,11 @@ from aelab.studies.search_space import SearchParam, check_space, trial_config
 from aelab.studies.storage import check_storage_url, storage_error
 from aelab.studies.tune_page import write_tune_page
 from aelab.training import train
-from aelab.training.callbacks import Callback
+from aelab.training.callbacks import Callback, warn_if_test_decides
 from aelab.training.trackers import log_finished_run
 from aelab.viz.save import save_figure
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -288,12 +291,23 @@ class Tuner:
         self.last_number = -1
         self.fatal: ConfigError | None = None
         check_space(base, self.space)
+        self._warn_if_test_decides()
         self.out.mkdir(parents=True, exist_ok=True)
         self._check_manifest()
         self.study = self._study()
         self.registry = WorkerRegistry(self.out, self.worker)
 
     # -- setup ----------------------------------------------------------------------------
+
+    def _warn_if_test_decides(self) -> None:
+        """The objective on val_loss, or pruning (on each epoch's val_loss), of a base
+        config that validates on the test set (R1): one warning line."""
+        s, metric = self.settings, objective_metric(self.settings.objective)
+        on_val = [f"the objective {s.objective}"] if "val_loss" in metric.key else []
+        if s.prune:
+            on_val.append("pruning")
+        if on_val:
+            warn_if_test_decides(self.base, "tune's " + " and ".join(on_val))
 
     def _check_manifest(self) -> None:
         """OUT/tune.toml records the base config and the space (a valid tune file); a re-run
@@ -461,6 +475,7 @@ class Tuner:
         done = self.finished()
         where = s.storage or self.out / STUDY_DB
         self.log(f"tune: study {s.study_name!r} in {where}: {done}/{s.trials} trials finished")
+        self._report_missing_folders()
         # a bar on a terminal, one plain line per trial otherwise (CI logs)
         tty = sys.stderr.isatty()
         off = self.quiet or not tty
@@ -494,6 +509,25 @@ class Tuner:
         bar.close()
         return self.write_outputs()
 
+    def _report_missing_folders(self) -> None:
+        """One warning line naming the finished trials whose folders are gone (deleted by
+        hand); they still count, and best.toml is rebuilt from a missing best's values."""
+        State = self.optuna.trial.TrialState
+        missing = [
+            str(t.user_attrs.get("run_dir"))
+            for t in self.study.get_trials(deepcopy=False, states=(State.COMPLETE, State.PRUNED))
+            if t.user_attrs.get("run_dir") and not (self.out / t.user_attrs["run_dir"]).is_dir()
+        ]
+        if missing:
+            log.warning(
+                "tune: %d finished trial folder%s missing in %s (deleted?): %s; the search "
+                "goes on without them",
+                len(missing),
+                " is" if len(missing) == 1 else "s are",
+                self.out,
+                ", ".join(missing),
+            )
+
     def _show_best(self, bar: Any) -> None:
         if self.count("COMPLETE") and not bar.disable:
             bar.set_postfix({"best": f"{self.study.best_value:.5g}"}, refresh=True)
@@ -526,14 +560,27 @@ class Tuner:
         best = self.study.best_trial
         result.best_value, result.best_trial = best.value, best.number
         result.files["best"] = self.out / "best.toml"
-        config = (self.out / best.user_attrs["run_dir"] / CONFIG).read_text(encoding="utf-8")
-        atomic_write_text(result.files["best"], config)
+        atomic_write_text(result.files["best"], self._trial_config_text(best))
         result.files |= self._plots()
         self.log(
             f"tune: {result.finished} trials finished; best {self.settings.objective} "
             f"{best.value:.6g} (trial {best.number}: {best.params}); {result.files['best']}"
         )
         return result
+
+    def _trial_config_text(self, trial: Any) -> str:
+        """The config.toml a finished trial saved; when its folder is gone (deleted by
+        hand), one warning and the config rebuilt from the base and the trial's values, so
+        the study can still be finished and its best.toml written."""
+        folder = self.out / str(trial.user_attrs.get("run_dir", f"trial-{trial.number:04d}"))
+        try:
+            return (folder / CONFIG).read_text(encoding="utf-8")
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        self.log(f"tune: best.toml rebuilt from the base config and trial {trial.number}'s values")
+        stem = self.base.name or self.base.preset or self.base.model.family
+        cfg = self.base.with_values({**trial.params, "name": f"{stem}-{folder.name}"})
+        return cfg.to_toml()
 
     def _plots(self) -> dict[str, Path]:
         import matplotlib.pyplot as plt

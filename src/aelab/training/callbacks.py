@@ -33,6 +33,7 @@ Built in, assembled from the config by :func:`default_callbacks`: :class:`Progre
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,6 +187,25 @@ def check_callbacks(callbacks: Any) -> list[Callback]:
             "(subclass it and override on_epoch_end and the other hooks you need)."
         )
     return list(callbacks)
+
+
+log = logging.getLogger(__name__)
+
+
+def warn_if_test_decides(config: RunConfig, decision: str) -> bool:
+    """One warning line when ``decision`` (a tune objective, pruning: anything that picks
+    on val_loss) would pick on the test set: ``data.validation='test'`` (R1's Keras parity)
+    reports the test set as validation data. Early stopping and the best checkpoint are
+    refused or off for such a run (RunConfig, :func:`default_callbacks`). True if warned."""
+    if config.data.validation != "test":
+        return False
+    log.warning(
+        "%s decides on val_loss, which data.validation='test' computes on the test set: "
+        "the test metrics are then no held-out estimate; set data.validation=split to "
+        "select on held-out training images",
+        decision,
+    )
+    return True
 
 
 def default_callbacks(config: RunConfig, *, validation: bool, quiet: bool) -> list[Callback]:

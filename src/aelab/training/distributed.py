@@ -1,24 +1,30 @@
-"""Data-parallel training with torch.distributed, launched by ``torchrun``.
+"""Data-parallel training with torch.distributed (DDP), launched by ``torchrun``.
 
 ``torchrun --nproc_per_node=N -m aelab train ...`` sets RANK/WORLD_SIZE/LOCAL_RANK; this
-module reads them, starts the process group (gloo on CPU, nccl on CUDA), gives every rank
-rank 0's weights (:func:`wrap`) and averages the gradients after each backward
-(:func:`average_gradients`). Without those variables everything is single-process.
+module reads them, starts the process group (gloo on CPU, nccl on CUDA) and wraps the
+loss in DistributedDataParallel. Without those variables everything is single-process.
 
-Why not ``DistributedDataParallel``: with torch 2.13 constructing it leaks references to
-its process group (measured: ten references no Python object holds), so
-``destroy_process_group`` never freed the gloo backend and every rank went through
-interpreter shutdown and ``exit()`` with gloo's two worker threads and its socket thread
-still running, beside a peer closing its sockets at the same moment: the window in which
-a rank aborted under load ("terminate called without an active exception", issue 25).
-Plain collectives leave nothing behind: :func:`teardown` joins those threads while the
-interpreter is whole. For aelab's small models one all-reduce of the flattened gradients per step is
-what DDP did anyway (a single bucket), without the overlap that only large models need.
+DDP synchronises gradients only for what runs through the wrapped module's ``forward``,
+so the trainer wraps :class:`LossModule` (whose forward *is* the model's loss), not the
+autoencoder itself.
+
+Ending a job (issue 25: a rank aborted at exit under load, "terminate called without an
+active exception"): the gloo backend runs two worker threads and a socket thread, which
+only stop when the backend object is freed. ``destroy_process_group`` merely forgets the
+group; while anything still holds it the threads run on into interpreter shutdown and
+``exit()``, beside a peer that is closing its sockets at that moment. Two things held it
+for good: importing ``torch._dynamo`` (which the first optimizer does) while the group
+exists keeps ten references to it (torch 2.13), and the DDP wrapper, alive until the
+trainer is. So :func:`setup` imports ``torch._dynamo`` first, the trainer drops its
+wrapper before :func:`teardown`, and teardown waits for every rank (a barrier) before
+freeing the group: after ``train`` returns, no gloo thread is left.
 """
 
 from __future__ import annotations
 
+import gc
 import os
+import traceback
 from dataclasses import dataclass
 
 import torch
@@ -62,6 +68,9 @@ def setup(ctx: DistContext, device: torch.device) -> bool:
     """Start the process group when needed; True when this call started it."""
     if not ctx.enabled or dist.is_initialized():
         return False
+    # Imported later (by the first optimizer) it would hold the group for good: see above.
+    import torch._dynamo
+
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
         torch.cuda.set_device(device)
@@ -69,18 +78,26 @@ def setup(ctx: DistContext, device: torch.device) -> bool:
     return True
 
 
-def teardown(started: bool) -> None:
-    """Leave together, then free the group (its backend threads joined here, not at exit).
+def teardown(started: bool, failed: BaseException | None = None) -> None:
+    """Free the group this process started, its backend threads joined here, not at exit.
 
-    The barrier keeps a rank that finished first from closing its connections while
-    another is still inside a collective or still tearing down its own group.
+    Call it once nothing holds the DDP wrapper (the collection frees one left in a
+    reference cycle). A clean end waits for every rank first (a barrier), so a rank that
+    finished first does not close its connections while another is still in a
+    collective. ``failed``: the exception ending this rank; no barrier then (the others
+    may be inside another collective and learn of it from the closed connections), and
+    the finished frames of its traceback let go of the trainer they hold.
     """
     if not (started and dist.is_initialized()):
         return
     try:
-        dist.barrier()
+        if failed is None:
+            dist.barrier()
+        else:
+            traceback.clear_frames(failed.__traceback__)
     finally:
         dist.destroy_process_group()
+        gc.collect()
 
 
 def all_reduce_sum(tensor: Tensor, ctx: DistContext) -> Tensor:
@@ -116,52 +133,11 @@ class LossModule(nn.Module):
         return out.total, values.detach()
 
 
-def wrap(module: LossModule, ctx: DistContext) -> nn.Module:
-    """The loss module, every rank starting from rank 0's parameters and buffers; while
-    training, rank 0's buffers are broadcast before each forward (as DDP's
-    ``broadcast_buffers``). Single-process: the module itself."""
+def wrap(module: LossModule, ctx: DistContext, device: torch.device) -> nn.Module:
+    """DDP around the loss module when distributed; the module itself otherwise."""
     if not ctx.enabled:
         return module
-    with torch.no_grad():
-        for t in [*module.parameters(), *module.buffers()]:
-            dist.broadcast(t, src=0)
-    return BroadcastBuffers(module) if any(True for _ in module.buffers()) else module
+    from torch.nn.parallel import DistributedDataParallel
 
-
-class BroadcastBuffers(nn.Module):
-    """Rank 0's buffers (e.g. dead-unit counters) on every rank before each training
-    forward, so every rank's loss sees the same state."""
-
-    def __init__(self, module: LossModule) -> None:
-        super().__init__()
-        self.module = module
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        if self.module.model.training:
-            with torch.no_grad():
-                for b in self.module.buffers():
-                    dist.broadcast(b, src=0)
-        return self.module(x)
-
-
-def average_gradients(model: nn.Module, ctx: DistContext) -> None:
-    """Replace every parameter's gradient by its mean over the ranks (one all-reduce per
-    dtype of the flattened gradients). A parameter without a gradient counts as zeros,
-    so every rank reduces the same layout. Identity when single-process."""
-    if not ctx.enabled:
-        return
-    groups: dict[torch.dtype, list[nn.Parameter]] = {}
-    for p in model.parameters():
-        if p.requires_grad:
-            groups.setdefault(p.dtype, []).append(p)
-    for params in groups.values():
-        flat = torch.cat(
-            [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params]
-        )
-        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
-        flat /= ctx.world_size
-        for p, g in zip(params, flat.split([p.numel() for p in params]), strict=True):
-            if p.grad is None:
-                p.grad = g.view_as(p).clone()
-            else:
-                p.grad.copy_(g.view_as(p))
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(module, device_ids=ids)

@@ -99,6 +99,7 @@ def train(
     ctx = ddp.context_from_env()
     device = resolve_device(config.train.device, ctx.local_rank)
     started = ddp.setup(ctx, device)
+    trainer: Trainer | None = None
     try:
         if data is None:
             data = load_dataset(config.data, seed=config.train.seed, progress=not quiet)
@@ -127,9 +128,14 @@ def train(
             model=model,
         )
         with cpu_threads(threads):
-            return trainer.fit(resume=resume, overwrite=overwrite)
-    finally:
-        ddp.teardown(started)
+            result = trainer.fit(resume=resume, overwrite=overwrite)
+    except BaseException as exc:
+        trainer = None  # it holds the DDP wrapper, which holds the process group
+        ddp.teardown(started, failed=exc)
+        raise
+    trainer = None
+    ddp.teardown(started)
+    return result
 
 
 class Trainer:
@@ -219,10 +225,10 @@ class Trainer:
         model = self.given_model or create_model(self.config.model)
         self.model = model.to(self.device)
         self.part_names = probe_part_names(self.model, self.device)
-        if self.ctx.rank:  # ranks share the init (ddp.wrap broadcasts it) but not the noise
+        if self.ctx.rank:  # ranks share the init (DDP broadcasts it) but not the noise
             torch.manual_seed(tc.seed + 7919 * self.ctx.rank)
         self.loss_module = ddp.LossModule(self.model)
-        self.loss_fn: nn.Module = ddp.wrap(self.loss_module, self.ctx)
+        self.loss_fn: nn.Module = ddp.wrap(self.loss_module, self.ctx, self.device)
         if tc.compile:
             self.loss_fn = torch.compile(self.loss_fn)
         self.optimizer = build_optimizer(self.model, self.config)
@@ -354,12 +360,10 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             if self.scaler is not None:
                 self.scaler.scale(total).backward()
-                ddp.average_gradients(self.model, self.ctx)
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
             else:
                 total.backward()
-                ddp.average_gradients(self.model, self.ctx)
                 self.optimizer.step()
             full = meter.add(values, x.shape[0])
             window = meter.flush(epoch, step, steps or step) if full or last else None

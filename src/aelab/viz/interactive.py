@@ -143,7 +143,7 @@ def code_map_figure(
     ``tap``: JavaScript run on a click with ``x`` and ``y`` (map coordinates) in scope;
     ``marks``: the name of an empty data source (``x``, ``y``, ``colour``) drawn as crosses on
     top, for a page to mark positions in (BokehJS ``get_model_by_name``)."""
-    from bokeh.events import Tap
+    from bokeh.events import DoubleTap, Tap
     from bokeh.layouts import column, row
     from bokeh.models import (
         ColorBar,
@@ -205,7 +205,7 @@ def code_map_figure(
         else:
             finite = np.asarray(values, dtype=np.float64)
             finite = finite[np.isfinite(finite)]
-            lo, hi = (np.quantile(finite, [0.01, 0.99]) if len(finite) else (0.0, 1.0))
+            lo, hi = np.quantile(finite, [0.01, 0.99]) if len(finite) else (0.0, 1.0)
             hi = hi if hi > lo else lo + 1e-12
             colour = linear_cmap(key, Viridis256, float(lo), float(hi))
             bar = ColorBar(color_mapper=colour.transform, title=name, visible=i == 0)
@@ -243,14 +243,20 @@ bars.forEach((b) => { b.visible = b.title === this.value; });
         ),
     )
     if tap:
-        fig.js_on_event(Tap, CustomJS(code=f"const x = cb_obj.x, y = cb_obj.y; {tap}"))
+        # a second click soon after the first is a double tap to BokehJS: decode it too
+        for event in (Tap, DoubleTap):
+            fig.js_on_event(event, CustomJS(code=f"const x = cb_obj.x, y = cb_obj.y; {tap}"))
     items: list[Any] = [select, fig]
     if selected_panel:
         panel = Div(text="<i>box- or lasso-select points to list their images</i>", width=300)
         cds.selected.js_on_change(
             "indices",
             CustomJS(
-                args={"source": cds, "panel": panel, "tile": _tile_html("originals", data.layout, "POS") if data.layout else ""},
+                args={
+                    "source": cds,
+                    "panel": panel,
+                    "tile": _tile_html("originals", data.layout, "POS") if data.layout else "",
+                },
                 code="""
 const ids = source.selected.indices;
 const d = source.data;
@@ -265,7 +271,9 @@ panel.text = html + "</div>";
 """,
             ),
         )
-        return column(row(select), row(fig, panel, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+        return column(
+            row(select), row(fig, panel, sizing_mode="stretch_width"), sizing_mode="stretch_width"
+        )
     return column(*items, sizing_mode="stretch_width")
 
 
@@ -301,9 +309,15 @@ def loss_curves_figure(history: Sequence[Mapping[str, float]], *, title: str) ->
     for i, k in enumerate(series):
         colour = palette[i % len(palette)]
         dash = "dashed" if k.startswith("val") else "solid"
-        line = fig.line("epoch", k, source=source, legend_label=k, color=colour, line_dash=dash, line_width=2)
+        line = fig.line(
+            "epoch", k, source=source, legend_label=k, color=colour, line_dash=dash, line_width=2
+        )
         fig.add_tools(
-            HoverTool(renderers=[line], tooltips=[("series", k), ("epoch", "@epoch"), ("value", f"@{{{k}}}{{0.00000}}")], mode="vline")
+            HoverTool(
+                renderers=[line],
+                tooltips=[("series", k), ("epoch", "@epoch"), ("value", f"@{{{k}}}{{0.00000}}")],
+                mode="vline",
+            )
         )
     fig.legend.click_policy = "hide"
     fig.legend.location = "top_right"

@@ -259,7 +259,6 @@ def add_error_handlers(app: FastAPI) -> None:
         return _error(422, f"invalid request: {exc.errors()}")
 
 
-
 @dataclass
 class Served:
     """What the app serves: the run's model, its detector (None without detector.json)."""

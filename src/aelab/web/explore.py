@@ -335,7 +335,11 @@ def create_explore_app(
             code = run.projection.inverse(xy)
         except AelabError as exc:
             raise RequestError(409, str(exc)) from None
-        return {"code": code[0].tolist(), "image": decode(run, code)[0], "nearest": nearest(run, xy[0])}
+        return {
+            "code": code[0].tolist(),
+            "image": decode(run, code)[0],
+            "nearest": nearest(run, xy[0]),
+        }
 
     @app.get("/api/image/{run_index}/{index}")
     async def image(run_index: int, index: int) -> dict:
@@ -360,8 +364,14 @@ def create_explore_app(
         try:
             codes = np.asarray(p["codes"], dtype=np.float32)
         except (KeyError, TypeError, ValueError):
-            raise RequestError(422, 'expected "codes": a list of codes (lists of numbers).') from None
-        if codes.ndim != 2 or codes.shape[1] != run.model.latent_dim or not 0 < len(codes) <= MAX_DECODE:
+            raise RequestError(
+                422, 'expected "codes": a list of codes (lists of numbers).'
+            ) from None
+        if (
+            codes.ndim != 2
+            or codes.shape[1] != run.model.latent_dim
+            or not 0 < len(codes) <= MAX_DECODE
+        ):
             raise RequestError(
                 422,
                 f"codes have shape {list(codes.shape)}: expected 1-{MAX_DECODE} codes of "
@@ -380,7 +390,12 @@ def create_explore_app(
             raise RequestError(422, f"steps {steps!r} is invalid: expected 2-{MAX_STEPS}.")
         t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
         codes = (1 - t) * run.data.codes[a] + t * run.data.codes[b]
-        return {"images": decode(run, codes), "points": run.projection.transform(codes).tolist() if run.projection.can_transform else None}
+        return {
+            "images": decode(run, codes),
+            "points": run.projection.transform(codes).tolist()
+            if run.projection.can_transform
+            else None,
+        }
 
     @app.post("/api/sample")
     async def sample(request: Request) -> dict:
@@ -402,7 +417,7 @@ def create_explore_app(
         """An uploaded image in every run: code, reconstruction, map position, score."""
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "multipart/form-data":
-            raise RequestError(415, "send the image as multipart/form-data in the field \"image\".")
+            raise RequestError(415, 'send the image as multipart/form-data in the field "image".')
         form = await request.form()
         upload = form.get("image")
         if upload is None or isinstance(upload, str):
@@ -442,4 +457,11 @@ def create_explore_app(
     return app
 
 
-__all__ = ["ExploredRun", "create_explore_app", "open_run", "png_uri", "render_page", "upload_image"]
+__all__ = [
+    "ExploredRun",
+    "create_explore_app",
+    "open_run",
+    "png_uri",
+    "render_page",
+    "upload_image",
+]

@@ -14,7 +14,9 @@ from aelab.models.apply import encode_images, reconstruct_images
 
 
 def test_build_code_map_on_a_model():
-    cfg = RunConfig.from_dict({"name": "t", "model": {"family": "dense", "latent_dim": 4, "hidden": [16]}})
+    cfg = RunConfig.from_dict(
+        {"name": "t", "model": {"family": "dense", "latent_dim": 4, "hidden": [16]}}
+    )
     model = build_model(cfg, input_shape=(1, 8, 8)).eval()
     data = fakedata.tiny_splits(60, (1, 8, 8), classes=3, n_test=30, val=10, name="bars")
     images = data.test.images
@@ -25,7 +27,7 @@ def test_build_code_map_on_a_model():
     np.testing.assert_allclose(out.error, expected, rtol=1e-5)
     assert out.points.shape == (30, 2) and set(out.sprites) == {"originals", "reconstructions"}
     assert out.label_names()[0] in ("x", "y", "z")
-    assert list(out.colour_values())[0] == "class"
+    assert next(iter(out.colour_values())) == "class"
 
 
 def test_pca_map_inverse_is_exact_on_its_plane():
@@ -47,13 +49,14 @@ def test_tsne_map_cannot_be_decoded():
 
 
 def test_evaluate_stores_map_files_only_for_all_figures(tmp_path):
-    from explore_run import explore_run
-
     from aelab.evaluation.evaluate import evaluate_run
+    from explore_run import explore_run
 
     data, run = explore_run(tmp_path / "r", epochs=2)
     assert {p.name for p in (run / "figures/code_map").iterdir()} == {
-        "points.npz", "originals.png", "reconstructions.png"
+        "points.npz",
+        "originals.png",
+        "reconstructions.png",
     }
     html = (run / "report.html").read_text()
     assert 'id="code-map"' in html and "anomaly score" in html  # anomaly/scores.csv colour

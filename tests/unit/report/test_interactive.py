@@ -35,7 +35,10 @@ def map_data(n=23, shape=(1, 5, 7), labels=True):
         projection="PCA",
         image_shape=shape,
         class_names=("a", "b", "c") if labels else None,
-        sprites={"originals": sprite_sheet(images, layout), "reconstructions": sprite_sheet(images, layout)},
+        sprites={
+            "originals": sprite_sheet(images, layout),
+            "reconstructions": sprite_sheet(images, layout),
+        },
     )
 
 
@@ -46,10 +49,12 @@ def test_every_sprite_tile_is_its_image(shape):
     sheet = np.asarray(Image.open(io.BytesIO(data.sprites["originals"])))
     sheet = sheet[..., None] if sheet.ndim == 2 else sheet
     assert sheet.shape[:2] == (layout.rows * shape[1], layout.columns * shape[2])
-    c, h, w = shape
+    _, h, w = shape
     for i in (0, 5, len(images) - 1):
         r, k = divmod(i, layout.columns)
-        np.testing.assert_array_equal(sheet[r * h : (r + 1) * h, k * w : (k + 1) * w], images[i].transpose(1, 2, 0))
+        np.testing.assert_array_equal(
+            sheet[r * h : (r + 1) * h, k * w : (k + 1) * w], images[i].transpose(1, 2, 0)
+        )
     # the tooltip's CSS offset of tile i is its place on the sheet at the shown scale
     x, y = (float(v.removesuffix("px")) for v in layout.positions()[7].split())
     r, k = divmod(7, layout.columns)
@@ -83,7 +88,9 @@ def test_anomaly_scores_become_a_colour(tmp_path):
 def test_report_embeds_the_map_and_curves_inline(run_dir):
     _, data = map_data()
     write_code_map(run_dir, data)
-    (run_dir / "history.csv").write_text("epoch,train_loss,val_loss,seconds,lr\n1,0.5,0.6,1,0.001\n2,0.4,0.5,1,0.001\n")
+    (run_dir / "history.csv").write_text(
+        "epoch,train_loss,val_loss,seconds,lr\n1,0.5,0.6,1,0.001\n2,0.4,0.5,1,0.001\n"
+    )
     html = render_report(run_dir).read_text()
     assert 'id="code-map"' in html and 'id="loss-curves"' in html
     assert "--aelab-sprite-originals: url(data:image/png;base64," in html

@@ -25,14 +25,16 @@ EPOCHS, SLEEP = 4, 0.05
 
 @pytest.fixture
 def training(tmp_path, faulty_family):
-    """A child process training ``run`` (about 0.3 s an epoch) and holding its lock."""
-    run = tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    """A child process training ``run`` and holding its lock: it announces its first step
+    of epoch 2 and holds there until killed, so it is still training however long the
+    refused calls take on a loaded machine."""
+    run, marker = tmp_path / "run", tmp_path / "held"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HOLD_AT_STEP": f"7:{marker}"}
     cmd = [sys.executable, str(CHILD), str(run), str(EPOCHS), str(SLEEP)]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        deadline = time.monotonic() + 120
-        while not read_history(run):
+        deadline = time.monotonic() + 120  # a bound on a hang, not a window to hit
+        while not marker.exists():
             assert proc.poll() is None, proc.stderr.read()
             assert time.monotonic() < deadline, "the child trained no epoch in 120 s"
             time.sleep(0.01)

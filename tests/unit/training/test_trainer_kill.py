@@ -24,21 +24,11 @@ CHILD = Path(__file__).with_name("train_child.py")
 EPOCHS, SLEEP = 5, 0.03  # 6 steps of >= 30 ms: an epoch takes about 0.2 s
 
 
-def wait_for_epochs(run: Path, n: int, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"the child exited early ({proc.returncode}): {proc.stderr.read()}")
-        if len(read_history(run)) >= n:
-            return
-        time.sleep(0.005)
-    pytest.fail(f"the child did not finish {n} epochs in {timeout} s")
-
-
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
 def test_sigkill_mid_epoch_then_resume(tmp_path, faulty_family):
-    run = tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run, marker = tmp_path / "run", tmp_path / "held"
+    # the child announces step 3 of epoch 3 (6 steps an epoch) and holds there until killed
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HOLD_AT_STEP": f"15:{marker}"}
     proc = subprocess.Popen(
         [sys.executable, str(CHILD), str(run), str(EPOCHS), str(SLEEP)],
         stderr=subprocess.PIPE,
@@ -46,9 +36,12 @@ def test_sigkill_mid_epoch_then_resume(tmp_path, faulty_family):
         env=env,
     )
     try:
-        wait_for_epochs(run, 2, proc)
-        time.sleep(3 * SLEEP)  # a few steps into epoch 3
-        assert proc.poll() is None, "the child finished before it could be killed"
+        deadline = time.monotonic() + 120  # a bound on a hang, not a window to hit
+        while not marker.exists():
+            assert proc.poll() is None, f"the child exited early: {proc.stderr.read()}"
+            assert time.monotonic() < deadline, "the child did not reach epoch 3 in 120 s"
+            time.sleep(0.01)
+        assert marker.read_text().split() == ["epoch", "3", "step", "3"]
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -57,7 +50,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path, faulty_family):
             proc.wait()
     assert proc.returncode == -signal.SIGKILL
     killed_after = load_state(state_path(run))["epoch"]
-    assert 2 <= killed_after < EPOCHS
+    assert killed_after == 2  # epoch 3 was under way: its checkpoint never committed
     assert "run" not in read_metrics(run)  # the killed run never said it finished
 
     cfg = kill_test_config(EPOCHS, 0.0)  # sleeping is not part of the numbers

@@ -106,7 +106,9 @@ def test_bad_uploads_get_a_message_and_the_next_works(client, explored, kwargs, 
     data, _ = explored
     r = client.post("/api/upload", **kwargs)
     assert r.status_code == status and words in r.json()["error"]
-    good = client.post("/api/upload", files={"image": ("x.png", png(data.test.images[0, 0]), "image/png")})
+    good = client.post(
+        "/api/upload", files={"image": ("x.png", png(data.test.images[0, 0]), "image/png")}
+    )
     assert good.status_code == 200
 
 

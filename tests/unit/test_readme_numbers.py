@@ -1,0 +1,67 @@
+"""Numbers quoted in README.md come from a results file: each quoted figure is compared with
+the file that holds it (R1 against Keras: docs/results.md and docs/reference-systems.md; the
+probe table: benchmarks/results/readme_probe.md)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+NUMBER = r"(\d+\.\d+)"
+
+
+def _one(pattern: str, text: str, where: str) -> tuple[str, ...]:
+    found = re.findall(pattern, text)
+    assert len(found) == 1, f"expected one match of {pattern!r} in {where}, found {len(found)}"
+    return found[0] if isinstance(found[0], tuple) else (found[0],)
+
+
+def _r1_table() -> dict[str, tuple[str, str]]:
+    """docs/results.md's "R1 beside the Keras reference" table: metric -> (aelab, Keras)."""
+    text = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    section = text[text.index("**R1 beside the Keras reference**") :]
+    rows = re.findall(rf"^\| (test \w+) \| {NUMBER} \| {NUMBER} \|", section, re.M)
+    return {metric: (ours, keras) for metric, ours, keras in rows[:2]}
+
+
+def test_r1_against_keras_matches_the_results_page() -> None:
+    keras_bce, keras_mse, bce, mse = _one(
+        rf"R1's Keras model reaches test BCE {NUMBER} and MSE {NUMBER} after 50 epochs; "
+        rf"aelab's preset\s+reaches {NUMBER} and {NUMBER}",
+        README,
+        "README.md",
+    )
+    table = _r1_table()
+    assert table["test BCE"] == (bce, keras_bce)
+    assert table["test MSE"] == (mse, keras_mse)
+    demo = README[README.index("What `make demo` prints") : README.index("R1's Keras model")]
+    demo_bce, demo_mse = _one(
+        rf"evaluate: test loss {NUMBER}, BCE {NUMBER}, MSE {NUMBER}", demo, "make demo's output"
+    )[1:]
+    assert (demo_bce, demo_mse) == (bce, mse)  # make demo's quoted output: the same run
+    reference = (ROOT / "docs" / "reference-systems.md").read_text(encoding="utf-8")
+    assert (keras_bce, keras_mse) == _one(
+        rf"test BCE {NUMBER} and MSE {NUMBER}", reference, "docs/reference-systems.md"
+    )
+
+
+def _table_rows(text: str) -> dict[str, list[str]]:
+    """The probe table (``representation  logreg_acc ...``) in ``text``: name -> cells."""
+    start = text.index("representation    logreg_acc")
+    block = text[start : text.index("```", start)]
+    rows = [line.split() for line in block.splitlines()[2:] if line.strip()]
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_probe_table_matches_its_results_file() -> None:
+    results = (ROOT / "benchmarks" / "results" / "readme_probe.md").read_text(encoding="utf-8")
+    quoted, measured = _table_rows(README), _table_rows(results)
+    assert set(quoted) == {"autoencoder", "pca", "pixels"}
+    assert quoted == measured
+    # the command the README says produced it is the one the results file records
+    command = _one(r"(aelab probe runs/r1-fashion-sparse --train-limit \d+)", README, "README.md")[
+        0
+    ]
+    assert command in results
