@@ -507,15 +507,30 @@ def loss_bars(
     return metric_bars(names, {m.label: [r.get(m.key) for r in rows] for m in metrics}, title=title)
 
 
-def loss_curve_figures(
-    rows: Sequence[dict[str, Any]], *, title: str
-) -> tuple[list[tuple[str, Any, str]], list[str]]:
-    """One figure per group of two or more runs sharing a loss definition: their training
-    and validation loss per epoch overlaid (history.csv). Returns ``([(stem, figure,
-    caption)], notes)``; runs with different losses are never drawn on one axis."""
+@dataclass(frozen=True)
+class CurveGroup:
+    """Runs sharing one loss definition, drawn on one axis: the figure's ``stem``, the
+    ``loss`` definition and each run's history rows (``{name: rows}``)."""
+
+    stem: str
+    loss: str
+    histories: dict[str, list[dict[str, Any]]]
+
+    @property
+    def caption(self) -> str:
+        return (
+            f"Training and validation loss per epoch of the runs that share one loss "
+            f"definition ({self.loss}): {', '.join(self.histories)}."
+        )
+
+
+def loss_curve_groups(rows: Sequence[dict[str, Any]]) -> tuple[list[CurveGroup], list[str]]:
+    """The groups of two or more runs sharing a loss definition (``loss_groups``) with their
+    histories (history.csv), and notes on runs left out; runs with different losses are
+    never drawn on one axis."""
     groups = [(loss, names) for loss, names in loss_groups(rows).items() if len(names) > 1]
     by_name = {r["name"]: r for r in rows}
-    figures, notes = [], []
+    out, notes = [], []
     for i, (loss, names) in enumerate(groups, 1):
         histories = {}
         for name in names:
@@ -529,13 +544,24 @@ def loss_curve_figures(
         if len(histories) < 2:
             continue
         stem = "comparison_loss_curves" + (f"_{i}" if len(groups) > 1 else "")
-        fig = overlay_loss_curves(histories, title=f"{title} · loss per epoch · {loss}")
-        caption = (
-            f"Training and validation loss per epoch of the runs that share one loss "
-            f"definition ({loss}): {', '.join(histories)}."
-        )
-        figures.append((stem, fig, caption))
-    return figures, notes
+        out.append(CurveGroup(stem, loss, histories))
+    return out, notes
+
+
+def interactive_loss_curves(groups: Sequence[CurveGroup], *, title: str) -> dict[str, Any]:
+    """The same groups as Bokeh figures for comparison.html (hover, toggle series):
+    ``{stem: figure}``, standing in for the PNG of that stem on the page."""
+    from aelab.viz.interactive import overlay_loss_curves_figure
+
+    figures = {
+        g.stem: overlay_loss_curves_figure(g.histories, title=_curve_title(title, g))
+        for g in groups
+    }
+    return {stem: fig for stem, fig in figures.items() if fig is not None}
+
+
+def _curve_title(title: str, group: CurveGroup) -> str:
+    return f"{title} · loss per epoch · {group.loss}"
 
 
 def expand_run_dirs(paths: Sequence[str | Path]) -> list[Path]:
@@ -660,11 +686,14 @@ def compare_runs(
     figures.append(
         ("comparison_losses", "Test metrics of every run, the same definitions for all.")
     )
-    curves, curve_notes = loss_curve_figures(rows, title=title)
+    groups, curve_notes = loss_curve_groups(rows)
     notes += curve_notes
-    for stem, curve, caption in curves:
-        result.files[stem.removeprefix("comparison_")] = save_figure(curve, out / f"{stem}.png")
-        figures.append((stem, caption))
+    for group in groups:  # the PNG for comparison.md; the page shows the interactive one
+        curve = overlay_loss_curves(group.histories, title=_curve_title(title, group))
+        result.files[group.stem.removeprefix("comparison_")] = save_figure(
+            curve, out / f"{group.stem}.png"
+        )
+        figures.append((group.stem, group.caption))
     grid, grid_notes = reconstruction_grid(
         {r["name"]: Path(r["run_dir"]) for r in rows}, data=data, n_images=n_images
     )
@@ -700,6 +729,7 @@ def compare_runs(
         figures=figures,
         title=title,
         ranking=result.ranking,
+        interactive=interactive_loss_curves(groups, title=title),
     )
     if log:
         for note in notes:

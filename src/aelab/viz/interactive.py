@@ -324,6 +324,60 @@ def loss_curves_figure(history: Sequence[Mapping[str, float]], *, title: str) ->
     return fig
 
 
+def overlay_loss_curves_figure(
+    histories: Mapping[str, Sequence[Mapping[str, Any]]], *, title: str
+) -> Any | None:
+    """The total training (solid) and validation (dashed) loss per epoch of several runs on
+    one axis, one colour per run (``{run name: history rows}``): hover shows the run and
+    the value, clicking a legend entry hides its series. Only for runs whose losses share
+    one definition. None when no run has a loss column."""
+    from bokeh.models import ColumnDataSource, HoverTool
+    from bokeh.plotting import figure
+
+    palette = _palette(max(len(histories), 1))
+    fig = figure(
+        title=title,
+        height=380,
+        sizing_mode="stretch_width",
+        x_axis_label="epoch",
+        y_axis_label="loss",
+        tools="pan,wheel_zoom,box_zoom,reset,save",
+    )
+    drawn = 0
+    for colour, (name, history) in zip(palette, histories.items(), strict=False):
+        rows = [r for r in history if "epoch" in r]
+        for split, dash in (("train", "solid"), ("val", "dashed")):
+            values = [_finite(r.get(f"{split}_loss")) for r in rows]
+            if all(math.isnan(v) for v in values):
+                continue
+            source = ColumnDataSource(
+                {"epoch": [r["epoch"] for r in rows], "loss": values, "run": [name] * len(rows)}
+            )
+            label = f"{name} · {split}"
+            line = fig.line(
+                "epoch", "loss", source=source, legend_label=label, color=colour,
+                line_dash=dash, line_width=2,
+            )  # fmt: skip
+            fig.scatter("epoch", "loss", source=source, color=colour, size=4, legend_label=label)
+            tooltips = [("run", "@run"), ("split", split), ("epoch", "@epoch")]
+            tooltips.append(("loss", "@loss{0.00000}"))
+            fig.add_tools(HoverTool(renderers=[line], tooltips=tooltips))
+            drawn += 1
+    if not drawn:
+        return None
+    fig.legend.click_policy = "hide"
+    fig.legend.location = "top_right"
+    return fig
+
+
+def _finite(value: Any) -> float:
+    """A history cell as a float, NaN when blank or not a number (Bokeh draws a gap)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def _is_loss(column: str) -> bool:
     """history.csv columns that are losses (``train_*``, ``val_*``; not seconds or lr)."""
     return column.startswith(("train_", "val_"))
@@ -335,6 +389,7 @@ __all__ = [
     "SpriteLayout",
     "code_map_figure",
     "loss_curves_figure",
+    "overlay_loss_curves_figure",
     "sprite_css",
     "sprite_sheet",
 ]
