@@ -51,6 +51,7 @@ def test_report_with_probe_and_cluster_in_headless_chromium(evaluated_run, monke
     decode in Chromium, nothing logs an error and no JSON text is on the page."""
     if chromium_binary() is None:
         pytest.skip("no chromium binary on PATH (Debian: apt-get install chromium)")
+    from aelab.report.interactive import read_code_map
     from aelab.viz import SECTION_FIGURES
     from report_html import read_page
 
@@ -60,6 +61,10 @@ def test_report_with_probe_and_cluster_in_headless_chromium(evaluated_run, monke
     args = ["cluster", run, "--n-init", "2", "--max-iter", "10", "--update-interval", "5"]
     assert main([*args, "--quiet"]) == 0
     report = evaluated_run / "report.html"
+    # the code map can now be coloured by the final method's (IDEC's) test clusters
+    stored = read_code_map(evaluated_run)
+    assert stored is not None and len(stored.extra["cluster"]) == len(stored) == 20
+    assert set(stored.extra["cluster"].tolist()) <= set(range(3))
     page = read_page(report.read_text(encoding="utf-8"))
     assert page.section_tables("downstream") and page.section_tables("cluster")
     assert page.json_in_text() == []

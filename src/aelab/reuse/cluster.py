@@ -42,6 +42,7 @@ from aelab.errors import DataError
 from aelab.metrics.clustering import agreement, changed_fraction
 from aelab.metrics.downstream import flatten, pca_features
 from aelab.models.apply import image_batches
+from aelab.report.interactive import add_map_column
 from aelab.report.tables import markdown_table
 from aelab.reuse.cluster_config import DEFAULT_CONFIG, ClusterConfig
 from aelab.reuse.embed import embed_images
@@ -521,6 +522,24 @@ def cluster_figures(
     return figures
 
 
+def final_assignments(result: ClusterResult) -> np.ndarray | None:
+    """The test images' clusters (N,) by the last method run in :data:`METHODS` order that
+    assigns them (N2D's mixture, else IDEC); None when only the k-means baselines ran."""
+    if result.n2d is not None:
+        return result.n2d.gmm_assign
+    if result.idec is not None:
+        return result.idec.test_assign
+    return None
+
+
+def map_clusters(run_dir: Path, result: ClusterResult) -> bool:
+    """Store :func:`final_assignments` as the "cluster" colour of the run's interactive code
+    map (``add_map_column``); False when the run has no stored map (evaluated without
+    ``--figures all``) or there are no assignments."""
+    assign = final_assignments(result)
+    return assign is not None and add_map_column(run_dir, "cluster", assign)
+
+
 def cluster_output(
     result: ClusterResult, data: DatasetSplits, *, run_name: str, folder: Path | None = None
 ) -> TaskResult:
@@ -531,11 +550,12 @@ def cluster_output(
     section = result.section()
     title = f"clustering {data.name} · {run_name}"
 
-    def figures():
+    def figures():  # called only when the result is written, before the report is rebuilt
         drawn = cluster_figures(result, data, title=f"{run_name} · {data.name}")
         if folder is not None:
             for stem in set(SECTION_FIGURES["cluster"]) - set(drawn):
                 (folder / f"{stem}.png").unlink(missing_ok=True)
+            map_clusters(folder.parent, result)
         return drawn
 
     return TaskResult(

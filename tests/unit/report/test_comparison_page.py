@@ -87,7 +87,7 @@ def test_comparison_page_has_interactive_curves_and_sort_keys(tmp_path: Path) ->
     assert f'<div class="interactive" id="{group.stem}">' in html
     assert [u for u in references(html) if not u.startswith("data:")] == []
     assert "Bokeh.embed.embed_items" in html and "const docs_json" in html
-    doc = json.dumps(docs_json(html))
+    doc = json.dumps(docs_json(html), ensure_ascii=False)
     for series in ("a · train", "a · val", "b · train", "b · val"):
         assert f'"{series}"' in doc, series
     assert "T · loss per epoch · dense bce (mean)" in doc
