@@ -82,6 +82,9 @@ def sweep_lines(
                     continue
                 xs, ticks, log = _positions(xs_raw)
                 ys = np.array([np.nan if v is None else float(v) for v in metrics[metric]])
+                if ticks is None:  # numbers: joined in increasing order, whatever --vary said
+                    order = np.argsort(xs, kind="stable")
+                    xs, ys = xs[order], ys[order]
                 ax.plot(xs, ys, marker="o", label=label or None)
                 if log:
                     ax.set_xscale("log", base=2)

@@ -285,7 +285,6 @@ def loss_curves_figure(history: Sequence[Mapping[str, float]], *, title: str) ->
     shows the values, clicking a legend entry hides its series. None without rows."""
     from bokeh.models import ColumnDataSource, HoverTool
     from bokeh.palettes import Category10
-    from bokeh.plotting import figure
 
     rows = [r for r in history if "epoch" in r]
     if not rows:
@@ -297,14 +296,7 @@ def loss_curves_figure(history: Sequence[Mapping[str, float]], *, title: str) ->
     for k in series:
         data[k] = [r.get(k, float("nan")) for r in rows]
     source = ColumnDataSource(data)
-    fig = figure(
-        title=title,
-        height=360,
-        sizing_mode="stretch_width",
-        x_axis_label="epoch",
-        y_axis_label="loss",
-        tools="pan,wheel_zoom,box_zoom,reset,save",
-    )
+    fig = _loss_axes(title, height=360)
     palette = Category10[10]
     for i, k in enumerate(series):
         colour = palette[i % len(palette)]
@@ -332,17 +324,9 @@ def overlay_loss_curves_figure(
     the value, clicking a legend entry hides its series. Only for runs whose losses share
     one definition. None when no run has a loss column."""
     from bokeh.models import ColumnDataSource, HoverTool
-    from bokeh.plotting import figure
 
     palette = _palette(max(len(histories), 1))
-    fig = figure(
-        title=title,
-        height=380,
-        sizing_mode="stretch_width",
-        x_axis_label="epoch",
-        y_axis_label="loss",
-        tools="pan,wheel_zoom,box_zoom,reset,save",
-    )
+    fig = _loss_axes(title, height=380)
     drawn = 0
     for colour, (name, history) in zip(palette, histories.items(), strict=False):
         rows = [r for r in history if "epoch" in r]
@@ -365,9 +349,24 @@ def overlay_loss_curves_figure(
             drawn += 1
     if not drawn:
         return None
+    fig.xaxis.ticker.min_interval = 1  # whole epochs
     fig.legend.click_policy = "hide"
     fig.legend.location = "top_right"
     return fig
+
+
+def _loss_axes(title: str, *, height: int) -> Any:
+    """An empty figure of loss against epoch, as wide as the page."""
+    from bokeh.plotting import figure
+
+    return figure(
+        title=title,
+        height=height,
+        sizing_mode="stretch_width",
+        x_axis_label="epoch",
+        y_axis_label="loss",
+        tools="pan,wheel_zoom,box_zoom,reset,save",
+    )
 
 
 def _finite(value: Any) -> float:

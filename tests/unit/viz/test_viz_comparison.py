@@ -38,3 +38,13 @@ def test_tradeoff_scatter_and_side_by_side() -> None:
     assert list(x) == [4, 10]  # sorted by L0
     pics = side_by_side({"a": np.zeros((10, 10, 3)), "b": np.ones((10, 10, 4))}, title="t")
     assert [ax.get_title() for ax in pics.axes] == ["a", "b"]
+
+
+def test_sweep_lines_join_numeric_values_in_increasing_order() -> None:
+    """`--vary model.latent_dim=2,4,3` draws one monotone line 2-3-4, not a zig-zag."""
+    fig = sweep_lines(
+        "model.latent_dim", {"": ([2, 4, 3], {"test MSE": [0.3, 0.1, 0.2]})}, title="t"
+    )
+    (line,) = fig.axes[0].get_lines()
+    assert list(line.get_xdata()) == [2, 3, 4]
+    assert list(line.get_ydata()) == [0.3, 0.2, 0.1]
