@@ -138,15 +138,25 @@ def test_serve_scores_rejects_bad_requests_and_drains_on_sigterm(served):
                 assert bad.json()["error"], what
                 assert client.post("/v1/score", **good).status_code == 200, f"after {what}"
 
-        # SIGTERM while a request waits in its 400 ms micro-batch: it still gets its answer
-        result = {}
+        # SIGTERM while a request waits in its 400 ms micro-batch: it still gets its answer.
+        # The signal goes only once /health says a request is waiting (no timing guess); a
+        # request answered before the poll saw it is sent again (a few tries at most).
+        result: dict = {}
+        for _ in range(5):
+            result.clear()
 
-        def in_flight() -> None:
-            result["response"] = httpx.post(f"{url}/v1/score", timeout=30, **good)
+            def in_flight() -> None:
+                result["response"] = httpx.post(f"{url}/v1/score", timeout=30, **good)
 
-        thread = threading.Thread(target=in_flight)
-        thread.start()
-        time.sleep(0.15)
+            thread = threading.Thread(target=in_flight)
+            thread.start()
+            seen = False
+            while thread.is_alive() and not seen:
+                seen = httpx.get(f"{url}/health", timeout=30).json()["waiting"] > 0
+            if seen:
+                break
+            thread.join()
+        assert seen, "no request was ever seen waiting in the micro-batch"
         proc.send_signal(signal.SIGTERM)
         thread.join(timeout=STOP_TIMEOUT)
         assert result["response"].status_code == 200

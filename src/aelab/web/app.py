@@ -138,6 +138,7 @@ class MicroBatcher:
         self.queue: asyncio.Queue[_Job] = asyncio.Queue()
         self.task: asyncio.Task | None = None
         self.batches = 0  # computed batches (for tests and the benchmark)
+        self.waiting = 0  # requests queued or being computed (GET /health reports them)
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._run())
@@ -149,8 +150,12 @@ class MicroBatcher:
 
     async def __call__(self, images: np.ndarray) -> dict:
         future = asyncio.get_running_loop().create_future()
-        await self.queue.put(_Job(images, future))
-        return await future
+        self.waiting += 1
+        try:
+            await self.queue.put(_Job(images, future))
+            return await future
+        finally:
+            self.waiting -= 1
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -355,7 +360,12 @@ def create_app(
 
     @app.get("/health")
     async def health() -> dict:
-        return {"status": "ok", "run": str(run_dir), "detector": detector is not None}
+        return {
+            "status": "ok",
+            "run": str(run_dir),
+            "detector": detector is not None,
+            "waiting": sum(b.waiting for b in batchers.values()),
+        }
 
     @app.get("/v1/model")
     async def model_info() -> dict:
