@@ -291,10 +291,10 @@ class Tuner:
         self.last_number = -1
         self.fatal: ConfigError | None = None
         check_space(base, self.space)
-        self._warn_if_test_decides()
         self.out.mkdir(parents=True, exist_ok=True)
         self._check_manifest()
         self.study = self._study()
+        self._warn_if_test_decides()  # after the errors: a refused search is one line
         self.registry = WorkerRegistry(self.out, self.worker)
 
     # -- setup ----------------------------------------------------------------------------
@@ -303,11 +303,11 @@ class Tuner:
         """The objective on val_loss, or pruning (on each epoch's val_loss), of a base
         config that validates on the test set (R1): one warning line."""
         s, metric = self.settings, objective_metric(self.settings.objective)
-        on_val = [f"the objective {s.objective}"] if "val_loss" in metric.key else []
+        on_val = [f"objective {s.objective}"] if "val_loss" in metric.key else []
         if s.prune:
             on_val.append("pruning")
         if on_val:
-            warn_if_test_decides(self.base, "tune's " + " and ".join(on_val))
+            warn_if_test_decides(self.base, f"tune ({', '.join(on_val)})")
 
     def _check_manifest(self) -> None:
         """OUT/tune.toml records the base config and the space (a valid tune file); a re-run

@@ -12,12 +12,11 @@ from aelab.config import ModelConfig
 from aelab.errors import ConfigError
 from aelab.models.registry import config_class, list_models
 from aelab.reuse.export import PARTS, example_input, export, part_module
-
-# the scorer needs a calibrated detector: tests/unit/reuse/test_export_scorer.py
-MODEL_PARTS = tuple(p for p in PARTS if p != "scorer")
 from aelab.training import load_run
 
 ort = pytest.importorskip("onnxruntime")
+# the scorer needs a calibrated detector: tests/unit/reuse/test_export_scorer.py
+MODEL_PARTS = tuple(p for p in PARTS if p != "scorer")
 
 
 def run_onnx(path, x: torch.Tensor) -> np.ndarray:
