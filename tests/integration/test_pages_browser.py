@@ -51,7 +51,7 @@ def test_anomaly_page_opens_in_chromium(tmp_path):
     assert 'href="class-3/report.html"' in html
     check = open_in_chromium(page)
     assert check.title.startswith("one-class anomaly detection")
-    assert [img["alt"][:3] for img in check.images] == ["ROC", "For"]  # roc, extremes
+    assert [img["alt"][:3] for img in check.images] == ["ROC", "For", "Whe"]  # roc, extremes, maps
     assert "anomaly" in (out / "class-3" / "metrics.json").read_text()
 
 

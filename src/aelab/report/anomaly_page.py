@@ -21,12 +21,16 @@ ANOMALY_PAGE = "anomaly.html"
 ANOMALY_JSON = "anomaly.json"
 ROC = "roc.png"
 EXTREMES = "extremes.png"
+MAPS = "maps.png"
 FIGURES = {
     ROC: "ROC curves of the autoencoder's scores: one panel per score, one curve per normal "
     "class (its AUROC in the legend); the dashed diagonal is chance.",
     EXTREMES: "For each normal class, the test images its model finds most anomalous (highest "
     "score first) and least anomalous (lowest first), by the score named in the title. Each "
     "tile shows its score and its true class: blue for the normal class, orange for an anomaly.",
+    MAPS: "Where each image is odd: for each normal class its most and least anomalous test "
+    "images (top row), the model's reconstructions (middle) and the per-pixel anomaly maps "
+    "(squared reconstruction error, Gaussian-smoothed; one colour scale for all maps).",
 }
 
 
@@ -138,7 +142,7 @@ def render_anomaly_page(out_dir: str | Path) -> Path:
             count_definition=by_path("anomaly.n_train").definition if counts else "",
             linked=any(links.values()),
             settings=settings,
-            figures=[f for f in (_figure(out, ROC), _figure(out, EXTREMES)) if f],
+            figures=[f for f in (_figure(out, name) for name in FIGURES) if f],
         )
     )
     path = out / ANOMALY_PAGE
@@ -146,4 +150,4 @@ def render_anomaly_page(out_dir: str | Path) -> Path:
     return path
 
 
-__all__ = ["ANOMALY_PAGE", "EXTREMES", "ROC", "render_anomaly_page"]
+__all__ = ["ANOMALY_PAGE", "EXTREMES", "MAPS", "ROC", "render_anomaly_page"]

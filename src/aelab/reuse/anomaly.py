@@ -50,14 +50,21 @@ from aelab.metrics.anomaly_baselines import (
     baseline_scores,
 )
 from aelab.metrics.downstream import flatten
-from aelab.report.anomaly_page import EXTREMES, ROC, render_anomaly_page
+from aelab.report.anomaly_page import EXTREMES, MAPS, ROC, render_anomaly_page
 from aelab.report.tables import csv_table, markdown_table
-from aelab.reuse.detector import SCORES, calibrate, code_distance, threshold_metrics
+from aelab.reuse.detector import (
+    SCORES,
+    anomaly_maps,
+    calibrate,
+    code_distance,
+    threshold_metrics,
+)
 from aelab.reuse.inference import TrainedModel
 from aelab.reuse.task import TaskContext, TaskResult, run_task
 from aelab.rundir import atomic_write_text
 from aelab.training import Callback, train
 from aelab.viz.anomaly_extremes import anomaly_extremes
+from aelab.viz.anomaly_maps import anomaly_maps_figure
 from aelab.viz.roc import roc_curves
 from aelab.viz.save import save_figure
 
@@ -68,6 +75,7 @@ SHORT = {"reconstruction": "recon", "code": "code", "combined": "combined"} | {
 }
 RANKED_BY = "combined"  # the score whose most and least anomalous test images are shown
 EXTREME_IMAGES = 8  # of each kind, per class
+MAP_IMAGES = 4  # most and least anomalous test images per class shown with their maps
 BASELINE_SETTINGS = (
     "on the normal class's training pixels: PCA reconstruction MSE at the code's size; "
     f"OneClassSVM(rbf, gamma='scale', nu={OCSVM_NU}) on {OCSVM_SUBSAMPLE:,} random images; "
@@ -94,6 +102,9 @@ class ClassResult:
     # at the calibrated threshold: the catalog's anomaly.threshold.* (fpr, precision, ...)
     threshold: dict[str, float] = field(default_factory=dict)
     detector: object | None = None  # the aelab.reuse.detector.Detector calibrated for it
+    # the most then least anomalous test images (MAP_IMAGES each): test indices, the model's
+    # reconstructions and anomaly maps (aelab.reuse.detector.anomaly_maps)
+    maps: dict[str, np.ndarray] = field(default_factory=dict)
 
     def section(self, info: dict | None = None) -> dict:
         """The catalog's "anomaly" section of a run's metrics.json (``anomaly_<score>_auroc``
@@ -324,6 +335,9 @@ def evaluate_class(
         model, sub.train.images, held_out, fpr=fpr, score=RANKED_BY, k=k,
         code_score=code_score, dataset=data.name, normal_class=normal_class,
     )  # fmt: skip
+    order = np.argsort(scores[RANKED_BY], kind="stable")
+    shown = np.concatenate([order[::-1][:MAP_IMAGES], order[:MAP_IMAGES]])
+    images = data.test.images[shown]
     return ClassResult(
         normal_class=normal_class,
         name=names[normal_class] if normal_class < len(names) else str(normal_class),
@@ -331,6 +345,11 @@ def evaluate_class(
         n_test_normal=int(is_normal.sum()),
         n_test_anomalous=int((~is_normal).sum()),
         train_seconds=0.0,
+        maps={
+            "index": shown,
+            "reconstructions": model.reconstruct(images),
+            "maps": anomaly_maps(model, images),
+        },
         metrics=metrics | base_metrics,
         curves=curves | base_curves,
         baseline_seconds=base_seconds,
@@ -372,6 +391,7 @@ class AnomalyTask:
         figures = {
             "roc": roc_curves(_curves([r]), title=title),
             "extremes": draw_extremes([r], data.test, data.classes or (), title=title),
+            "maps": draw_maps([r], data.test, title=title),
         }
         return TaskResult(
             r.section(info),
@@ -533,6 +553,29 @@ def draw_extremes(
     return anomaly_extremes(rows, title=title)
 
 
+def draw_maps(results: list[ClassResult], test: Split, *, title: str) -> Figure:
+    """Each normal class's most and least anomalous test images (by ``RANKED_BY``) with the
+    model's reconstructions and per-pixel anomaly maps, all maps on one colour scale."""
+    labels = _labels(test, "test")
+    images, recons, maps, names = [], [], [], []
+    for r in results:
+        n = len(r.maps["index"]) // 2
+        for j, index in enumerate(r.maps["index"]):
+            images.append(test.images[index])
+            names.append(
+                f"{r.normal_class}: {'most' if j < n else 'least'}\n(class {labels[index]})"
+            )
+        recons.append(r.maps["reconstructions"])
+        maps.append(r.maps["maps"])
+    return anomaly_maps_figure(
+        np.stack(images),
+        np.concatenate(recons),
+        np.concatenate(maps),
+        title=f"{title} · anomaly maps (squared error, smoothed)",
+        labels=names,
+    )
+
+
 def write_report(
     results: list[ClassResult],
     out_dir: str | Path,
@@ -572,6 +615,7 @@ def write_report(
     save_figure(roc_curves(_curves(results), title=title), out / ROC)
     if test is not None:
         save_figure(draw_extremes(results, test, classes, title=title), out / EXTREMES)
+        save_figure(draw_maps(results, test, title=title), out / MAPS)
     render_anomaly_page(out)
     return payload
 

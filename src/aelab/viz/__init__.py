@@ -53,6 +53,9 @@ SECTION_FIGURES: dict[str, dict[str, str]] = {
         "extremes": "The test images this run finds most anomalous (highest combined score "
         "first) and least anomalous (lowest first), each with its score and true class (blue: "
         "the normal class, orange: an anomaly).",
+        "maps": "The most and least anomalous test images with the model's reconstructions "
+        "and per-pixel anomaly maps (squared reconstruction error, Gaussian-smoothed; one "
+        "colour scale for all maps): where each image is odd.",
     },
 }
 

@@ -87,7 +87,13 @@ def test_protocol_keeps_per_image_scores_and_shows_the_extremes(protocol, tiny_d
             r.metrics[RANKED_BY]["auroc"]
         )
     page = parse(out / "anomaly.html")
-    assert page.images == 2  # roc.png and extremes.png, embedded
+    assert page.images == 3  # roc.png, extremes.png and maps.png, embedded
+    for r in results:  # the maps: the most then least anomalous images, their own maps
+        n = len(r.maps["index"]) // 2
+        combined = r.scores[RANKED_BY]
+        assert list(r.maps["index"][:n]) == list(np.argsort(combined)[::-1][:n])
+        assert r.maps["maps"].shape == (2 * n, *tiny_data.test.images.shape[2:])
+        assert (r.maps["maps"] >= 0).all()
     # each class links to its run's report, in every per-class table
     per_class = [t for t in page.tables if t.startswith("table-")]
     assert {"table-auroc", "table-auprc"} <= set(per_class)
@@ -139,4 +145,4 @@ def test_the_anomaly_task_is_registered_and_reproduces_the_section(protocol, tin
     )
     assert again.section["combined"] == pytest.approx(r.metrics["combined"])
     assert again.section["reconstruction"] == pytest.approx(r.metrics["reconstruction"])
-    assert set(again.figures) == {"roc", "extremes"}
+    assert set(again.figures) == {"roc", "extremes", "maps"}
