@@ -262,6 +262,13 @@ PREREQUISITES: dict[str, Callable[[], None]] = {
             *("--out", "runs/tune-sparse", *CAPS["tune"]),
         ]
     ),
+    "runs/a-fashion/class-1": lambda: _ok(  # "Ship a detector": a class run with its detector
+        [
+            *("anomaly", "--preset", "r1-fashion-sparse", "--normal-class", "1"),
+            *("--set", "data.validation=split", "--save-runs", "--out", "runs/a-fashion"),
+            *CAPS["anomaly"],
+        ]
+    ),
     "photos": lambda: _write_photos(Path("photos")),
     "my.toml": _config("my.toml", "r3-fashion-vanilla"),
     "my-run.toml": _config("my-run.toml", "r1-fashion-sparse"),  # run where CUDA is
