@@ -291,11 +291,13 @@ def load(
 
     ``model``: load the weights into this model (required for a run of your own modules,
     ``Autoencoder.from_modules``: pass one built from the same modules)."""
-    loaded = inference.load(
-        run_dir, checkpoint=checkpoint, device=device, batch_size=batch_size, model=model
-    )
-    return TrainedModel(
-        loaded.model, loaded.config, device=device, batch_size=batch_size, run_dir=run_dir
+    return inference.load(
+        run_dir,
+        checkpoint=checkpoint,
+        device=device,
+        batch_size=batch_size,
+        model=model,
+        cls=TrainedModel,
     )
 
 

@@ -14,7 +14,7 @@ from aelab.cli.main import main
 from aelab.config import RunConfig
 from fakedata import write_idx_dataset
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("isolated")]
 
 QUICK = [
     "--epochs", "1",
@@ -30,13 +30,6 @@ def idx_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("idx")
     write_idx_dataset(path, n_train=96, n_test=24, shape=(8, 8), classes=4)
     return path
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.delenv("AELAB_DATA_DIR", raising=False)
-    monkeypatch.chdir(tmp_path)
 
 
 def test_presets_show_toml_trains_as_is(idx_dir, tmp_path, capsys):

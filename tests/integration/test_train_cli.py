@@ -15,7 +15,7 @@ from aelab.config import RunConfig
 from aelab.rundir import read_history, read_metrics
 from fakedata import write_idx_dataset
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("isolated")]
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 SMALL = [
@@ -34,13 +34,6 @@ def idx_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("idx")
     write_idx_dataset(path, n_train=160, n_test=40, shape=(8, 8), classes=4)
     return path
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.delenv("AELAB_DATA_DIR", raising=False)
-    monkeypatch.chdir(tmp_path)
 
 
 def test_train_small_run_then_resume_to_more_epochs(idx_dir, tmp_path, capsys):

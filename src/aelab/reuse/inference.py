@@ -284,10 +284,13 @@ def load(
     device: str = "cpu",
     batch_size: int = 1024,
     model: Autoencoder | None = None,
+    cls: type[TrainedModel] | None = None,
 ) -> TrainedModel:
     """Load the ``checkpoint`` ("best" falls back to "last") of the run in ``run_dir``.
 
     ``model``: load the weights into this model (required for a run of your own modules,
-    ``Autoencoder.from_modules``: pass one built from the same modules)."""
+    ``Autoencoder.from_modules``: pass one built from the same modules). ``cls``: the
+    :class:`TrainedModel` subclass to return (``aelab.load`` returns ``aelab.api``'s)."""
     model, config = load_run(run_dir, checkpoint=checkpoint, device=device, model=model)
-    return TrainedModel(model, config, device=device, batch_size=batch_size, run_dir=run_dir)
+    cls = cls or TrainedModel
+    return cls(model, config, device=device, batch_size=batch_size, run_dir=run_dir)
