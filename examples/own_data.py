@@ -103,15 +103,19 @@ def main() -> None:
     )
     data = SignalDataset(args.n, seed=args.seed)
     with tempfile.TemporaryDirectory() as out:  # the run's files are not needed afterwards
-        result = aelab.train(
-            config, model=model, data=data, out=out, evaluate=False, progress=False
-        )
+        # 10% of the Dataset is held out by index as the test split, evaluated batch by batch
+        result = aelab.train(config, model=model, data=data, out=out, progress=False)
     last = result.history[-1]
     print(
         f"trained {result.model.describe()} on {args.n} signals of {LENGTH} samples "
         f"({result.config.data.dataset}, input_shape {list(result.config.model.input_shape)}): "
         f"train loss {last['train_loss']:.5f}, val loss {last['val_loss']:.5f} after "
         f"{len(result.history)} epochs"
+    )
+    rec, pca = result.metrics["reconstruction"], result.metrics["pca"]
+    print(
+        f"test MSE {rec['mse']:.5f} on {rec['n_images']} held-out signals (PCA with "
+        f"{pca['latent_dim']} components, fitted on {pca['fit_images']} signals: {pca['mse']:.5f})"
     )
 
     rng = np.random.default_rng(args.seed + 1)

@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from aelab import data as data_package
-from aelab.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from aelab.config import ModelConfig, RunConfig, TrainConfig
+from aelab.data.config import dataset_shape
 from aelab.data.sources import SOURCES
 from aelab.data.splits import DatasetSplits
+from aelab.data.stream import StreamSplits
 from aelab.errors import ConfigError, did_you_mean
 from aelab.evaluation.evaluate import evaluate_run
 from aelab.models import Autoencoder, autoencoder, create_model
@@ -40,19 +42,6 @@ from aelab.training.callbacks import check_callbacks
 
 # dataset name -> (channels, height, width) of the built-in sources
 KNOWN_SHAPES: dict[str, tuple[int, int, int]] = {name: s.shape for name, s in SOURCES.items()}
-
-_MODE_CHANNELS = {"L": 1, "RGB": 3}
-
-
-def dataset_shape(data: DataConfig) -> tuple[int, int, int] | None:
-    """The (C, H, W) images of ``data`` will have, when it can be told without loading."""
-    source = SOURCES.get(data.dataset)
-    shape = source.shape if source else None
-    channels = _MODE_CHANNELS.get(data.mode or "", shape[0] if shape else None)
-    size = data.image_size or (shape[1:] if shape else None)
-    if channels is None or size is None:
-        return None
-    return (channels, int(size[0]), int(size[1]))
 
 
 def build_model(
@@ -161,14 +150,18 @@ def _as_config(config: RunConfig | str | Path | None, model: Autoencoder | None)
     )
 
 
-def _as_splits(data: Any) -> DatasetSplits | None:
-    """``data`` as DatasetSplits: through ``aelab.data.as_splits`` where the data package
-    provides it (arrays, datasets, loaders), else DatasetSplits only."""
-    if data is None or isinstance(data, DatasetSplits):
+def _as_splits(data: Any, test_data: Any = None) -> DatasetSplits | StreamSplits | None:
+    """``data`` (and its ``test_data``) as splits: through ``aelab.data.as_splits`` where
+    the data package provides it (arrays, datasets, loaders), else DatasetSplits only."""
+    if data is None:
+        if test_data is not None:
+            raise ConfigError("train(test_data=...) needs data= too: the data it is the test of.")
+        return None
+    if isinstance(data, DatasetSplits) and test_data is None:
         return data
     convert = getattr(data_package, "as_splits", None)
     if convert is not None:
-        return convert(data)
+        return convert(data, test=test_data)
     raise TypeError(
         f"train(data=...) takes an aelab DatasetSplits, found {type(data).__name__}; build one "
         "with aelab.load_dataset(...) or DatasetSplits(name, train=Split(images), test=...)."
@@ -180,6 +173,7 @@ def train(
     *,
     model: Autoencoder | None = None,
     data: Any = None,
+    test_data: Any = None,
     callbacks: Sequence[Callback] = (),
     out: str | Path | None = None,
     evaluate: bool = True,
@@ -192,7 +186,10 @@ def train(
     ``config``: a RunConfig, a preset name (``"r1-fashion-sparse"``) or a ``.toml`` path;
     ``model``: a model you built (``Autoencoder.from_modules(...)``, or any registered
     family) to train in place of ``config.model``; ``data``: the data to train on
-    (DatasetSplits) instead of ``config.data``'s dataset; ``out``: the run directory
+    instead of ``config.data``'s dataset: DatasetSplits, arrays, tensors, a torch Dataset,
+    IterableDataset or DataLoader (:func:`aelab.data.as_splits`; torch sources are streamed,
+    and evaluated batch by batch); ``test_data``: its test split, in place of the 10% held
+    out (required to evaluate a DataLoader or IterableDataset); ``out``: the run directory
     (default ``runs/<name>-<time>``); ``evaluate``: test metrics, figures and report.html
     afterwards; ``progress``: a progress bar (a widget in Jupyter). ``overrides``: config
     values, ``epochs=2`` for a training field or ``model__latent_dim=16`` for any other.
@@ -211,7 +208,13 @@ def train(
                 "model overrides cannot change a model passed with model=; build the model "
                 "with the values you want instead."
             )
-    splits = _as_splits(data)
+    splits = _as_splits(data, test_data)
+    if evaluate and isinstance(splits, StreamSplits) and splits.test is None:
+        raise ConfigError(
+            f"{splits.name}: a {type(splits.train.data).__name__} cannot be split, so there is "
+            "no test split to evaluate on; pass test_data= (a Dataset, IterableDataset or "
+            "DataLoader of test samples), or evaluate=False."
+        )
     run_dir = Path(out) if out is not None else default_run_dir(cfg)
     result = train_loop(
         cfg,

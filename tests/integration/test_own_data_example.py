@@ -29,6 +29,13 @@ def test_own_data_example_runs_and_scores_anomalies() -> None:
     assert "on 800 signals of 128 samples (python:SignalDataset, input_shape [1, 1, 128])" in (
         out.stdout
     )
+    # the Dataset's test split (10%, by index) is evaluated batch by batch, PCA included
+    test_mse, fit, pca_mse = re.search(
+        r"test MSE ([\d.]+) on 80 held-out signals \(PCA with 8 components, fitted on (\d+) "
+        r"signals: ([\d.]+)\)",
+        out.stdout,
+    ).groups()
+    assert int(fit) == 648 and 0 < float(test_mse) < 0.05 and float(pca_mse) > 0
     normal, spiked, score = map(
         float,
         re.search(

@@ -9,9 +9,14 @@
 - a torch ``Dataset`` (map-style), ``IterableDataset`` or ``DataLoader`` yielding ``x`` or
   ``(x, y)``: streamed through a DataLoader (:mod:`aelab.data.stream`), never held in memory.
 
-Arrays hold out a fixed 10% as the test split (``splits.hold_out_test``), then ``val_size``
-of the rest as validation (chosen by ``seed``); a map-style dataset holds out ``val_size``
-by index; iterable sources have no validation split.
+Arrays and map-style datasets hold out a fixed 10% as the test split
+(``splits.hold_out_test``, by index for a dataset, never read into memory), then
+``val_size`` of the rest as validation (chosen by ``seed``). Iterable sources (an
+``IterableDataset`` or a ``DataLoader``) cannot be split: they have no validation split and
+their test split is the one passed as ``test=`` (without it there is nothing to evaluate
+on, and :func:`aelab.train` says so before training). ``test=`` also replaces the held-out
+10% of any other source: arrays (with ``(images, labels)`` for labels) for arrays, a torch
+Dataset, IterableDataset or DataLoader for torch sources.
 """
 
 from __future__ import annotations
@@ -25,7 +30,14 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset
 from aelab.data.arrays import check_labels, check_unit_range, to_nchw
 from aelab.data.config import DataConfig
 from aelab.data.load import load_dataset
-from aelab.data.splits import DatasetSplits, Split, hold_out_test, split_indices
+from aelab.data.splits import (
+    TEST_FRACTION,
+    TEST_HOLDOUT_SEED,
+    DatasetSplits,
+    Split,
+    hold_out_test,
+    split_indices,
+)
 from aelab.data.stream import Stream, StreamSplits, item_input, sample_shape
 from aelab.errors import DataError
 
@@ -42,22 +54,29 @@ def as_splits(
     val_size: int | float | None = None,
     seed: int = 0,
     name: str | None = None,
+    test: Any = None,
 ) -> Splits:
     """``data`` (see the module docstring) as :class:`DatasetSplits` (in memory) or
     :class:`StreamSplits` (read through a DataLoader).
 
     ``val_size``: validation samples (an int) or share (a float in (0, 1)); 0 for none;
     None: 10% where the source can be split. ``name`` labels the data in runs (default
-    ``python:<type>``). Splits already built are returned as they are.
+    ``python:<type>``). ``test``: the test split, instead of holding 10% out (see the
+    module docstring). Splits already built are returned as they are.
     """
     if isinstance(data, (DatasetSplits, StreamSplits)):
+        if test is not None:
+            raise DataError(
+                f"{data.name}: these splits already have their test split; pass test= with "
+                "the raw data instead."
+            )
         return data
     if isinstance(data, (str, DataConfig)):
         cfg = DataConfig(dataset=data) if isinstance(data, str) else data
         return load_dataset(cfg, seed=seed, progress=False)
     name = name or f"{PYTHON_PREFIX}{type(data).__name__}"
     if isinstance(data, (np.ndarray, torch.Tensor)):
-        return _from_arrays(data, labels, val_size, seed, name)
+        return _from_arrays(data, labels, val_size, seed, name, test)
     if labels is not None:
         raise DataError(
             f"{name}: labels= is for arrays; a torch dataset yields (x, y) items instead."
@@ -68,9 +87,10 @@ def as_splits(
                 f"{name}: a {type(data).__name__} cannot be split for validation "
                 f"(val_size={val_size}); pass val_size=0, or a map-style Dataset."
             )
-        return StreamSplits(name, Stream(data, _first_shape(data, name)))
+        train = Stream(data, _first_shape(data, name))
+        return StreamSplits(name, train, test=_test_stream(test, train.shape, name))
     if isinstance(data, Dataset) and hasattr(data, "__len__"):
-        return _from_dataset(data, val_size, seed, name)
+        return _from_dataset(data, val_size, seed, name, test)
     raise DataError(
         f"cannot train on {type(data).__name__}: expected a dataset name, DataConfig, NumPy "
         "array, torch tensor, torch Dataset (with __len__), IterableDataset or DataLoader."
@@ -90,7 +110,8 @@ def _count(val_size: int | float | None, n: int, name: str) -> int:
     return k
 
 
-def _from_arrays(x: Any, labels: Any, val_size: Any, seed: int, name: str) -> DatasetSplits:
+def _array_split(x: Any, labels: Any, name: str) -> Split:
+    """Arrays or tensors (N, ...) and optional labels (N,) as one in-memory Split."""
     images = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
     if isinstance(labels, torch.Tensor):
         labels = labels.detach().cpu().numpy()
@@ -106,11 +127,31 @@ def _from_arrays(x: Any, labels: Any, val_size: Any, seed: int, name: str) -> Da
         check_unit_range(images, source=name)
         images = images.astype(np.float32, copy=False)
     images = np.ascontiguousarray(images)
-    pool = Split(
+    return Split(
         images,
         check_labels(None if labels is None else np.asarray(labels), len(images), source=name),
     )
-    train, test = hold_out_test(pool, source=name)
+
+
+def _from_arrays(
+    x: Any, labels: Any, val_size: Any, seed: int, name: str, test_data: Any
+) -> DatasetSplits:
+    pool = _array_split(x, labels, name)
+    if test_data is None:
+        train, test = hold_out_test(pool, source=name)
+    else:
+        if not isinstance(test_data, (np.ndarray, torch.Tensor, tuple)):
+            raise DataError(
+                f"{name}: test= for arrays takes arrays (or (images, labels)), found "
+                f"{type(test_data).__name__}."
+            )
+        test_x, test_y = test_data if isinstance(test_data, tuple) else (test_data, None)
+        train, test = pool, _array_split(test_x, test_y, f"{name} (test=)")
+        if test.images.shape[1:] != pool.images.shape[1:]:
+            raise DataError(
+                f"{name}: test= samples have shape {list(test.images.shape[1:])}, the training "
+                f"samples {list(pool.images.shape[1:])}; pass test data of the same shape."
+            )
     val = None
     k = _count(val_size, len(train), name)
     if k:
@@ -126,16 +167,54 @@ def _classes(labels: np.ndarray | None) -> tuple[str, ...] | None:
     return tuple(str(i) for i in range(int(labels.max()) + 1))
 
 
-def _from_dataset(data: Dataset, val_size: Any, seed: int, name: str) -> StreamSplits:
+def _from_dataset(
+    data: Dataset, val_size: Any, seed: int, name: str, test_data: Any
+) -> StreamSplits:
     n = len(data)  # type: ignore[arg-type]
     if n == 0:
         raise DataError(f"{name}: the dataset is empty.")
     shape = _checked_shape(data, n, name)
-    k = _count(val_size, n, name)
+    if test_data is None:  # the arrays' fixed 10%, by index
+        if n < 2:
+            raise DataError(
+                f"{name}: holds 1 sample, expected at least 2 (without test=, "
+                f"{TEST_FRACTION:.0%} is held out as the test split); add samples."
+            )
+        pool, held_test = split_indices(n, max(1, round(n * TEST_FRACTION)), TEST_HOLDOUT_SEED)
+        test = Stream(data, shape, held_test)
+    else:
+        pool, test = np.arange(n), _test_stream(test_data, shape, name)
+    k = _count(val_size, len(pool), name)
     if not k:
-        return StreamSplits(name, Stream(data, shape))
-    rest, held = split_indices(n, k, seed)
-    return StreamSplits(name, Stream(data, shape, rest), Stream(data, shape, held))
+        return StreamSplits(name, Stream(data, shape, pool), test=test)
+    rest, held = split_indices(len(pool), k, seed)
+    return StreamSplits(
+        name, Stream(data, shape, pool[rest]), Stream(data, shape, pool[held]), test=test
+    )
+
+
+def _test_stream(test: Any, shape: tuple[int, int, int], name: str) -> Stream | None:
+    """``test=`` of a torch source as a Stream of the training samples' shape (None: none)."""
+    if test is None:
+        return None
+    source = f"{name} (test=)"
+    if isinstance(test, (DataLoader, IterableDataset)):
+        found = _first_shape(test, source)
+    elif isinstance(test, Dataset) and hasattr(test, "__len__"):
+        if len(test) == 0:  # type: ignore[arg-type]
+            raise DataError(f"{source}: the dataset is empty.")
+        found = _checked_shape(test, len(test), source)  # type: ignore[arg-type]
+    else:
+        raise DataError(
+            f"{source}: expected a torch Dataset (with __len__), IterableDataset or "
+            f"DataLoader like the training data, found {type(test).__name__}."
+        )
+    if found != shape:
+        raise DataError(
+            f"{source}: samples have shape {list(found)}, the training samples "
+            f"{list(shape)}; pass test data of the same shape."
+        )
+    return Stream(test, shape)
 
 
 SAMPLED_ITEMS = 8  # items of a map-style dataset read before training (first, last, between)

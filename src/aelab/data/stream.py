@@ -55,6 +55,14 @@ def item_input(item: Any, *, source: str) -> Tensor:
     return x
 
 
+def item_label(item: Any) -> Tensor | None:
+    """The ``y`` of an ``(x, y)`` item or batch as a tensor, None for ``x`` alone."""
+    if not isinstance(item, (tuple, list)) or len(item) != 2:
+        return None
+    y = item[1]
+    return torch.as_tensor(np.asarray(y)) if not isinstance(y, Tensor) else y
+
+
 def sample_shape(shape: Sequence[int], *, source: str) -> tuple[int, int, int]:
     """The (C, H, W) of one sample of ``shape``: (D,) -> (1, 1, D), (H, W) -> (1, H, W),
     (C, H, W) as it is (torch's channels-first convention)."""
@@ -95,13 +103,16 @@ class Stream:
 
 @dataclass(frozen=True)
 class StreamSplits:
-    """A dataset read through DataLoaders: ``train`` and optionally ``val`` (map-style
-    datasets only). There is no test split: evaluation needs in-memory arrays."""
+    """A dataset read through DataLoaders: ``train``, optionally ``val`` (map-style datasets
+    only) and ``test`` (held out of a map-style dataset, or given; None: nothing to
+    evaluate on). Evaluation reads the test split batch by batch
+    (:mod:`aelab.evaluation.streamed`)."""
 
     name: str
     train: Stream
     val: Stream | None = None
     classes: tuple[str, ...] | None = None
+    test: Stream | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -218,10 +229,16 @@ class LoaderSource:
         return (fetch[idx] for idx in order.split(self.batch_size))
 
     def __iter__(self) -> Iterator[Tensor]:
+        for x, _ in self.pairs():
+            yield x
+
+    def pairs(self) -> Iterator[tuple[Tensor, Tensor | None]]:
+        """The batches with their labels: ``(x, y)``, y None for items without labels."""
         c, h, w = self.stream.shape
         checked = False
         for item in self._loader():
             x = item_input(item, source=self.source)
+            y = item_label(item)
             if x.dim() == 0 or x[0].numel() != c * h * w:
                 raise DataError(
                     f"{self.source}: a batch has shape {list(x.shape)}, expected samples of "
@@ -231,7 +248,7 @@ class LoaderSource:
             if not checked:  # one host sync per epoch: the first batch's range
                 check_unit_batch(x, source=self.source)
                 checked = True
-            yield x
+            yield x, y
 
 
 def check_unit_batch(x: Tensor, *, source: str) -> None:

@@ -65,10 +65,8 @@ def fit_projection(codes: np.ndarray, method: str = "pca", *, seed: int = 0) -> 
     if method == "pca" or flat:
         if flat:
             return Projection("pca", code.project_2d(codes, method="pca", seed=seed))
-        from sklearn.decomposition import PCA
-
-        pca = PCA(2, random_state=seed).fit(codes)
-        return Projection("pca", pca.transform(codes).astype(np.float32), pca)
+        pca = code.PCA2D(codes)
+        return Projection("pca", pca.transform(codes), pca)
     if method == "umap":
         if importlib.util.find_spec("umap") is None:
             raise ConfigError(UMAP_EXTRA)

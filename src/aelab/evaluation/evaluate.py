@@ -23,8 +23,10 @@ from matplotlib.figure import Figure
 from aelab.config import RunConfig
 from aelab.data import load_dataset
 from aelab.data.splits import DatasetSplits, is_image
+from aelab.data.stream import StreamSplits
 from aelab.errors import DataError, check_choice
 from aelab.evaluation.code_map import PROJECTIONS, build_code_map
+from aelab.evaluation.streamed import evaluate_stream
 from aelab.layers.noise import CORRUPTIONS
 from aelab.metrics import baselines, code, reconstruction
 from aelab.models.apply import (
@@ -346,15 +348,15 @@ def write_map_data(
 # --------------------------------------------------------------------------- the run
 
 
-def _check_shape(data: DatasetSplits, model: Autoencoder, run_dir: Path) -> None:
+def _check_shape(data: DatasetSplits | StreamSplits, model: Autoencoder, run_dir: Path) -> None:
     expected = tuple(model.config.input_shape)
-    found = tuple(data.test.images.shape[1:])
+    found = tuple(data.shape)
     if found != expected:
         raise DataError(
             f"{run_dir}: the model expects images of shape {list(expected)} but the test data "
             f"has {list(found)}; evaluate on the dataset the run was trained on."
         )
-    if len(data.test) == 0:
+    if isinstance(data, DatasetSplits) and len(data.test) == 0:
         raise DataError(f"{run_dir}: the test split is empty; nothing to evaluate.")
 
 
@@ -384,14 +386,16 @@ def compute_metrics(
         data.name, data.train.images, images, latent_dim, seed=seed, cache=cache
     )
     pixels = int(np.prod(images.shape[1:]))
-    pca = baselines.with_ratio(scores, latent_dim, pixels, recon["mse"])
+    pca = baselines.with_ratio(
+        {**scores, "fit_images": len(data.train)}, latent_dim, pixels, recon["mse"]
+    )
     return {"reconstruction": recon, "code": stats, "pca": pca}, codes
 
 
 def evaluate_run(
     run_dir: str | Path,
     *,
-    data: DatasetSplits | None = None,
+    data: DatasetSplits | StreamSplits | None = None,
     tsne: bool = False,
     device: str = "cpu",
     quiet: bool = False,
@@ -401,6 +405,10 @@ def evaluate_run(
     map_projection: str = "pca",
 ) -> dict[str, Any]:
     """Evaluate the run in ``run_dir`` on its test split; write metrics, figures and report.
+
+    ``data``: the splits to evaluate on (default: the run's dataset); streamed splits
+    (:class:`~aelab.data.stream.StreamSplits`, from a torch Dataset or DataLoader) are read
+    batch by batch, see :mod:`aelab.evaluation.streamed`.
 
     ``figures``: which figures to draw (``aelab.viz.FIGURE_SETS``: all, basic, none); None
     takes the run's ``train.figures``. ``model``: the model to load the checkpoint into
@@ -421,7 +429,7 @@ def evaluate_run(
 
 def _evaluate_run(
     run_dir: str | Path,
-    data: DatasetSplits | None,
+    data: DatasetSplits | StreamSplits | None,
     tsne: bool,
     device: str,
     quiet: bool,
@@ -437,23 +445,41 @@ def _evaluate_run(
     model, config = load_run(run_dir, checkpoint=checkpoint, device=device, model=model)
     if data is None:
         data = load_dataset(config.data, seed=config.train.seed, progress=not quiet)
-    if not isinstance(data, DatasetSplits):
+    if not isinstance(data, (DatasetSplits, StreamSplits)):
         raise DataError(
-            f"{run_dir}: evaluation needs the test data in memory, found {type(data).__name__}; "
-            "pass arrays (aelab.data.as_splits(x, labels=y)) instead of a streamed source."
+            f"{run_dir}: cannot evaluate on {type(data).__name__}; pass DatasetSplits or "
+            "StreamSplits (aelab.data.as_splits(...) builds either)."
         )
     _check_shape(data, model, run_dir)
-    log(f"{len(data.test)} test images, PCA fitted on {len(data.train)} training images")
+    if isinstance(data, DatasetSplits):
+        log(f"{len(data.test)} test images, PCA fitted on {len(data.train)} training images")
     if not data.is_image:
         log(f"samples of shape {list(data.shape)} are not images: no SSIM, no image figures")
     with compute_threads(config.train.threads):
-        sections, codes = compute_metrics(
-            model,
-            data,
-            batch_size=config.train.eval_batch_size,
-            device=device,
-            seed=config.train.seed,
-        )
+        if isinstance(data, StreamSplits):
+            streamed = evaluate_stream(
+                model,
+                data,
+                batch_size=config.train.eval_batch_size,
+                device=device,
+                seed=config.train.seed,
+            )
+            sections, codes = streamed.sections, streamed.codes[: len(streamed.images)]
+            images, labels = streamed.images, streamed.labels
+            log(
+                f"{streamed.n_images} test samples read in batches; PCA fitted on the first "
+                f"{sections['pca']['fit_images']} training samples; figures from the first "
+                f"{len(images)} test samples"
+            )
+        else:
+            sections, codes = compute_metrics(
+                model,
+                data,
+                batch_size=config.train.eval_batch_size,
+                device=device,
+                seed=config.train.seed,
+            )
+            images, labels = data.test.images, data.test.labels
         for name, values in sections.items():
             merge_metrics(run_dir, name, values)
         inputs = FigureInputs(
@@ -461,8 +487,8 @@ def _evaluate_run(
             config=config,
             run_name=run_name(run_dir, read_metrics(run_dir), config.to_dict()),
             dataset=data.name,
-            images=data.test.images,
-            labels=data.test.labels,
+            images=images,
+            labels=labels,
             codes=codes,
             class_names=data.classes,
             history=read_history(run_dir),

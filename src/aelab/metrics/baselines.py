@@ -18,6 +18,10 @@ from aelab.metrics.reconstruction import SCORES, ReconstructionScores, finite_or
 if TYPE_CHECKING:  # pragma: no cover
     from sklearn.decomposition import PCA
 
+# Data streamed from a torch Dataset or DataLoader is not held in memory: its PCA baseline is
+# fitted on this many training samples (stated in metrics.json as pca.fit_images).
+PCA_FIT_SAMPLES = 10_000
+
 
 def as_float_images(images: np.ndarray | torch.Tensor) -> np.ndarray:
     """(N, ...) uint8 (0..255) or float in [0, 1] -> (N, D) float32 in [0, 1]."""
@@ -45,6 +49,34 @@ def pca_reconstruct(pca: PCA, images: np.ndarray) -> np.ndarray:
     return recon.reshape(np.asarray(images).shape)
 
 
+class PCAScores:
+    """The PCA baseline's scores accumulated batch by batch: ``update`` with test batches
+    (uint8 or float in [0, 1], as numpy or tensors), ``result`` for :func:`pca_scores`'s
+    dictionary. Data streamed in batches is scored in the same pass as the autoencoder."""
+
+    def __init__(self, pca: PCA) -> None:
+        self.pca = pca
+        self.scores = ReconstructionScores()
+        self.unclipped = 0.0
+
+    def update(self, batch: np.ndarray | torch.Tensor) -> None:
+        if isinstance(batch, torch.Tensor):
+            batch = batch.detach().cpu().numpy()
+        target = torch.from_numpy(as_float_images(batch).reshape(np.asarray(batch).shape))
+        recon = torch.from_numpy(pca_reconstruct(self.pca, batch))
+        self.unclipped += float((recon - target).double().pow(2).flatten(1).mean(1).sum())
+        self.scores.update(recon.clamp(0.0, 1.0), target)
+
+    def result(self) -> dict[str, Any]:
+        out = self.scores.result()
+        n = out.pop("n_images")
+        return {
+            "latent_dim": int(self.pca.n_components_),
+            **out,
+            "mse_unclipped": self.unclipped / max(n, 1),
+        }
+
+
 def pca_scores(
     train_images: np.ndarray,
     test_images: np.ndarray,
@@ -56,22 +88,10 @@ def pca_scores(
     """``{latent_dim, mse, mse_unclipped, bce, psnr, psnr_infinite, ssim}`` of a PCA fitted
     on ``train_images``, scored on ``test_images`` (uint8 or float in [0, 1]): what depends
     on the data alone (cacheable); :func:`with_ratio` adds the autoencoder's ratio."""
-    pca = fit_pca(train_images, latent_dim, seed=seed)
-    scores = ReconstructionScores()
-    unclipped = 0.0
+    scores = PCAScores(fit_pca(train_images, latent_dim, seed=seed))
     for start in range(0, len(test_images), batch_size):
-        batch = test_images[start : start + batch_size]
-        target = torch.from_numpy(as_float_images(batch).reshape(np.asarray(batch).shape))
-        recon = torch.from_numpy(pca_reconstruct(pca, batch))
-        unclipped += float((recon - target).double().pow(2).flatten(1).mean(1).sum())
-        scores.update(recon.clamp(0.0, 1.0), target)
-    out = scores.result()
-    out.pop("n_images")
-    return {
-        "latent_dim": int(pca.n_components_),
-        **out,
-        "mse_unclipped": unclipped / max(len(test_images), 1),
-    }
+        scores.update(test_images[start : start + batch_size])
+    return scores.result()
 
 
 def with_ratio(

@@ -34,6 +34,7 @@ REPRESENTATIONS = ("autoencoder", "pca", "pixels")  # aelab.metrics.downstream
 KNN_K, LOGREG_MAX_ITER, KMEANS_N_INIT = 5, 100, 10  # aelab.metrics.downstream
 AGREEMENT = ("nmi", "ari", "acc")  # aelab.metrics.clustering
 ANOMALY_BASELINES = ("pca", "ocsvm", "iforest")  # aelab.metrics.anomaly_baselines
+PCA_FIT_SAMPLES = 10_000  # aelab.metrics.baselines
 
 KINDS = ("score", "info", "setting")
 
@@ -375,6 +376,17 @@ def _pca() -> list[Metric]:
             "pca.latent_dim",
             "PCA components",
             "Components of the PCA baseline (the run's code size).",
+            kind="info",
+        ),
+        Metric(
+            "pca_fit_images",
+            "pca.fit_images",
+            "PCA fitted on",
+            "Training samples the PCA baseline was fitted on: the whole training split for "
+            "data in memory; for data streamed from a torch Dataset or DataLoader, a stated "
+            f"sample: the first {PCA_FIT_SAMPLES:,} of the training order (shuffled by the "
+            "seed where the source allows it).",
+            unit="images",
             kind="info",
         ),
         Metric(

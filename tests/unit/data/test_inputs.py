@@ -113,12 +113,17 @@ def test_is_image() -> None:
 # --------------------------------------------------------------------------- torch datasets
 
 
-def test_map_style_dataset_streams_with_a_held_out_validation_part() -> None:
+def test_map_style_dataset_streams_with_held_out_test_and_validation_parts() -> None:
     x = features(100, 5)
     data = as_splits(Rows(x, np.zeros(100)), val_size=0.2, seed=0)
     assert isinstance(data, StreamSplits) and data.shape == (1, 1, 5)
-    assert data.train.num_samples == 80 and data.val.num_samples == 20
-    assert not set(data.train.indices) & set(data.val.indices)
+    assert (data.train.num_samples, data.val.num_samples, data.test.num_samples) == (72, 18, 10)
+    parts = [set(s.indices) for s in (data.train, data.val, data.test)]
+    assert set.union(*parts) == set(range(100)) and sum(map(len, parts)) == 100
+    again = as_splits(Rows(x, np.zeros(100)), val_size=0.2, seed=1)
+    assert set(again.test.indices) == parts[2]  # the test part never depends on the seed
+    given = as_splits(Rows(x, np.zeros(100)), val_size=0, test=Rows(x[:7], np.zeros(7)))
+    assert given.train.num_samples == 100 and given.test.num_samples == 7
 
 
 def test_iterable_and_loader_shapes_from_the_first_item() -> None:

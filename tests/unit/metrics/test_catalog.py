@@ -10,11 +10,20 @@ import pytest
 
 from aelab.cli.main import main
 from aelab.errors import ConfigError
-from aelab.metrics import anomaly_baselines, catalog, clustering, code, downstream, reconstruction
+from aelab.metrics import (
+    anomaly_baselines,
+    baselines,
+    catalog,
+    clustering,
+    code,
+    downstream,
+    reconstruction,
+)
 
 
 def test_quoted_settings_match_the_modules_that_own_them() -> None:
     assert catalog.BCE_EPS == reconstruction.BCE_EPS
+    assert catalog.PCA_FIT_SAMPLES == baselines.PCA_FIT_SAMPLES
     assert catalog.ACTIVE_THRESHOLD == code.ACTIVE_THRESHOLD
     assert catalog.KL_ACTIVE_THRESHOLD == code.KL_ACTIVE_THRESHOLD
     assert catalog.REPRESENTATIONS == downstream.REPRESENTATIONS

@@ -64,9 +64,14 @@ def test_train_evaluate_and_probe_feature_vectors(rows, tmp_path) -> None:
 
     with pytest.raises(DataError, match="was passed from Python and is not on disk"):
         evaluate_run(tmp_path / "run", quiet=True)  # the saved config cannot reload it
-    streamed = as_splits(TensorDataset(torch.from_numpy(rows.train.images)))
-    with pytest.raises(DataError, match="evaluation needs the test data in memory"):
-        evaluate_run(tmp_path / "run", data=streamed, quiet=True)
+    # the same rows streamed from a torch Dataset: evaluated batch by batch, same numbers
+    streamed = as_splits(
+        TensorDataset(torch.from_numpy(rows.train.images)),
+        test=TensorDataset(torch.from_numpy(rows.test.images)),
+    )
+    again = evaluate_run(tmp_path / "run", data=streamed, quiet=True)
+    assert again["reconstruction"]["mse"] == pytest.approx(rec["mse"], rel=1e-5)
+    assert again["reconstruction"]["ssim"] is None
 
     probes = probe_model(TrainedModel(result.model, result.config), rows)
     assert probes["autoencoder"]["logreg_acc"] > 0.6  # chance is 1/3
