@@ -8,6 +8,9 @@
    10,000 test images, with ``--figures all | basic | none``; plus today's tiny run
    without ``val_limit`` (10,000 validation images) and, with ``--baseline-src``, the
    same command on an older source tree (before/after in one run).
+3. Start-up commands that only print (``aelab presets show NAME``, with and without
+   ``--set``, ``aelab presets``, ``aelab --help``): their wall time is imports and
+   start-up; with ``--baseline-src``, each also on the older source tree.
 
 Every command runs as a fresh process (imports included: that is what a user waits for),
 with a private user cache (``XDG_CACHE_HOME``) whose prepared dataset arrays are warmed
@@ -16,6 +19,8 @@ first. Rounds interleave the variants; medians are reported with every value.
     python benchmarks/cli_bench.py                        # 3 tiny rounds, 1 probe round
     python benchmarks/cli_bench.py --baseline-src /tmp/base/src   # add the "before" row
     python benchmarks/cli_bench.py --rounds 1 --probe-rounds 0    # a quick check
+    python benchmarks/cli_bench.py --startup-only --baseline-src /tmp/base/src
+        # only the start-up commands; the other figures are kept from the last results file
 
 Writes benchmarks/results/cli_bench.json and cli_bench.md.
 """
@@ -39,6 +44,15 @@ from train_bench import fmt_load, machine
 RESULTS = Path(__file__).resolve().parent / "results"
 TINY = ["--epochs", "1", "--set", "data.train_limit=1000"]
 VAL_LIMIT = ["--set", "data.val_limit=1000"]
+STARTUP = {  # label -> aelab arguments
+    "presets show r1-fashion-sparse": ["presets", "show", "r1-fashion-sparse"],
+    "presets show r1-fashion-sparse --toml": ["presets", "show", "r1-fashion-sparse", "--toml"],
+    "presets show r1-fashion-sparse --set model.latent_dim=16": [
+        "presets", "show", "r1-fashion-sparse", "--set", "model.latent_dim=16",
+    ],
+    "presets": ["presets"],
+    "--help": ["--help"],
+}  # fmt: skip
 
 
 def children_cpu() -> float:
@@ -79,47 +93,58 @@ def tiny_variants(tmp: Path, baseline_src: str | None) -> dict[str, tuple[list[s
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3, help="tiny-run rounds (medians)")
-    parser.add_argument("--probe-rounds", type=int, default=1, help="cold+warm probe rounds")
-    parser.add_argument("--probe-epochs", type=int, default=2)
-    parser.add_argument("--baseline-src", help="an older aelab source tree (its src/) to compare")
-    args = parser.parse_args()
-
-    with tempfile.TemporaryDirectory(prefix="cli_bench_") as tmp_name:
-        tmp = Path(tmp_name)
-        env = dict(os.environ, XDG_CACHE_HOME=str(tmp / "cache"))
-        print("training the probe subject (not timed) ...", flush=True)
-        subject = tmp / "r1"
-        train_s, _ = aelab(
-            ["train", "--preset", "r1-fashion-sparse", "--epochs", str(args.probe_epochs),
-             "--out", str(subject), "--no-eval", "--quiet"],
-            env,
-        )  # fmt: skip
-        probe: dict[str, list[tuple[float, float]]] = {"cold cache": [], "warm cache": []}
-        for r in range(args.probe_rounds):
-            shutil.rmtree(tmp / "cache" / "aelab" / "baselines", ignore_errors=True)
-            for name in probe:
-                probe[name].append(aelab(["probe", str(subject), "--no-write", "--quiet"], env))
-                wall, cpu = probe[name][-1]
-                print(f"probe round {r + 1} {name}: {wall:.1f} s ({cpu:.1f} s CPU)", flush=True)
-
-        variants = tiny_variants(tmp, args.baseline_src)
-        tiny: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
-        for r in range(args.rounds):
-            for name, (cli, src) in variants.items():
+def startup(rounds: int, env: dict[str, str], baseline_src: str | None) -> dict:
+    """Median wall/CPU seconds of each start-up command, rounds interleaved; with a
+    baseline source, each command also on it (``before``) in the same rounds."""
+    trees = {"after": None, **({"before": baseline_src} if baseline_src else {})}
+    runs: dict[str, dict[str, list]] = {tree: {k: [] for k in STARTUP} for tree in trees}
+    for r in range(rounds):
+        for name, cli in STARTUP.items():
+            for tree, src in trees.items():
                 run_env = env if src is None else dict(env, PYTHONPATH=src)
-                cmd = ["train", "--preset", "r1-fashion-sparse", *cli, "--overwrite", "--quiet"]
-                tiny[name].append(aelab(cmd, run_env))
-                wall, cpu = tiny[name][-1]
-                print(f"tiny round {r + 1} {name}: {wall:.1f} s ({cpu:.1f} s CPU)", flush=True)
-        import_s = [
-            aelab(["--version"], env) for _ in range(max(args.rounds, 1))
-        ]  # interpreter + CLI start, for scale
+                runs[tree][name].append(aelab(cli, run_env))
+                wall, cpu = runs[tree][name][-1]
+                print(f"start-up round {r + 1} {tree} aelab {name}: {wall:.2f} s ({cpu:.2f} s CPU)")
+    return {
+        "machine": machine(),
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "rounds": rounds,
+        "baseline_src": baseline_src,
+        "seconds": {tree: {k: summary(v) for k, v in by.items()} for tree, by in runs.items()},
+    }
 
-    report = {
-        "benchmark": "cli_bench: aelab probe and a tiny run end to end, Fashion-MNIST",
+
+def probe_and_tiny(args: argparse.Namespace, tmp: Path, env: dict[str, str]) -> dict:
+    """Sections 1 and 2: ``aelab probe`` cold and warm, and the tiny runs end to end."""
+    print("training the probe subject (not timed) ...", flush=True)
+    subject = tmp / "r1"
+    train_s, _ = aelab(
+        ["train", "--preset", "r1-fashion-sparse", "--epochs", str(args.probe_epochs),
+         "--out", str(subject), "--no-eval", "--quiet"],
+        env,
+    )  # fmt: skip
+    probe: dict[str, list[tuple[float, float]]] = {"cold cache": [], "warm cache": []}
+    for r in range(args.probe_rounds):
+        shutil.rmtree(tmp / "cache" / "aelab" / "baselines", ignore_errors=True)
+        for name in probe:
+            probe[name].append(aelab(["probe", str(subject), "--no-write", "--quiet"], env))
+            wall, cpu = probe[name][-1]
+            print(f"probe round {r + 1} {name}: {wall:.1f} s ({cpu:.1f} s CPU)", flush=True)
+
+    variants = tiny_variants(tmp, args.baseline_src)
+    tiny: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+    for r in range(args.rounds):
+        for name, (cli, src) in variants.items():
+            run_env = env if src is None else dict(env, PYTHONPATH=src)
+            cmd = ["train", "--preset", "r1-fashion-sparse", *cli, "--overwrite", "--quiet"]
+            tiny[name].append(aelab(cmd, run_env))
+            wall, cpu = tiny[name][-1]
+            print(f"tiny round {r + 1} {name}: {wall:.1f} s ({cpu:.1f} s CPU)", flush=True)
+    import_s = [
+        aelab(["--version"], env) for _ in range(max(args.rounds, 1))
+    ]  # interpreter + CLI start, for scale
+    return {
         "machine": machine(),
         "cpus": os.cpu_count(),
         "load_average": os.getloadavg(),
@@ -129,6 +154,33 @@ def main() -> None:
         "aelab_version_seconds": summary(import_s),
         "baseline_src": args.baseline_src,
     }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="tiny-run rounds (medians)")
+    parser.add_argument("--probe-rounds", type=int, default=1, help="cold+warm probe rounds")
+    parser.add_argument("--probe-epochs", type=int, default=2)
+    parser.add_argument("--startup-rounds", type=int, default=7, help="start-up rounds")
+    parser.add_argument(
+        "--startup-only",
+        action="store_true",
+        help="measure only the start-up commands (no dataset needed); the probe and tiny-run "
+        "figures are kept from the last results file",
+    )
+    parser.add_argument("--baseline-src", help="an older aelab source tree (its src/) to compare")
+    args = parser.parse_args()
+
+    previous = RESULTS / "cli_bench.json"
+    report = json.loads(previous.read_text()) if args.startup_only else {}
+    report["benchmark"] = "cli_bench: aelab probe, a tiny run end to end and start-up commands"
+    with tempfile.TemporaryDirectory(prefix="cli_bench_") as tmp_name:
+        tmp = Path(tmp_name)
+        env = dict(os.environ, XDG_CACHE_HOME=str(tmp / "cache"))
+        if not args.startup_only:
+            report.update(probe_and_tiny(args, tmp, env))
+        report["startup"] = startup(args.startup_rounds, env, args.baseline_src)
+
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "cli_bench.json").write_text(json.dumps(report, indent=2) + "\n")
     (RESULTS / "cli_bench.md").write_text(markdown(report))
@@ -158,7 +210,7 @@ def markdown(r: dict) -> str:
         )
 
     lines = [
-        "# cli_bench: aelab probe and a tiny run end to end (Fashion-MNIST)",
+        "# cli_bench: aelab probe, a tiny run end to end (Fashion-MNIST), start-up commands",
         "",
         f"Machine: {r['machine']}; load average at the end {fmt_load(r['load_average'])} "
         f"on {r['cpus']} CPUs (a shared machine, loaded by other jobs during the benchmark: "
@@ -197,7 +249,35 @@ def markdown(r: dict) -> str:
         lines.append(row(name, entry, base))
     if r.get("baseline_src"):
         lines += ["", f"Baseline source: `{r['baseline_src']}`."]
+    if "startup" in r:
+        lines += startup_markdown(r["startup"])
     return "\n".join(lines) + "\n"
+
+
+def startup_markdown(s: dict) -> list[str]:
+    after, before = s["seconds"]["after"], s["seconds"].get("before")
+    lines = [
+        "",
+        "## Start-up commands: they only print",
+        "",
+        f"Measured separately: {s['machine']}; load average at the end "
+        f"{fmt_load(s['load_average'])} on {s['cpus']} CPUs; medians of {s['rounds']} "
+        "interleaved rounds, every command a fresh process (`python -m aelab ...`)"
+        + (f"; before = the source tree `{s['baseline_src']}`." if before else "."),
+        "",
+        "| command | wall s | CPU s | all wall s |"
+        + (" before: wall s | before: CPU s | before: all wall s |" if before else ""),
+        "|---|---:|---:|---|" + ("---:|---:|---|" if before else ""),
+    ]
+    for name, e in after.items():
+        cells = [f"`aelab {name}`", f"{e['median']:.2f}", f"{e['cpu_median']:.2f}"]
+        cells.append(", ".join(f"{v:.2f}" for v in e["all"]))
+        if before:
+            b = before[name]
+            cells += [f"{b['median']:.2f}", f"{b['cpu_median']:.2f}"]
+            cells.append(", ".join(f"{v:.2f}" for v in b["all"]))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 if __name__ == "__main__":

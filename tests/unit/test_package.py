@@ -30,9 +30,11 @@ def test_cli_without_command_prints_help_and_exits_2():
     assert "usage: aelab" in out.stdout
 
 
-@pytest.mark.parametrize("argv", [["data", "list"], ["presets"], ["--help"]])
+@pytest.mark.parametrize(
+    "argv", [["data", "list"], ["presets"], ["presets", "show", "r1-fashion-sparse"], ["--help"]]
+)
 def test_listing_commands_import_no_heavy_library(argv):
-    # `aelab data list` and `aelab presets` answer in well under a second: torch alone
+    # `aelab data list`, `aelab presets` (and `show`) answer in well under a second: torch alone
     # takes 1.5 s to import, matplotlib and scikit-learn most of another.
     code = (
         "import sys\n"

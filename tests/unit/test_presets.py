@@ -191,3 +191,92 @@ def test_cli_show_toml_is_a_config_file_as_is(capsys, tmp_path):
     loaded = RunConfig.load(path)
     assert loaded == load_preset("r3-mnist-deep").with_values({"model.latent_dim": 16})
     assert "# Total params:" in path.read_text()
+
+
+# `aelab presets show r1-fashion-sparse` as it printed before the index held the summaries
+# (Keras' model.summary() of R1, with the training line): the text users and docs quote.
+R1_SHOW = """\
+R1: Keras sparse AE on Fashion-MNIST, dense 784-32-784, ReLU code, L1 activity 1e-5, BCE
+
+Model: "r1-fashion-sparse"  (dense 784-32-784, l1 sparsity 1e-05)
+______________________________________________________
+Layer (type)            Output Shape        Param #
+======================================================
+encoder.0 (Flatten)     (None, 784)         0
+______________________________________________________
+encoder.1 (Linear)      (None, 32)          25,120
+______________________________________________________
+encoder.2 (ReLU)        (None, 32)          0
+______________________________________________________
+sparsity (L1Sparsity)   (None, 32)          0
+______________________________________________________
+decoder.0 (Linear)      (None, 784)         25,872
+______________________________________________________
+decoder.1 (Unflatten)   (None, 1, 28, 28)   0
+======================================================
+Total params: 50,992
+Trainable params: 50,992
+Non-trainable params: 0
+Input shape: (None, 1, 28, 28)   Code: (None, 32)   Regularizer: l1
+Training: adam lr 0.001, batch 256, 50 epochs; loss bce (mean); data fashion-mnist (validation: test)
+"""
+
+
+def _show(capsys, *argv: str) -> str:
+    assert main(["presets", "show", *argv]) == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_indexed_summary_equals_the_computed_one(name, capsys):
+    """`presets show NAME` prints the summary stored in index.json; a no-op --set computes
+    it (model built, one batch run). A model, summary or preset change that leaves the
+    index stale fails here, naming the preset."""
+    from aelab.cli import presets as presets_cli
+
+    entry = presets_cli._indexed(presets_cli._read_index(), name)
+    assert entry is not None, f"{name} is not in index.json: run `python -m aelab.cli.presets`"
+    shipped = _show(capsys, name)
+    seed = load_preset(name).train.seed
+    computed = _show(capsys, name, "--set", f"train.seed={seed}")
+    assert shipped == computed == "\n".join(entry["summary"]) + "\n", (
+        f"index.json's summary of {name} is stale: run `python -m aelab.cli.presets`"
+    )
+
+
+def test_presets_show_output_is_unchanged(capsys, monkeypatch):
+    from aelab.cli import presets as presets_cli
+
+    assert _show(capsys, "r1-fashion-sparse") == R1_SHOW  # from the index
+    monkeypatch.setattr(presets_cli, "_index_path", lambda: Path("/nonexistent/index.json"))
+    assert _show(capsys, "r1-fashion-sparse") == R1_SHOW  # computed
+
+
+def test_presets_show_reads_the_index_without_building_a_model(capsys, monkeypatch):
+    from aelab.cli import presets as presets_cli
+
+    def no_model(cfg):
+        raise AssertionError("built a model although the index holds the summary")
+
+    monkeypatch.setattr(presets_cli, "_model", no_model)
+    assert _show(capsys, "r1-fashion-sparse") == R1_SHOW
+    out = _show(capsys, "r1-fashion-sparse", "--toml")
+    assert out.startswith("# R1: Keras sparse AE") and 'preset = "r1-fashion-sparse"' in out
+
+
+def test_an_index_entry_for_another_toml_is_not_used(capsys, monkeypatch, tmp_path):
+    """An entry whose digest is not the preset file's (the file was edited, the index not
+    rebuilt) is ignored: the summary is computed, and --toml still loads as the preset."""
+    from aelab.cli import presets as presets_cli
+
+    index = presets_cli._read_index()
+    index["r1-fashion-sparse"]["summary"] = ["stale"]
+    index["r1-fashion-sparse"]["toml_sha256"] = "0" * 64
+    path = tmp_path / "index.json"
+    path.write_text(json.dumps(index), encoding="utf-8")
+    monkeypatch.setattr(presets_cli, "_index_path", lambda: path)
+    assert _show(capsys, "r1-fashion-sparse") == R1_SHOW
+    toml = tmp_path / "r1.toml"
+    toml.write_text(_show(capsys, "r1-fashion-sparse", "--toml"))
+    assert RunConfig.load(toml) == load_preset("r1-fashion-sparse")
+    assert "stale" not in toml.read_text()

@@ -4,17 +4,25 @@ distribution that ships them); ``aelab presets show NAME``: a model summary."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import warnings
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aelab.cli.options import add_json_option, add_set_option, print_json
+from aelab.errors import ConfigError
 from aelab.presets import builtin_presets, load_preset, preset_path, preset_sources  # no torch
 
-INDEX_NAME = "index.json"  # beside the presets' TOML files: their listing, precomputed
+if TYPE_CHECKING:  # both import torch: only a preset computed (not from the index) needs it
+    from aelab.config import RunConfig
+    from aelab.models import Autoencoder
+
+# beside the presets' TOML files: their listing and `show` texts, precomputed
+INDEX_NAME = "index.json"
+LISTING = ("name", "dataset", "family", "params", "description")  # `aelab presets` columns
 
 HELP = "list the reference presets, or show one preset's model summary"
 EPILOG = """examples:
@@ -50,20 +58,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _row(name: str) -> dict[str, Any]:
-    """One line of the listing, computed: load the preset and build its model (torch)."""
-    from aelab.api import build_model
+def _model(cfg: RunConfig) -> Autoencoder:
+    """The model of ``cfg``, built from the model registry alone: ``aelab.api`` would bring
+    in the evaluation stack (scikit-learn, SciPy, matplotlib), seconds before any output."""
+    from aelab.data.config import dataset_shape
+    from aelab.models import create_model
 
+    model_cfg = cfg.model
+    if model_cfg.input_shape is None:
+        shape = dataset_shape(cfg.data)
+        if shape is None:
+            raise ConfigError(
+                f"model.input_shape is not set and dataset {cfg.data.dataset!r} does not tell "
+                "it: set model.input_shape = [channels, height, width] in the preset."
+            )
+        model_cfg = dataclasses.replace(model_cfg, input_shape=shape)
+    return create_model(model_cfg)
+
+
+def _show_text(cfg: RunConfig, name: str, model: Autoencoder) -> str:
+    """What ``aelab presets show NAME`` prints: description, layer table, training line."""
+    from aelab.models.summary import summary
+
+    parts = [cfg.description, ""] if cfg.description else []
+    return "\n".join([*parts, summary(model, name), _training(cfg)])
+
+
+def _entry(name: str) -> dict[str, Any]:
+    """Preset ``name``'s listing row and ``show`` text, computed: load the preset, build its
+    model (torch)."""
     cfg = load_preset(name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # over-complete codes are intended here (R4 CNN)
-        params = build_model(cfg).num_parameters()
+        model = _model(cfg)
+        text = _show_text(cfg, name, model)
     return {
         "name": name,
         "dataset": cfg.data.dataset,
         "family": cfg.model.family,
-        "params": params,
+        "params": model.num_parameters(),
         "description": cfg.description,
+        "summary": text.splitlines(),  # lines: a change shows as such in the index's diff
     }
 
 
@@ -76,30 +111,45 @@ def _index_path() -> Path:
 
 
 def build_index() -> dict[str, dict[str, Any]]:
-    """The listing of every preset keyed by name, each row with the SHA-256 of its TOML."""
-    return {name: {**_row(name), "toml_sha256": _toml_digest(name)} for name in builtin_presets()}
+    """Every built-in preset keyed by name: its listing row, its ``show`` text (``summary``)
+    and the SHA-256 of its TOML, which says whether the entry still describes the file."""
+    return {
+        name: {**_entry(name), "toml_sha256": _toml_digest(name)}
+        for name in sorted(builtin_presets())
+    }
 
 
 def write_index() -> Path:
-    """Rewrite the shipped listing (``python -m aelab.cli.presets``) after editing a preset
-    or a model family; ``tests/unit/test_presets.py`` fails while it is stale."""
+    """Rewrite the shipped index (``python -m aelab.cli.presets``) after editing a preset,
+    a model family or the summary; ``tests/unit/test_presets.py`` fails while it is stale."""
     path = _index_path()
     path.write_text(json.dumps(build_index(), indent=1) + "\n", encoding="utf-8")
     return path
 
 
-def rows() -> list[dict[str, Any]]:
-    """Every preset's listing row. Rows come from the shipped index (no torch import, so
-    ``aelab presets`` answers at once) when the preset's TOML is the one indexed; a preset
-    added or edited since is computed (slower, same answer)."""
+def _read_index() -> dict[str, dict[str, Any]]:
     path = _index_path()
-    index = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _indexed(index: dict[str, dict[str, Any]], name: str) -> dict[str, Any] | None:
+    """Preset ``name``'s shipped entry when its TOML is the one indexed, else None (a preset
+    added or edited since, or one of a plugin: computed instead, same answer, slower)."""
+    entry = index.get(name)
+    if entry is None or entry.get("toml_sha256") != _toml_digest(name):
+        return None
+    return entry
+
+
+def rows() -> list[dict[str, Any]]:
+    """Every preset's listing row (shipped and from installed plugins). Rows come from the
+    shipped index (no torch import, so ``aelab presets`` answers at once) where it is
+    current, else are computed."""
+    index = _read_index()
     out = []
-    for name, source in preset_sources().items():  # shipped and from installed plugins
-        row = index.get(name)
-        if row is None or row.get("toml_sha256") != _toml_digest(name):
-            row = _row(name)
-        out.append({**{k: v for k, v in row.items() if k != "toml_sha256"}, "source": source})
+    for name, source in preset_sources().items():
+        entry = _indexed(index, name) or _entry(name)
+        out.append({**{key: entry[key] for key in LISTING}, "source": source})
     return out
 
 
@@ -116,7 +166,6 @@ def markdown() -> str:
     """Every preset as Markdown: an index, then per preset its reference (the file's first
     comment), data, loss, optimiser, batch and epochs, the layer-by-layer summary and the
     TOML file itself with its provenance comments. ``docs/presets.md`` is this text."""
-    from aelab.api import build_model
     from aelab.models.summary import summary
 
     table = rows()
@@ -153,7 +202,7 @@ def markdown() -> str:
             f"Architecture (`aelab presets show {name}`):",
             "",
             "```text",
-            summary(build_model(cfg), name),
+            summary(_model(cfg), name),
             "```",
             "",
             f"The preset file `src/aelab/presets/{name}.toml`, its provenance in the comments:",
@@ -186,14 +235,16 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from aelab.api import build_model
-    from aelab.models.summary import summary
-
-    cfg = load_preset(args.name)
-    if args.sets:
-        cfg = cfg.override(args.sets)
-    parts = [cfg.description, ""] if cfg.description else []
-    text = "\n".join([*parts, summary(build_model(cfg), args.name), _training(cfg)])
+    # a shipped preset as it is: its text from the index (no torch, answers at once)
+    entry = None if args.sets else _indexed(_read_index(), args.name)
+    cfg = None
+    if entry is None:
+        cfg = load_preset(args.name)
+        if args.sets:
+            cfg = cfg.override(args.sets)
+        text = _show_text(cfg, args.name, _model(cfg))
+    else:
+        text = "\n".join(entry["summary"])
     if not args.toml:
         print(text)
         return 0
@@ -201,7 +252,7 @@ def _show(args: argparse.Namespace) -> int:
     # becomes TOML comments above the resolved config
     print("\n".join(f"# {line}".rstrip() for line in text.splitlines()))
     print()
-    print(cfg.to_toml(), end="")
+    print((load_preset(args.name) if cfg is None else cfg).to_toml(), end="")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aelab.data.sources import SOURCES
 from aelab.errors import check, check_choice, check_numbers
 
 MAX_IMAGE_SIDE = 4096  # data.image_size: larger images are not what an autoencoder lab trains
@@ -65,3 +66,17 @@ class DataConfig:
             )
         if self.mode is not None:
             check_choice("mode", self.mode, ("L", "RGB"))
+
+
+_MODE_CHANNELS = {"L": 1, "RGB": 3}
+
+
+def dataset_shape(data: DataConfig) -> tuple[int, int, int] | None:
+    """The (C, H, W) images of ``data`` will have, when it can be told without loading."""
+    source = SOURCES.get(data.dataset)
+    shape = source.shape if source else None
+    channels = _MODE_CHANNELS.get(data.mode or "", shape[0] if shape else None)
+    size = data.image_size or (shape[1:] if shape else None)
+    if channels is None or size is None:
+        return None
+    return (channels, int(size[0]), int(size[1]))
