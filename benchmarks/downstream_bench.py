@@ -4,7 +4,7 @@
    command line, and/or presets trained here), logistic-regression accuracy, 5-NN accuracy
    and k-means NMI/ARI of its codes, fitted on the 60,000 training images and scored on the
    10,000 test images; the same probes on PCA at each model's code size and on the raw
-   pixels. Reference (REFERENCE-SYSTEMS protocol, measured here): PCA-32 scores 81.5%
+   pixels. Reference (the reference systems' protocol, docs/reference-systems.md, measured here): PCA-32 scores 81.5%
    logistic regression, 85.2% 5-NN and 0.515 k-means NMI.
 2. One-class anomaly detection (``aelab.reuse.anomaly``): for each of the 10 classes, a model
    trained only on that class's training images scores every test image; AUROC and AUPRC

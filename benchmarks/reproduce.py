@@ -11,7 +11,7 @@ A list of sections, one module each in ``results_page/``, each calling aelab's o
 directions from the metric catalog (``aelab.metrics.catalog``). Runs live under ``--out``;
 a finished run is never retrained, so an interrupted reproduction is resumed by running the
 same command again. Every number on the page is computed in the invocation that writes it
-(reference figures quoted from REFERENCE-SYSTEMS.md are labelled as such).
+(reference figures quoted from docs/reference-systems.md are labelled as such).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The registry of named datasets: their files, canonical mirrors, checksums and classes.
 
 A dataset is found on disk by its file names (see ``resolve.py``) and fetched from its
-mirrors (see ``download.py``). Checksums come from ``REFERENCE-SYSTEMS.md``:
+mirrors (see ``download.py``). Checksums, as published with each dataset:
 ``md5`` is the canonical MD5 of the file as published (the gzip bytes), checked on
 download; ``sha256`` is the SHA-256 of the *decompressed* content, checked on every
 load, so re-compressed copies (Debian's) are accepted and corrupt ones are not.

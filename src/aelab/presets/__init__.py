@@ -1,6 +1,6 @@
 """Named presets: one small TOML per reference model (package data), loaded as RunConfigs.
 
-Each preset reproduces a reference system of ``REFERENCE-SYSTEMS.md`` (R1-R5); its file
+Each preset reproduces a reference system of ``docs/reference-systems.md`` (R1-R5); its file
 says, in comments, where the reference left a value open and what was chosen.
 
 Installed plugins ship presets too: an entry point in the group ``aelab.presets`` names a
