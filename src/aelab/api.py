@@ -31,7 +31,7 @@ from aelab.models import Autoencoder, autoencoder, create_model
 from aelab.models.base import check_input_shape
 from aelab.presets import load_preset
 from aelab.reuse import inference
-from aelab.reuse.detector import Detector
+from aelab.reuse.detector import Detector, scoring_checkpoint
 from aelab.reuse.embed import run_data
 from aelab.reuse.inference import html_table
 from aelab.reuse.probe import probe_model
@@ -310,15 +310,18 @@ def export(
     *,
     format: str = "onnx",
     part: str = "full",
-    checkpoint: str = "best",
+    checkpoint: str | None = None,
 ) -> Path:
     """``aelab export``: write ``part`` ("encoder" | "decoder" | "full" | "scorer") of a run
     (its directory, a loaded model or an :class:`Autoencoder`) to ``path`` as ONNX or
-    TorchScript; the scorer needs the run's detector.json (a run directory or ``load``)."""
+    TorchScript; the scorer needs the run's detector.json (a run directory or ``load``).
+    ``checkpoint``: None is "best", or for the scorer the one its detector was calibrated on."""
     if isinstance(run, Autoencoder):
         run = TrainedModel(run)
     elif not isinstance(run, inference.TrainedModel):
-        run = load(run, checkpoint=checkpoint)
+        if part == "scorer":
+            checkpoint = scoring_checkpoint(run, checkpoint)
+        run = load(run, checkpoint=checkpoint or "best")
     elif not isinstance(run, TrainedModel):
         run = TrainedModel(run.model, run.config, device=run.device, run_dir=run.run_dir)
     return run.export(path, format=format, part=part)

@@ -23,7 +23,7 @@ score definition in the model's metadata_props.
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # exported on the CPU, so the file runs anywhere: no --device
-    add_run_options(parser, device=False)
+    add_run_options(parser, device=False, detector_checkpoint=True)
     parser.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
     parser.add_argument(
         "--part",

@@ -220,13 +220,25 @@ def add_run_options(
     checkpoint: bool = True,
     device: bool = True,
     dataset: str | None = None,
+    detector_checkpoint: bool = False,
 ) -> None:
     """The options of every command that reads a run: ``RUN``, ``--checkpoint`` and
-    ``--device``; ``dataset`` (a verb, "probe"): ``--dataset`` to use instead of the run's."""
+    ``--device``; ``dataset`` (a verb, "probe"): ``--dataset`` to use instead of the run's.
+    ``detector_checkpoint``: ``--checkpoint`` defaults to the one the run's detector.json was
+    calibrated on (serving and exporting a detector's scores)."""
     parser.add_argument("run", metavar="RUN", help="the run directory a training wrote")
     if checkpoint:
         parser.add_argument(
-            "--checkpoint", choices=("best", "last"), default="best", help=CHECKPOINT_HELP
+            "--checkpoint",
+            choices=("best", "last"),
+            default=None if detector_checkpoint else "best",
+            help=CHECKPOINT_HELP
+            + (
+                "; with a detector.json, the checkpoint it was calibrated on (its threshold "
+                "holds for those weights only)"
+                if detector_checkpoint
+                else ""
+            ),
         )
     if device:
         parser.add_argument("--device", default="auto", help=DEVICE_HELP)

@@ -23,7 +23,7 @@ Ctrl-C stops accepting and finishes the requests in flight. Needs `pip install '
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_run_options(parser)
+    add_run_options(parser, detector_checkpoint=True)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
     parser.add_argument(

@@ -467,6 +467,8 @@ def one_class(
         task = AnomalyTask(normal_class, code_score=code_score, k=k, fpr=fpr)
         done = run_task(task, run_dir, data=data, checkpoint="last", device=device, progress=False)
         r = done.detail
+        calibration = {**r.detector.calibration, "checkpoint": "last"}  # serve/export use it
+        r.detector = dataclasses.replace(r.detector, calibration=calibration)
         r.detector.save(run_dir)
     r.train_seconds = seconds
     return r

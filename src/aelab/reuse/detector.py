@@ -242,6 +242,25 @@ class Detector:
             raise CheckpointError(f"{path} is incomplete or malformed ({exc!r}).") from None
 
 
+def scoring_checkpoint(run_dir: str | Path, requested: str | None = None) -> str:
+    """The checkpoint to score ``run_dir`` with: the one its detector was calibrated on
+    (``calibration.checkpoint`` in detector.json), else ``requested`` or "best". Asking for
+    other weights than the calibrated ones is an error: the threshold would not hold."""
+    run_dir = Path(run_dir)
+    calibrated = None
+    if (run_dir / DETECTOR_FILE).is_file():
+        calibrated = Detector.load(run_dir).calibration.get("checkpoint")
+    if calibrated is None:
+        return requested or "best"
+    if requested is not None and requested != calibrated:
+        raise ConfigError(
+            f"{run_dir / DETECTOR_FILE} was calibrated on the {calibrated!r} checkpoint; "
+            f"scoring with {requested!r} weights would make its threshold meaningless: pass "
+            f"--checkpoint {calibrated} (or leave it out), or recalibrate the detector."
+        )
+    return str(calibrated)
+
+
 def _read_codes(path: Path, sha256: str | None) -> np.ndarray:
     try:
         blob = path.read_bytes()
@@ -465,5 +484,6 @@ __all__ = [
     "calibrate",
     "describe",
     "fit_detector",
+    "scoring_checkpoint",
     "threshold_metrics",
 ]

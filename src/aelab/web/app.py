@@ -35,7 +35,7 @@ from starlette.exceptions import HTTPException
 
 from aelab import __version__
 from aelab.errors import AelabError
-from aelab.reuse.detector import DETECTOR_FILE, Detector
+from aelab.reuse.detector import DETECTOR_FILE, Detector, scoring_checkpoint
 from aelab.reuse.inference import TrainedModel, load
 
 MAX_BODY = 32 * 1024 * 1024  # bytes
@@ -276,15 +276,16 @@ class Served:
 def create_app(
     run_dir: str | Path,
     *,
-    checkpoint: str = "best",
+    checkpoint: str | None = None,
     device: str = "cpu",
     max_body: int = MAX_BODY,
     batch_window: float = BATCH_WINDOW,
     max_batch: int = MAX_BATCH,
 ) -> FastAPI:
-    """The app serving the run in ``run_dir`` (loaded now, so a bad run fails at start)."""
+    """The app serving the run in ``run_dir`` (loaded now, so a bad run fails at start).
+    ``checkpoint``: None takes the one the run's detector was calibrated on, else "best"."""
     run_dir = Path(run_dir)
-    model = load(run_dir, checkpoint=checkpoint, device=device)
+    model = load(run_dir, checkpoint=scoring_checkpoint(run_dir, checkpoint), device=device)
     detector = Detector.load(run_dir) if (run_dir / DETECTOR_FILE).is_file() else None
     served = Served(run_dir, model, detector)
 

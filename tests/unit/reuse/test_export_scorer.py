@@ -89,3 +89,27 @@ def test_scorer_needs_a_detector_and_onnx(class_run, tmp_path):
         export(model.model, tmp_path / "x.pt", part="scorer", format="torchscript")
     (tmp_path / "bare").mkdir()
     assert not (tmp_path / "bare" / DETECTOR_FILE).exists()
+
+
+def test_scorer_and_serving_use_the_checkpoint_the_detector_was_calibrated_on(class_run):
+    """A class run keeps a "best" checkpoint (lowest validation loss) besides "last"; its
+    detector is calibrated on "last", so serving and the scorer default to "last" and refuse
+    other weights (the threshold would not hold for them)."""
+    from aelab.api import export as api_export
+    from aelab.reuse.detector import scoring_checkpoint
+
+    run, _ = class_run
+    assert (run / "checkpoints" / "best.safetensors").is_file()  # best kept beside last
+    assert Detector.load(run).calibration["checkpoint"] == "last"
+    assert scoring_checkpoint(run) == scoring_checkpoint(run, "last") == "last"
+    with pytest.raises(ConfigError, match="calibrated on the 'last' checkpoint"):
+        scoring_checkpoint(run, "best")
+    with pytest.raises(ConfigError, match="--checkpoint last"):
+        api_export(run, run / "s.onnx", part="scorer", checkpoint="best")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export", str(run), "--part", "scorer", "--checkpoint", "best"])
+    assert exit_info.value.code == 2
+    # without a detector the default stays "best"
+    plain = run.parent / "plain"
+    plain.mkdir()
+    assert scoring_checkpoint(plain) == "best" and scoring_checkpoint(plain, "last") == "last"
