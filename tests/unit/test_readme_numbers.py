@@ -65,3 +65,45 @@ def test_probe_table_matches_its_results_file() -> None:
         0
     ]
     assert command in results
+
+
+def _results(name: str) -> dict:
+    import json
+
+    return json.loads((ROOT / "benchmarks" / "results" / name).read_text(encoding="utf-8"))
+
+
+def _bullet(script: str) -> str:
+    """The README's Benchmarks bullet of ``script`` (up to the next bullet)."""
+    start = README.index(f"- `{script}`")
+    end = README.find("\n- `", start + 1)
+    return README[start : end if end > 0 else None]
+
+
+def test_evaluation_figures_match_eval_bench_results() -> None:
+    result, text = _results("eval_bench.json"), _bullet("eval_bench.py")
+    now, before = result["medians"]["now"], result["medians"]["before"]
+    phase, phase_before, tm, bokeh, work, work_before = _one(
+        rf"phase \*\*{NUMBER} s\*\* \({NUMBER} s for the source before this round\), of which "
+        rf"importing\s+torchmetrics \(it imports `scipy.signal`, {NUMBER} s\) and bokeh "
+        rf"\({NUMBER} s\) is a first-use cost;\s+the evaluation's own work, imports done, "
+        rf"{NUMBER} s \({NUMBER} s before\)",
+        text,
+        "the eval_bench bullet",
+    )
+    imports = list(result["imports"].values())
+    assert (phase, phase_before) == (f"{now['phase']:.2f}", f"{before['phase']:.2f}")
+    assert (tm, bokeh) == (f"{imports[0]:.2f}", f"{imports[1]:.2f}")
+    assert (work, work_before) == tuple(f"{result['in_process'][k]:.2f}" for k in ("now", "before"))
+
+
+def test_presets_show_figures_match_cli_bench_results() -> None:
+    seconds = _results("cli_bench.json")["startup"]["seconds"]
+    after, before = _one(
+        rf"`aelab presets show r1-fashion-sparse` \*\*{NUMBER} s\*\* \({NUMBER} s before",
+        _bullet("cli_bench.py"),
+        "the cli_bench bullet",
+    )
+    key = "presets show r1-fashion-sparse"
+    assert after == f"{seconds['after'][key]['median']:.2f}"
+    assert before == f"{seconds['before'][key]['median']:.2f}"
