@@ -41,6 +41,7 @@ from matplotlib.figure import Figure
 from aelab.config import RunConfig
 from aelab.data.splits import DatasetSplits, Split
 from aelab.errors import ConfigError, DataError, did_you_mean
+from aelab.metrics import catalog
 from aelab.metrics.anomaly import auprc, auroc, roc
 from aelab.metrics.anomaly_baselines import (
     BASELINES,
@@ -493,7 +494,8 @@ def to_csv(results: list[ClassResult]) -> str:
 
 def to_markdown(results: list[ClassResult], *, title: str = "") -> str:
     """A per-class table (AUROC and AUPRC of every autoencoder score, AUROC of every
-    baseline) with the mean as its last row."""
+    baseline; with calibrated detectors, their FPR, precision, recall and F1 at the
+    threshold) with the mean as its last row."""
     columns = [("class", "class", ""), ("name", "name", "")]
     for s in SCORES:
         columns += [(f"{s}_auroc", f"AUROC ({SHORT[s]})", ".4f")]
@@ -503,6 +505,12 @@ def to_markdown(results: list[ClassResult], *, title: str = "") -> str:
     mean_row = {**mean, "class": "**mean**", "name": ""}
     for s in ALL_SCORES:
         mean_row[f"{s}_auroc"] = f"**{mean[f'{s}_auroc']:.4f}**"
+    if results and all(r.threshold for r in results):  # the detector at its threshold
+        at = mean_section(results)["threshold"]
+        for m in at:
+            label = catalog.get(f"anomaly.threshold.{m}").label
+            columns.append((f"threshold_{m}", f"{label} at threshold", ".3f"))
+            mean_row[f"threshold_{m}"] = at[m]
     rows = [*(r.row() for r in results), mean_row]
     align = ["right", "left", *["right"] * (len(columns) - 2)]
     heading = f"## {title}\n\n" if title else ""

@@ -103,6 +103,14 @@ def test_protocol_on_planted_structure(tiny_data, tmp_path):
     assert saved["mean"] == pytest.approx(payload["mean"])
     table = (tmp_path / "anomaly.md").read_text()
     assert "**mean**" in table and "AUROC (combined)" in table
+    # the calibrated detector's decisions at its threshold: a column each, and their mean
+    lines = [line for line in table.splitlines() if line.startswith("|")]
+    header, rows = lines[0], lines[2:]
+    for label in ("FPR", "precision", "recall", "F1"):
+        assert f"{label} at threshold" in header
+    assert header.rstrip(" |").endswith("F1 at threshold")
+    mean_f1 = float(rows[-1].rstrip(" |").rsplit("|", 1)[-1])
+    assert mean_f1 == pytest.approx(np.mean([r.threshold["f1"] for r in results]), abs=5e-4)
     # the pixel baselines, fitted on the same normal images, get a column and a mean each
     for name in ("pca", "ocsvm", "iforest"):
         assert f"AUROC ({name})" in table and f"{name}_auroc" in payload["mean"]
