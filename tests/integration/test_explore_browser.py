@@ -3,14 +3,13 @@ browser download). Report: hovering the map shows an image, nothing but the file
 URIs is requested, no console error. Explorer (a subprocess on a free 127.0.0.1 port,
 always stopped): a click on the map changes the decoded image, a slider changes the
 reconstruction, an upload shows a score, a bad upload shows an error and the next good one
-works. AELAB_SCREENSHOTS=1 also saves the explorer's screenshot as docs/images/explore.png
-(the README's)."""
+works. (The README's screenshot, of real runs, is made by
+docs/images/make_explore_screenshot.py.)"""
 
 from __future__ import annotations
 
 import io
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -155,8 +154,6 @@ def test_explore_click_slider_upload(explored, browser, tmp_path):
         page.click("#show-path")
         page.wait_for_selector("#path-0 img")
         page.screenshot(path=str(tmp_path / "explore.png"), full_page=True)
-        if os.environ.get("AELAB_SCREENSHOTS"):
-            shutil.copy(tmp_path / "explore.png", ROOT / "docs/images/explore.png")
         # a bad upload shows an error; the next good one works and clears it
         page.set_input_files(
             "#upload", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}]

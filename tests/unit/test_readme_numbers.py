@@ -107,3 +107,26 @@ def test_presets_show_figures_match_cli_bench_results() -> None:
     key = "presets show r1-fashion-sparse"
     assert after == f"{seconds['after'][key]['median']:.2f}"
     assert before == f"{seconds['before'][key]['median']:.2f}"
+
+
+def test_training_figures_match_train_bench_results() -> None:
+    result, text = _results("train_bench.json"), _bullet("train_bench.py")
+    aelab_s, plain_s, loader_s, ratio, cpu_ratio = _one(
+        rf"aelab {NUMBER} s, the plain loop {NUMBER} s, the DataLoader loop\s+{NUMBER} s: "
+        rf"\*\*{NUMBER}x\*\* the plain loop's wall time \(CPU time {NUMBER}x\)",
+        text,
+        "the train_bench bullet",
+    )
+    runs = result["runs"]
+    assert (aelab_s, plain_s, loader_s) == tuple(
+        f"{runs[k]['wall_s']:.2f}" for k in ("aelab", "plain", "reference")
+    )
+    assert (ratio, cpu_ratio) == (
+        f"{result['aelab_over_plain_time']:.2f}",
+        f"{result['aelab_over_plain_cpu_time']:.2f}",
+    )
+    rows = {row["variant"]: row for row in result["plain_ablation"]["rows"]}
+    loss = rows["sigmoid + nn.BCELoss"]
+    plain = rows["plain (the fastest honest loop)"]
+    gap = round((loss["s_per_epoch_median"] - plain["s_per_epoch_median"]) * 1000)
+    assert f"+{gap} ms" in text
