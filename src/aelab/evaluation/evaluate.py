@@ -136,9 +136,16 @@ class FigureInputs:
     tsne: bool = False
     device: str = "cpu"
     seed: int = 0
+    n_test: int | None = None  # test samples in all, when ``images`` are the first of them
 
     def title(self, metric: str) -> str:
         return figure_title(self.run_name, self.dataset, metric)
+
+    def sampled(self, metric: str) -> str:
+        """``metric``'s title, saying so when the figure shows a sample of the test split."""
+        if self.n_test is None or self.n_test <= len(self.images):
+            return self.title(metric)
+        return self.title(f"{metric} (first {len(self.images):,} of {self.n_test:,})")
 
     def examples(self) -> np.ndarray:
         return pick_examples(self.labels, N_EXAMPLES, total=len(self.images))
@@ -175,7 +182,7 @@ def fig_loss_curves(inp: FigureInputs) -> Figure | None:
 
 def fig_code_activity(inp: FigureInputs) -> Figure:
     return code_activity.code_activity(
-        inp.codes, title=inp.title("code activations (test)"), threshold=code.ACTIVE_THRESHOLD
+        inp.codes, title=inp.sampled("code activations (test)"), threshold=code.ACTIVE_THRESHOLD
     )
 
 
@@ -194,7 +201,7 @@ def fig_decoder_weights(inp: FigureInputs) -> Figure | None:
 def fig_code_map(inp: FigureInputs) -> Figure:
     points = code.project_2d(inp.codes, method="pca", seed=inp.seed)
     return code_map.code_map(
-        points, inp.labels, title=inp.title("test codes, PCA"), class_names=inp.class_names
+        points, inp.labels, title=inp.sampled("test codes, PCA"), class_names=inp.class_names
     )
 
 
@@ -259,7 +266,7 @@ def fig_top_activating(inp: FigureInputs) -> Figure | None:
     if inp.config.model.sparsity.kind == "none":
         return None
     return top_activating_fig.top_activating(
-        inp.images, inp.codes, title=inp.title("top-activating test images per unit"), k=TOP_K
+        inp.images, inp.codes, title=inp.sampled("top-activating test images per unit"), k=TOP_K
     )
 
 
@@ -465,7 +472,7 @@ def _evaluate_run(
                 seed=config.train.seed,
             )
             sections, codes = streamed.sections, streamed.codes[: len(streamed.images)]
-            images, labels = streamed.images, streamed.labels
+            images, labels, n_test = streamed.images, streamed.labels, streamed.n_images
             log(
                 f"{streamed.n_images} test samples read in batches; PCA fitted on the first "
                 f"{sections['pca']['fit_images']} training samples; figures from the first "
@@ -479,7 +486,7 @@ def _evaluate_run(
                 device=device,
                 seed=config.train.seed,
             )
-            images, labels = data.test.images, data.test.labels
+            images, labels, n_test = data.test.images, data.test.labels, None
         for name, values in sections.items():
             merge_metrics(run_dir, name, values)
         inputs = FigureInputs(
@@ -496,6 +503,7 @@ def _evaluate_run(
             tsne=tsne,
             device=device,
             seed=config.train.seed,
+            n_test=n_test,
         )
         figure_set = figures or config.train.figures
         written = write_figures(inputs, run_dir / "figures", figures=figure_set, log=log)

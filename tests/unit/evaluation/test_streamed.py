@@ -91,6 +91,14 @@ def test_pca_and_figures_use_a_stated_sample(data, tmp_path, monkeypatch) -> Non
     np.testing.assert_allclose(result.images, data.test.images[:25] / 255.0, atol=1e-7)
     evaluate_run(run, data=as_stream(data), quiet=True, figures="basic")
     assert sections(run)["pca"]["fit_images"] == 50
+    from aelab.evaluation.evaluate import FigureInputs
+
+    inputs = FigureInputs(
+        model=aelab.load(run).model, config=config(), run_name="r", dataset="bars",
+        images=result.images, labels=result.labels, codes=result.codes[:25], n_test=60,
+    )  # fmt: skip
+    assert inputs.sampled("test codes, PCA").endswith("test codes, PCA (first 25 of 60)")
+    assert inputs.title("x") == inputs.sampled("x").removesuffix(" (first 25 of 60)")
 
 
 def test_api_trains_and_evaluates_a_torch_dataset(data, tmp_path) -> None:
