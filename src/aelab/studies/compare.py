@@ -9,13 +9,14 @@ test MSE by default): the best value of each score column is marked and the best
 The test loss (each run's own objective) is shown only when every run shares one loss
 definition, and never ranks. Everything is read from the run directories (``config.toml``,
 ``metrics.json``, ``history.csv``); a section some runs lack leaves their cells blank with a
-note naming the command that fills it.
+note naming the command that fills it. The table's columns, best values, Markdown and CSV
+are :mod:`aelab.studies.table`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,24 @@ from aelab.metrics import catalog
 from aelab.metrics.catalog import DEFAULT_RANK, SECTIONS, Metric
 from aelab.models.apply import reconstruct_images
 from aelab.report.comparison import render_comparison
-from aelab.report.tables import csv_table, markdown_table, text_table
-from aelab.report.tables import format_value as format_value  # benchmarks/reproduce.py uses it
+from aelab.report.tables import text_table
 from aelab.rundir import CONFIG, atomic_write_text, flatten, is_complete, read_history, read_metrics
+from aelab.studies.table import (
+    CANDIDATES,
+    IDENTITY,
+    LOSS,
+    TABLE_SECTIONS,
+    Column,
+    Table,
+    best_values,
+    config_column,
+    csv_text,
+    display_rows,
+    markdown_text,
+    metric_column,
+    rank,
+    section_columns,
+)
 from aelab.studies.tune import MANIFEST as TUNE_MANIFEST
 from aelab.training import load_run
 from aelab.viz.comparison import metric_bars
@@ -41,84 +57,15 @@ from aelab.viz.reconstructions import reconstruction_grid as grid_figure
 from aelab.viz.save import save_figure
 from aelab.viz.style import figure_title
 
-# The catalog keys (run section) that say which run a row is: always shown, in this order.
-IDENTITY = ("name", "dataset", "family", "regularizer", "latent_dim", "parameters", "epochs")
 # The sections every trained and evaluated run holds: a run without one gets a note even
 # when no other run has it.
 EVALUATED = ("run", "reconstruction", "code", "pca")
-# The run's own objective on the test split: a column only when all runs share one loss.
-LOSS = "test_loss"
 SWEEP_MANIFEST = "sweep.json"  # written by aelab.studies.sweep: the keys it varied
 # Config keys that name or describe a run rather than vary it, or that an identity column
 # already shows: left out of the varied keys found by comparing configs.
 CONFIG_NAMES = ("name", "description", "preset", "data.dataset", "model.family", "model.latent_dim")
 GRID_IMAGES = 10
 TEST_SET_MARK = "†"  # on the columns measured on the test set, when the test sets differ
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column of the comparison: a catalog metric, or a config key the runs vary in
-    (``metric`` None). ``definition`` is the header's tooltip on the page."""
-
-    key: str
-    header: str
-    fmt: str = ""
-    metric: Metric | None = None
-    definition: str = ""
-
-    @property
-    def section(self) -> str:
-        """The metrics.json section of the column, "config" for a varied config key."""
-        return self.metric.section if self.metric is not None else "config"
-
-    @property
-    def marks_best(self) -> bool:
-        """A score that means the same for every run: its best value is marked."""
-        m = self.metric
-        return m is not None and m.comparable and m.kind == "score" and m.direction is not None
-
-
-def metric_column(metric: Metric, mark: str = "") -> Column:
-    """The column of a catalog entry; its tooltip is the entry's definition, unit and
-    direction."""
-    extra = [metric.unit] if metric.unit else []
-    if metric.direction is not None:
-        extra.append(f"{'higher' if metric.higher_is_better else 'lower'} is better")
-    definition = metric.definition + (f" ({'; '.join(extra)})" if extra else "")
-    header = f"{metric.label} {mark}" if mark else metric.label
-    return Column(metric.key, header, metric.fmt, metric, definition)
-
-
-def config_column(key: str) -> Column:
-    return Column(key, key, "", None, f"config.toml key {key}: the runs differ in it.")
-
-
-def is_column(metric: Metric) -> bool:
-    """Whether a catalog entry of a section makes a column: a comparable score of the model,
-    or an informative number of it (one with a unit). Baselines' scores, settings, lists,
-    patterns and the run's own loss (``LOSS``, shown apart) are not columns."""
-    if metric.is_pattern or metric.key in IDENTITY or metric.kind == "setting":
-        return False
-    if metric.kind == "info" and metric.direction is not None:
-        return False  # a baseline's score (PCA, pixels, ...): the same for every run
-    if metric.comparable:
-        return True
-    return bool(metric.unit) and metric.unit != catalog.CATALOG[LOSS].unit
-
-
-def section_columns(section: str) -> list[Metric]:
-    """The catalog entries of ``section`` that are columns, in catalog order."""
-    return [m for m in catalog.section_metrics(section) if is_column(m)]
-
-
-# The sections after the run's identity, in catalog order; the run's own numbers (train
-# time, throughput) come last: they say how it ran, not how good it is.
-TABLE_SECTIONS = tuple(s for s in SECTIONS if s != "run")
-CANDIDATES: tuple[Metric, ...] = (
-    catalog.CATALOG[LOSS],
-    *(m for s in (*TABLE_SECTIONS, "run") for m in section_columns(s)),
-)
 
 
 @dataclass
@@ -309,16 +256,6 @@ def _config_value(run_dir: Path, key: str) -> Any:
 # --------------------------------------------------------------------------- the table
 
 
-@dataclass
-class Table:
-    """The rows, their columns and the notes of a comparison, before anything is written."""
-
-    rows: list[dict[str, Any]]
-    columns: list[Column]
-    notes: list[str]
-    varied: list[str]
-
-
 def comparison_table(
     run_dirs: Sequence[str | Path], *, varied: Sequence[str] | None = None
 ) -> Table:
@@ -355,64 +292,6 @@ def comparison_table(
         if any(r.get(c.key) is not None for r in rows)
     ]
     return Table(rows, columns, notes, varied)
-
-
-def best_values(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> dict[str, Any]:
-    """The best value of each score column by its catalog direction (columns no run has
-    left out)."""
-    out = {}
-    for column in columns:
-        if column.marks_best and column.metric is not None:
-            best = column.metric.best([r.get(column.key) for r in rows])
-            if best is not None:
-                out[column.key] = best
-    return out
-
-
-def rank(rows: Sequence[dict[str, Any]], metric: Metric) -> tuple[str | None, str]:
-    """The best run by ``metric`` and the sentence saying so: ``best by test MSE (lower is
-    better): vae 0.07004``; the first of tied runs wins."""
-    best = metric.best([r.get(metric.key) for r in rows])
-    if best is None:
-        written = SECTIONS[metric.section].written_by
-        return None, f"no run has {metric.label} (written by {written}): no best run"
-    name = next(r["name"] for r in rows if r.get(metric.key) == best)
-    better = "higher" if metric.higher_is_better else "lower"
-    value = format_value(best, metric.fmt)
-    return name, f"best by {metric.label} ({better} is better): {name} {value}"
-
-
-def display_rows(
-    rows: Sequence[dict[str, Any]], columns: Sequence[Column], best: Mapping[str, Any]
-) -> list[dict[str, tuple[str, bool]]]:
-    """Each cell as ``(text, is_best)``: the number formatted by ``format_value``."""
-    return [
-        {
-            c.key: (
-                format_value(row.get(c.key), c.fmt),
-                c.key in best and row.get(c.key) == best[c.key],
-            )
-            for c in columns
-        }
-        for row in rows
-    ]
-
-
-def markdown_text(
-    rows: Sequence[dict[str, Any]], columns: Sequence[Column], best: Mapping[str, Any]
-) -> str:
-    """The Markdown table, the best value of each score column in bold."""
-    cells = [
-        {k: f"**{text}**" if is_best and text else text for k, (text, is_best) in row.items()}
-        for row in display_rows(rows, columns, best)
-    ]
-    return markdown_table(cells, [(c.key, c.header, "") for c in columns])
-
-
-def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> str:
-    """comparison.csv: the ``columns`` (catalog keys and varied config keys) at full
-    precision, then the run folder."""
-    return csv_table(rows, [c.key for c in columns] + ["run_dir"])
 
 
 def summary_text(result: Comparison) -> str:

@@ -11,13 +11,8 @@ from pathlib import Path
 
 from aelab.metrics import catalog
 from aelab.report.comparison import render_comparison, sort_key
-from aelab.studies.compare import (
-    CurveGroup,
-    config_column,
-    display_rows,
-    interactive_loss_curves,
-    metric_column,
-)
+from aelab.studies.compare import CurveGroup, interactive_loss_curves
+from aelab.studies.table import config_column, display_rows, metric_column
 
 TINY_PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"

@@ -11,13 +11,8 @@ from pathlib import Path
 import pytest
 
 from aelab.errors import CheckpointError
-from aelab.studies.compare import (
-    _dataset_mismatch,
-    compare_runs,
-    format_value,
-    markdown_table,
-    summarize_run,
-)
+from aelab.report.tables import format_value, markdown_table
+from aelab.studies.compare import _dataset_mismatch, compare_runs, summarize_run
 
 
 def handmade_run(path: Path, metrics: dict | None) -> Path:
