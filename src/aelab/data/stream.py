@@ -55,12 +55,13 @@ def item_input(item: Any, *, source: str) -> Tensor:
     return x
 
 
-def item_label(item: Any) -> Tensor | None:
-    """The ``y`` of an ``(x, y)`` item or batch as a tensor, None for ``x`` alone."""
+def item_label(item: Any) -> np.ndarray | None:
+    """The ``y`` of an ``(x, y)`` item or batch as a NumPy array (whatever it holds: class
+    indices, names, one-hots), None for ``x`` alone."""
     if not isinstance(item, (tuple, list)) or len(item) != 2:
         return None
     y = item[1]
-    return torch.as_tensor(np.asarray(y)) if not isinstance(y, Tensor) else y
+    return y.detach().cpu().numpy() if isinstance(y, Tensor) else np.asarray(y)
 
 
 def sample_shape(shape: Sequence[int], *, source: str) -> tuple[int, int, int]:
@@ -232,7 +233,7 @@ class LoaderSource:
         for x, _ in self.pairs():
             yield x
 
-    def pairs(self) -> Iterator[tuple[Tensor, Tensor | None]]:
+    def pairs(self) -> Iterator[tuple[Tensor, np.ndarray | None]]:
         """The batches with their labels: ``(x, y)``, y None for items without labels."""
         c, h, w = self.stream.shape
         checked = False

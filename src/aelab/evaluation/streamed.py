@@ -104,9 +104,11 @@ def evaluate_stream(
     pca_section = baselines.with_ratio(
         {**pca.result(), "fit_images": len(fit)}, model.config.latent_dim, pixels, recon["mse"]
     )
-    labels = None
+    labels = None  # class labels colour the figures: integers only (names, one-hots: none)
     if kept_labels and all(y is not None for y in kept_labels):
-        labels = np.concatenate(kept_labels).astype(np.int64)
+        joined = np.concatenate(kept_labels)
+        if joined.ndim == 1 and np.issubdtype(joined.dtype, np.integer):
+            labels = joined.astype(np.int64)
     return StreamedTest(
         sections={"reconstruction": recon, "code": stats, "pca": pca_section},
         codes=all_codes,

@@ -135,3 +135,22 @@ def test_test_data_of_another_shape_is_refused(data) -> None:
         as_splits(data.train.images, test=other)
     held = as_splits(data.train.images, test=(data.test.images, data.test.labels), val_size=0)
     assert len(held.train) == 160 and len(held.test) == 60
+
+
+def test_labels_that_are_not_class_indices_are_left_out_of_the_figures(data) -> None:
+    """Items (x, name) or (x, one-hot): evaluated all the same, the figures uncoloured."""
+    names = [f"item {i}" for i in range(len(data.test))]
+
+    class Named(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(data.test)
+
+        def __getitem__(self, i):
+            return torch.from_numpy(data.test.images[i]), names[i]
+
+    onehot = torch.nn.functional.one_hot(torch.from_numpy(data.test.labels), 4)
+    for test in (Named(), TensorDataset(torch.from_numpy(data.test.images), onehot)):
+        splits = as_splits(TensorDataset(torch.from_numpy(data.train.images)), test=test)
+        model = train(config(), None, data=data, quiet=True).model.eval()
+        result = streamed.evaluate_stream(model, splits, batch_size=16)
+        assert result.labels is None and result.n_images == 60
