@@ -26,9 +26,9 @@ from aelab.data.splits import DatasetSplits, is_image
 from aelab.data.stream import StreamSplits
 from aelab.errors import DataError, check_choice
 from aelab.evaluation.code_map import PROJECTIONS, build_code_map
-from aelab.evaluation.streamed import evaluate_stream
+from aelab.evaluation.streamed import ModelScores, evaluate_stream
 from aelab.layers.noise import CORRUPTIONS
-from aelab.metrics import baselines, code, reconstruction
+from aelab.metrics import baselines, code
 from aelab.models.apply import (
     decode_codes,
     encode_distributions,
@@ -84,14 +84,10 @@ def reconstruction_metrics(
     ``aelab.metrics.catalog``). The model must be in eval mode
     (``load_run`` returns it so).
     """
-    scores = reconstruction.ReconstructionScores()
-    loss_sum = 0.0
+    scores = ModelScores(model)
     for x in image_batches(images, batch_size, device):
-        scores.update(model.reconstruct(x), x)
-        loss_sum += float(model.loss(x).total) * len(x)
-    out = scores.result()
-    out["loss"] = reconstruction.finite_or_none(loss_sum / max(scores.n_images, 1))
-    return {"loss": out.pop("loss"), **out}
+        scores.update(x)
+    return scores.result()
 
 
 def unit_features(model: Autoencoder, codes: np.ndarray, *, device: str = "cpu") -> np.ndarray:

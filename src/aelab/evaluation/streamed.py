@@ -41,6 +41,29 @@ class StreamedTest:
     n_images: int
 
 
+class ModelScores:
+    """The ``reconstruction`` section accumulated batch by batch: the per-image scores of
+    ``model``'s reconstructions plus its own loss (in memory and streamed alike)."""
+
+    def __init__(self, model: Autoencoder) -> None:
+        self.model = model
+        self.scores = reconstruction.ReconstructionScores()
+        self.loss_sum = 0.0
+
+    @property
+    def n_images(self) -> int:
+        return self.scores.n_images
+
+    def update(self, x: torch.Tensor) -> None:
+        self.scores.update(self.model.reconstruct(x), x)
+        self.loss_sum += float(self.model.loss(x).total) * len(x)
+
+    def result(self) -> dict[str, Any]:
+        """``{loss, bce, mse, ..., n_images}`` (the catalog's reconstruction section)."""
+        loss = reconstruction.finite_or_none(self.loss_sum / max(self.n_images, 1))
+        return {"loss": loss, **self.scores.result()}
+
+
 def _first_samples(stream: Stream, n: int, *, seed: int, shuffle: bool) -> np.ndarray:
     """Up to ``n`` samples of ``stream`` as float32 (N, C, H, W) in [0, 1], in its order."""
     kept: list[np.ndarray] = []
@@ -71,16 +94,14 @@ def evaluate_stream(
         )
     fit = _first_samples(data.train, PCA_FIT_SAMPLES, seed=seed, shuffle=True)
     pca = baselines.PCAScores(baselines.fit_pca(fit, model.config.latent_dim, seed=seed))
-    scores = reconstruction.ReconstructionScores()
-    loss_sum = 0.0
+    scores = ModelScores(model)
     codes, mus, logvars, kept, kept_labels = [], [], [], [], []
     n_kept = 0
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         batches = LoaderSource(data.test, batch_size, shuffle=False, seed=seed, device=device)
         for x, y in batches.pairs():
-            scores.update(model.reconstruct(x), x)
-            loss_sum += float(model.loss(x).total) * len(x)
+            scores.update(x)
             codes.append(model.encode(x).float().cpu())
             if model.has_code_distribution:
                 mu, logvar = model.encode_distribution(x)
@@ -95,7 +116,6 @@ def evaluate_stream(
     if not scores.n_images:
         raise DataError(f"{data.name}: the test split yields no samples; nothing to evaluate.")
     recon = scores.result()
-    recon = {"loss": reconstruction.finite_or_none(loss_sum / scores.n_images), **recon}
     all_codes = torch.cat(codes).numpy()
     stats = code.code_statistics(all_codes)
     if mus:

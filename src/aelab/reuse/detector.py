@@ -242,14 +242,17 @@ class Detector:
             raise CheckpointError(f"{path} is incomplete or malformed ({exc!r}).") from None
 
 
-def scoring_checkpoint(run_dir: str | Path, requested: str | None = None) -> str:
-    """The checkpoint to score ``run_dir`` with: the one its detector was calibrated on
-    (``calibration.checkpoint`` in detector.json), else ``requested`` or "best". Asking for
-    other weights than the calibrated ones is an error: the threshold would not hold."""
+def scoring_checkpoint(
+    run_dir: str | Path, requested: str | None = None, *, detector: Detector | None = None
+) -> str:
+    """The checkpoint to score ``run_dir`` with: the one its detector (``detector``, already
+    loaded, or read from detector.json) was calibrated on (``calibration.checkpoint``), else
+    ``requested`` or "best". Asking for other weights than the calibrated ones is an error:
+    the threshold would not hold."""
     run_dir = Path(run_dir)
-    calibrated = None
-    if (run_dir / DETECTOR_FILE).is_file():
-        calibrated = Detector.load(run_dir).calibration.get("checkpoint")
+    if detector is None and (run_dir / DETECTOR_FILE).is_file():
+        detector = Detector.load(run_dir)
+    calibrated = detector.calibration.get("checkpoint") if detector is not None else None
     if calibrated is None:
         return requested or "best"
     if requested is not None and requested != calibrated:

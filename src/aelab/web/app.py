@@ -285,8 +285,9 @@ def create_app(
     """The app serving the run in ``run_dir`` (loaded now, so a bad run fails at start).
     ``checkpoint``: None takes the one the run's detector was calibrated on, else "best"."""
     run_dir = Path(run_dir)
-    model = load(run_dir, checkpoint=scoring_checkpoint(run_dir, checkpoint), device=device)
     detector = Detector.load(run_dir) if (run_dir / DETECTOR_FILE).is_file() else None
+    checkpoint = scoring_checkpoint(run_dir, checkpoint, detector=detector)
+    model = load(run_dir, checkpoint=checkpoint, device=device)
     served = Served(run_dir, model, detector)
 
     def as_batch(images: np.ndarray) -> np.ndarray:
